@@ -1,0 +1,49 @@
+// Options of the stream store. Validated once by Store::Open.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace tideline::storage {
+
+enum class Durability {
+  // Every acknowledged append was written to the WAL and fsynced (WriteOptions::sync = true).
+  kFsync,
+  // Acknowledged after the WAL write reached the OS, without fsync. Loses recent records on
+  // power failure. For benchmarks only; the store logs a warning at open.
+  kNone,
+};
+
+struct StoreOptions {
+  // Directory holding the RocksDB instance and the iterator key. Created if missing.
+  // Default: ./data
+  std::filesystem::path data_dir = "data";
+
+  // Default: kFsync
+  Durability durability = Durability::kFsync;
+
+  // Most shards all streams together may have; CreateStream beyond it is LimitExceeded.
+  // Default: 500 (Kinesis's default account shard quota in us-east-1).
+  uint32_t shard_limit = 500;
+
+  // Most bytes of record data one group commit gathers into a single WriteBatch.
+  // Default: 16 MiB
+  size_t max_group_commit_bytes = 16u << 20;
+
+  // How often the trimmer looks for records past their stream's retention.
+  // Default: 60 s
+  std::chrono::milliseconds trim_interval{60'000};
+
+  // TEST ONLY: when > 0, every stream keeps records this long instead of its retention hours.
+  // Not reachable through the API or the config file's documented settings.
+  // Default: 0 (use each stream's retention)
+  std::chrono::milliseconds test_retention_override{0};
+
+  // RocksDB block cache for record and index blocks.
+  // Default: 64 MiB
+  size_t block_cache_bytes = 64u << 20;
+};
+
+}  // namespace tideline::storage

@@ -1,0 +1,184 @@
+// The durable stream store: streams of shards of records in one RocksDB instance.
+//
+// Thread safety: every method may be called concurrently from any thread. Appends are
+// serialised by a single writer thread (group commit); reads never wait for it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/hash_key.h"
+#include "storage/options.h"
+#include "storage/sequence_number.h"
+#include "storage/status.h"
+#include "storage/types.h"
+
+namespace tideline::storage {
+
+inline constexpr int kMinRetentionHours = 24;
+inline constexpr int kMaxRetentionHours = 8760;
+
+struct ShardInfo {
+  ShardId id;
+  uint64_t uid = 0;
+  HashKeyRange hash_range{};
+  // Sequence number of offset 1 (what DescribeStream reports as StartingSequenceNumber).
+  SequenceNumber starting_sequence_number;
+  // Lowest offset still stored (retention moves it) and highest offset written; an empty shard
+  // has last_offset == trim_offset - 1.
+  Offset trim_offset{1};
+  Offset last_offset{0};
+};
+
+struct StreamInfo {
+  StreamName name;
+  uint64_t uid = 0;
+  int64_t created_ms = 0;
+  int retention_hours = kMinRetentionHours;
+  std::vector<ShardInfo> shards;  // in shard id order
+};
+
+// One record to append. The views must stay valid until the append's callback runs.
+struct AppendRecord {
+  std::string_view partition_key;
+  // Decimal ExplicitHashKey as the producer sent it, or empty. Already validated by the caller
+  // is not assumed: a malformed one fails the whole append with InvalidArgument.
+  std::string_view explicit_hash_key;
+  std::string_view data;
+};
+
+struct AppendedRecord {
+  ShardId shard_id;
+  SequenceNumber sequence_number;
+};
+
+// Called exactly once, on the writer thread (or inline for errors found before queueing).
+// Keep it short: post real work elsewhere.
+using AppendCallback = std::function<void(Result<std::vector<AppendedRecord>>)>;
+
+// A stored record as the read path hands it out. Views are valid only during the visit call.
+struct RecordView {
+  Offset offset;
+  std::string_view partition_key;
+  std::string_view explicit_hash_key;  // empty when none was given
+  std::string_view data;
+  int64_t arrival_ms = 0;
+};
+
+struct ReadLimits {
+  size_t max_records = 10'000;
+  size_t max_bytes = 10u << 20;  // sum of data + partition key sizes
+};
+
+struct ReadSummary {
+  size_t records = 0;
+  size_t bytes = 0;
+  // Offset to continue from: one past the last record visited, or `from` moved up to the trim
+  // horizon when the records it named were trimmed.
+  Offset next{1};
+  Offset last_offset{0};       // highest offset in the shard when the read ran
+  int64_t last_arrival_ms = 0;  // arrival time of that record; 0 when the shard is empty
+};
+
+enum class StartingPosition {
+  kTrimHorizon,
+  kLatest,
+  kAtSequenceNumber,
+  kAfterSequenceNumber,
+  kAtTimestamp,
+};
+
+struct Checkpoint {
+  std::string application;
+  StreamName stream;
+  ShardId shard;
+  // Every record at or below `offset` has been handled. Offset 0 means none has.
+  SequenceNumber sequence_number;
+  Offset offset{0};
+  int64_t updated_ms = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the store in options.data_dir. Fails with a clear message when
+  // another process holds the directory. Recovers exactly the records whose append was
+  // acknowledged and the last synced checkpoints.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+
+  virtual ~Store() = default;
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // ---- Streams. Each returns after the change is durable (sync write).
+  // AlreadyExists (server maps it to ResourceInUse), LimitExceeded when the store-wide shard
+  // limit would be passed; shard_count must be in 1..100000 (InvalidArgument otherwise).
+  virtual Status CreateStream(const StreamName& name, uint32_t shard_count) = 0;
+  // Removes the stream and, in the background, its records and checkpoints.
+  virtual Status DeleteStream(const StreamName& name) = 0;
+  // Names in lexicographic order, starting after `exclusive_start` (empty: from the first).
+  virtual std::vector<StreamName> ListStreams(std::string_view exclusive_start,
+                                              size_t limit) const = 0;
+  virtual Result<StreamInfo> DescribeStream(const StreamName& name) const = 0;
+  // hours in kMinRetentionHours..kMaxRetentionHours; policy (increase vs decrease) is the API's.
+  virtual Status SetRetentionHours(const StreamName& name, int hours) = 0;
+
+  // ---- Appends (group commit).
+  // Routes each record to its shard and queues the batch for the writer. The callback receives
+  // the sequence numbers, in input order, only after the WriteBatch holding them was written
+  // with the store's durability (fsynced by default). All records of one call are committed
+  // atomically, and per shard in input order. After a failed write the store refuses every
+  // further append with that IOError (sticky) until reopened.
+  virtual void AppendAsync(const StreamName& stream, std::span<const AppendRecord> records,
+                           AppendCallback done) = 0;
+  // Blocking form of AppendAsync.
+  Result<std::vector<AppendedRecord>> Append(const StreamName& stream,
+                                             std::span<const AppendRecord> records);
+
+  // ---- Reads. Never block on the writer; see only acknowledged records.
+  // Offset of the first record to read for the position (may be last_offset + 1).
+  // AT/AFTER_SEQUENCE_NUMBER: InvalidArgument when the sequence number is malformed, belongs to
+  // another shard, or was never issued. AT_TIMESTAMP: first record with arrival >= timestamp.
+  virtual Result<Offset> ResolvePosition(const StreamName& stream, const ShardId& shard,
+                                         StartingPosition position,
+                                         std::string_view sequence_number,
+                                         int64_t timestamp_ms) const = 0;
+  // Visits records from `from` (moved up to the trim horizon if older) in offset order until a
+  // limit is reached; a record is always returned whole, and at least one when any exists.
+  virtual Result<ReadSummary> Read(const StreamName& stream, const ShardId& shard, Offset from,
+                                   const ReadLimits& limits,
+                                   const std::function<void(const RecordView&)>& visit) const = 0;
+
+  // ---- Retention. Removes records older than each stream's retention (or the test override).
+  // Runs periodically in the background; callable directly. Returns records removed.
+  virtual Result<uint64_t> TrimExpired() = 0;
+
+  // ---- Checkpoints: (application, stream, shard) -> last handled position. Written with sync.
+  // InvalidArgument for a sequence number that does not belong to the shard.
+  virtual Status SetCheckpoint(std::string_view application, const StreamName& stream,
+                               const ShardId& shard, const SequenceNumber& sequence_number) = 0;
+  // Moves the checkpoint so that the next record handled is the first with arrival >= ts.
+  virtual Status SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
+                                          const ShardId& shard, int64_t timestamp_ms) = 0;
+  // NotFound when none was set.
+  virtual Result<Checkpoint> GetCheckpoint(std::string_view application, const StreamName& stream,
+                                           const ShardId& shard) const = 0;
+  // Every checkpoint, or those of one application when it is not empty.
+  virtual std::vector<Checkpoint> ListCheckpoints(std::string_view application) const = 0;
+
+  // ---- Misc.
+  // 32 random bytes created with the store and kept in it: the iterator HMAC key.
+  virtual const std::string& IteratorSecret() const = 0;
+  // OK, or the sticky write error.
+  virtual Status Health() const = 0;
+
+ protected:
+  Store() = default;
+};
+
+}  // namespace tideline::storage
