@@ -15,7 +15,7 @@
 
 namespace tideline {
 
-using HashKey = unsigned __int128;
+__extension__ typedef unsigned __int128 HashKey;  // __extension__: GCC builtin under -Wpedantic
 
 inline constexpr HashKey kMaxHashKey = ~static_cast<HashKey>(0);
 

@@ -4,7 +4,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
+
+#include "storage/status.h"
 
 namespace tideline::storage {
 
@@ -44,6 +47,21 @@ struct StoreOptions {
   // RocksDB block cache for record and index blocks.
   // Default: 64 MiB
   size_t block_cache_bytes = 64u << 20;
+
+  // RocksDB option strings applied on top of the store's tuned layout (storage/FORMAT.md), in
+  // RocksDB's "key=value;key=value" syntax, for the `records` column family and the DB. For
+  // benchmarks and operators who measured something better; a bad string fails Open.
+  // Default: empty (the layout in FORMAT.md)
+  std::string records_cf_options_override;
+  std::string db_options_override;
+
+  // TEST ONLY: the store's clock (ms since the Unix epoch) for arrival times, retention and
+  // checkpoints. Default: empty (system clock)
+  std::function<int64_t()> clock_ms_for_test;
+
+  // TEST ONLY: consulted by the writer before each group-commit write; a non-OK Status is
+  // treated exactly like a failed RocksDB write (sticky). Default: empty
+  std::function<Status()> write_fault_for_test;
 };
 
 }  // namespace tideline::storage

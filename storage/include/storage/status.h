@@ -15,16 +15,16 @@ namespace tideline {
 
 enum class StatusCode {
   kOk = 0,
-  kNotFound,          // stream, shard or checkpoint does not exist
-  kAlreadyExists,     // creating something that exists
-  kResourceInUse,     // the resource is busy in a state that forbids the call
-  kInvalidArgument,   // the caller sent something that can never succeed as sent
-  kLimitExceeded,     // a configured limit would be exceeded
-  kExpired,           // an iterator or token is too old
-  kIOError,           // the disk said no; sticky on the write path
-  kCorruption,        // stored bytes do not decode
-  kUnavailable,       // shutting down or temporarily refusing work
-  kInternal,          // a bug: an invariant did not hold
+  kNotFound,         // stream, shard or checkpoint does not exist
+  kAlreadyExists,    // creating something that exists
+  kResourceInUse,    // the resource is busy in a state that forbids the call
+  kInvalidArgument,  // the caller sent something that can never succeed as sent
+  kLimitExceeded,    // a configured limit would be exceeded
+  kExpired,          // an iterator or token is too old
+  kIOError,          // the disk said no; sticky on the write path
+  kCorruption,       // stored bytes do not decode
+  kUnavailable,      // shutting down or temporarily refusing work
+  kInternal,         // a bug: an invariant did not hold
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -46,7 +46,9 @@ class [[nodiscard]] Status {
   static Status Expired(std::string m) { return {StatusCode::kExpired, std::move(m)}; }
   static Status IOError(std::string m) { return {StatusCode::kIOError, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
-  static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m), true}; }
+  static Status Unavailable(std::string m) {
+    return {StatusCode::kUnavailable, std::move(m), true};
+  }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
@@ -67,7 +69,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(v_).ok());
   }
@@ -92,8 +94,8 @@ class [[nodiscard]] Result {
 }  // namespace tideline
 
 // Returns early with the Status of `expr` when it is not OK.
-#define TL_RETURN_IF_ERROR(expr)          \
-  do {                                    \
-    ::tideline::Status _st = (expr);      \
-    if (!_st.ok()) return _st;            \
+#define TL_RETURN_IF_ERROR(expr)     \
+  do {                               \
+    ::tideline::Status _st = (expr); \
+    if (!_st.ok()) return _st;       \
   } while (0)

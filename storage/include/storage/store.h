@@ -82,7 +82,7 @@ struct ReadSummary {
   // Offset to continue from: one past the last record visited, or `from` moved up to the trim
   // horizon when the records it named were trimmed.
   Offset next{1};
-  Offset last_offset{0};       // highest offset in the shard when the read ran
+  Offset last_offset{0};        // highest offset in the shard when the read ran
   int64_t last_arrival_ms = 0;  // arrival time of that record; 0 when the shard is empty
 };
 

@@ -1,0 +1,124 @@
+// Checkpoints: (application, stream, shard) -> last handled offset, written with sync.
+#include <rocksdb/iterator.h>
+
+#include "keys.h"
+#include "store_impl.h"
+
+namespace tideline::storage {
+namespace {
+
+Status ValidateApplication(std::string_view application) {
+  if (application.empty() || application.size() > 256) {
+    return Status::InvalidArgument("application name must be 1..256 characters");
+  }
+  if (application.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("application name must not contain NUL");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status StoreImpl::WriteCheckpoint(std::string_view application, StreamState& stream,
+                                  const ShardState& shard, uint64_t offset) {
+  proto::Checkpoint cp;
+  cp.set_sequence_number(EncodeSequenceNumber({shard.uid, offset}).get());
+  cp.set_offset(offset);
+  cp.set_updated_ms(NowMs());
+  std::lock_guard<std::mutex> meta_lock(stream.meta_mu);
+  if (stream.deleted.load()) return Status::NotFound("stream " + stream.name + " not found");
+  auto s =
+      db_->Put(SyncWrite(), checkpoints_cf_,
+               keys::CheckpointKey(application, stream.name, shard.id), cp.SerializeAsString());
+  return FromRocks(s, "writing checkpoint");
+}
+
+Status StoreImpl::SetCheckpoint(std::string_view application, const StreamName& stream,
+                                const ShardId& shard_id, const SequenceNumber& sequence_number) {
+  TL_RETURN_IF_ERROR(ValidateApplication(application));
+  std::shared_ptr<StreamState> holder;
+  auto found = FindShard(stream, shard_id, &holder);
+  if (!found.ok()) return found.status();
+  const ShardState& shard = **found;
+  auto pos = DecodeSequenceNumber(sequence_number.get());
+  if (!pos) {
+    std::string msg = "'";
+    msg.append(sequence_number.get().substr(0, 64)).append("' is not a valid sequence number");
+    return Status::InvalidArgument(std::move(msg));
+  }
+  if (pos->shard_uid != shard.uid) {
+    return Status::InvalidArgument("sequence number " + sequence_number.get() +
+                                   " does not belong to " + shard.id);
+  }
+  if (pos->offset > shard.last_offset.load(std::memory_order_acquire)) {
+    return Status::InvalidArgument("sequence number " + sequence_number.get() +
+                                   " was never issued in " + shard.id);
+  }
+  return WriteCheckpoint(application, *holder, shard, pos->offset);
+}
+
+Status StoreImpl::SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
+                                           const ShardId& shard_id, int64_t timestamp_ms) {
+  TL_RETURN_IF_ERROR(ValidateApplication(application));
+  std::shared_ptr<StreamState> holder;
+  auto found = FindShard(stream, shard_id, &holder);
+  if (!found.ok()) return found.status();
+  auto first = FirstOffsetAtOrAfter(**found, timestamp_ms);
+  if (!first.ok()) return first.status();
+  return WriteCheckpoint(application, *holder, **found, *first - 1);
+}
+
+namespace {
+
+Result<Checkpoint> ToCheckpoint(std::string_view key, std::string_view value) {
+  auto parts = keys::DecodeCheckpointKey(key);
+  proto::Checkpoint cp;
+  if (!parts || !cp.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return Status::Corruption("checkpoint does not decode");
+  }
+  Checkpoint out;
+  out.application = std::string(parts->application);
+  out.stream = StreamName(std::string(parts->stream));
+  out.shard = ShardId(std::string(parts->shard_id));
+  out.sequence_number = SequenceNumber(cp.sequence_number());
+  out.offset = Offset(cp.offset());
+  out.updated_ms = cp.updated_ms();
+  return out;
+}
+
+}  // namespace
+
+Result<Checkpoint> StoreImpl::GetCheckpoint(std::string_view application, const StreamName& stream,
+                                            const ShardId& shard) const {
+  const std::string key = keys::CheckpointKey(application, stream.get(), shard.get());
+  rocksdb::PinnableSlice value;
+  auto s = db_->Get({}, checkpoints_cf_, key, &value);
+  if (s.IsNotFound()) {
+    return Status::NotFound("no checkpoint for application " + std::string(application) + " on " +
+                            stream.get() + "/" + shard.get());
+  }
+  TL_RETURN_IF_ERROR(FromRocks(s, "reading checkpoint"));
+  return ToCheckpoint(key, value.ToStringView());
+}
+
+std::vector<Checkpoint> StoreImpl::ListCheckpoints(std::string_view application) const {
+  std::vector<Checkpoint> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, checkpoints_cf_));
+  std::string prefix;
+  if (!application.empty()) {
+    prefix.assign(application);
+    prefix.push_back('\0');
+  }
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto cp = ToCheckpoint(it->key().ToStringView(), it->value().ToStringView());
+    if (cp.ok()) {
+      out.push_back(std::move(*cp));
+    } else {
+      log_->error("skipping undecodable checkpoint: {}", cp.status().ToString());
+    }
+  }
+  if (!it->status().ok()) log_->error("listing checkpoints: {}", it->status().ToString());
+  return out;
+}
+
+}  // namespace tideline::storage

@@ -1,0 +1,138 @@
+// The read path: positions, point lookups of arrival times, and zero-copy range reads.
+#include <rocksdb/iterator.h>
+
+#include <algorithm>
+
+#include "keys.h"
+#include "record_codec.h"
+#include "store_impl.h"
+
+namespace tideline::storage {
+
+Result<int64_t> StoreImpl::ArrivalAt(const ShardState& shard, uint64_t offset) const {
+  char key[keys::kRecordKeySize];
+  keys::EncodeRecordKey(shard.uid, offset, key);
+  rocksdb::PinnableSlice value;
+  auto s = db_->Get({}, records_cf_, rocksdb::Slice(key, sizeof(key)), &value);
+  if (s.IsNotFound()) return Status::NotFound("record not stored");
+  TL_RETURN_IF_ERROR(FromRocks(s, "reading " + shard.id));
+  RecordFields fields;
+  if (!DecodeRecordValue(value.ToStringView(), &fields)) {
+    return Status::Corruption("record " + std::to_string(offset) + " of " + shard.id +
+                              " does not decode");
+  }
+  return fields.arrival_ms;
+}
+
+Result<uint64_t> StoreImpl::FirstOffsetAtOrAfter(const ShardState& shard, int64_t ts) const {
+  const uint64_t last = shard.last_offset.load(std::memory_order_acquire);
+  uint64_t lo = std::min(shard.trim_offset.load(), last + 1);
+  uint64_t hi = last + 1;
+  // Arrival times are non-decreasing in offset order, so binary search works. A record trimmed
+  // while we search was older than anything kept, so it counts as "before ts".
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    auto arrival = ArrivalAt(shard, mid);
+    if (!arrival.ok() && arrival.status().code() != StatusCode::kNotFound) {
+      return arrival.status();
+    }
+    if (!arrival.ok() || *arrival < ts) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+Result<Offset> StoreImpl::ResolvePosition(const StreamName& stream, const ShardId& shard_id,
+                                          StartingPosition position,
+                                          std::string_view sequence_number,
+                                          int64_t timestamp_ms) const {
+  std::shared_ptr<StreamState> holder;
+  auto found = FindShard(stream, shard_id, &holder);
+  if (!found.ok()) return found.status();
+  const ShardState& shard = **found;
+  const uint64_t last = shard.last_offset.load(std::memory_order_acquire);
+  const uint64_t trim = std::min(shard.trim_offset.load(), last + 1);
+  switch (position) {
+    case StartingPosition::kTrimHorizon:
+      return Offset(trim);
+    case StartingPosition::kLatest:
+      return Offset(last + 1);
+    case StartingPosition::kAtTimestamp: {
+      auto first = FirstOffsetAtOrAfter(shard, timestamp_ms);
+      if (!first.ok()) return first.status();
+      return Offset(*first);
+    }
+    case StartingPosition::kAtSequenceNumber:
+    case StartingPosition::kAfterSequenceNumber:
+      break;
+  }
+  auto pos = DecodeSequenceNumber(sequence_number);
+  if (!pos) {
+    std::string msg = "'";
+    msg.append(sequence_number.substr(0, 64)).append("' is not a valid sequence number");
+    return Status::InvalidArgument(std::move(msg));
+  }
+  if (pos->shard_uid != shard.uid) {
+    return Status::InvalidArgument("sequence number " + std::string(sequence_number) +
+                                   " does not belong to " + shard.id + " of stream " +
+                                   stream.get());
+  }
+  const bool at = position == StartingPosition::kAtSequenceNumber;
+  // Offset 0 ("before the first record") is what a checkpoint holds before any record was
+  // handled: valid after, never issued for at.
+  if (pos->offset > last || (at && pos->offset == 0)) {
+    return Status::InvalidArgument("sequence number " + std::string(sequence_number) +
+                                   " was never issued in " + shard.id);
+  }
+  return Offset(std::max(at ? pos->offset : pos->offset + 1, trim));
+}
+
+Result<ReadSummary> StoreImpl::Read(const StreamName& stream, const ShardId& shard_id, Offset from,
+                                    const ReadLimits& limits,
+                                    const std::function<void(const RecordView&)>& visit) const {
+  std::shared_ptr<StreamState> holder;
+  auto found = FindShard(stream, shard_id, &holder);
+  if (!found.ok()) return found.status();
+  const ShardState& shard = **found;
+  ReadSummary summary;
+  const uint64_t last = shard.last_offset.load(std::memory_order_acquire);
+  summary.last_offset = Offset(last);
+  summary.last_arrival_ms = last == 0 ? 0 : shard.last_arrival_ms.load();
+  const uint64_t start = std::max(from.get(), shard.trim_offset.load());
+  summary.next = Offset(start);
+  if (start > last) return summary;
+
+  char lower[keys::kRecordKeySize];
+  char upper[keys::kRecordKeySize];
+  keys::EncodeRecordKey(shard.uid, start, lower);
+  keys::EncodeRecordKey(shard.uid, last + 1, upper);
+  rocksdb::Slice upper_bound(upper, sizeof(upper));
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_bound;
+  ro.adaptive_readahead = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, records_cf_));
+  RecordFields fields;
+  for (it->Seek(rocksdb::Slice(lower, sizeof(lower))); it->Valid(); it->Next()) {
+    auto parts = keys::DecodeRecordKey(it->key().ToStringView());
+    if (!parts || !DecodeRecordValue(it->value().ToStringView(), &fields)) {
+      return Status::Corruption("record in " + shard.id + " does not decode");
+    }
+    const size_t size = fields.data.size() + fields.partition_key.size();
+    if (summary.records > 0 &&
+        (summary.records >= limits.max_records || summary.bytes + size > limits.max_bytes)) {
+      break;
+    }
+    visit(RecordView{Offset(parts->offset), fields.partition_key, fields.explicit_hash_key,
+                     fields.data, fields.arrival_ms});
+    ++summary.records;
+    summary.bytes += size;
+    summary.next = Offset(parts->offset + 1);
+  }
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "reading " + shard.id));
+  return summary;
+}
+
+}  // namespace tideline::storage

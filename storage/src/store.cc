@@ -1,0 +1,23 @@
+#include "storage/store.h"
+
+#include <future>
+
+#include "store_impl.h"
+
+namespace tideline::storage {
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  return StoreImpl::Open(options);
+}
+
+Result<std::vector<AppendedRecord>> Store::Append(const StreamName& stream,
+                                                  std::span<const AppendRecord> records) {
+  std::promise<Result<std::vector<AppendedRecord>>> promise;
+  auto future = promise.get_future();
+  AppendAsync(stream, records, [&promise](Result<std::vector<AppendedRecord>> result) {
+    promise.set_value(std::move(result));
+  });
+  return future.get();
+}
+
+}  // namespace tideline::storage

@@ -1,0 +1,190 @@
+// The RocksDB implementation of Store. Private to storage.
+//
+// Locks (lock order: StreamState::meta_mu -> streams_mu_ -> queue_mu_; never the reverse):
+// - streams_mu_ guards streams_, total_shards_ and next_uid_.
+// - StreamState::meta_mu serialises every rewrite of one stream's meta record (retention, trim,
+//   deletion) and its checkpoint writes, so a deleted stream never gets a checkpoint back.
+// - queue_mu_ guards queue_, stopping_ and sticky_error_.
+// Published shard positions (last_offset, trim_offset) are atomics: the writer stores
+// last_offset with release after its WriteBatch is durable; readers load with acquire.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/store.h"
+#include "tideline.pb.h"
+
+namespace tideline::storage {
+
+struct ShardState {
+  std::string id;
+  uint32_t index = 0;
+  uint64_t uid = 0;
+  HashKeyRange range{};
+  // Highest acknowledged offset; readers never look past it.
+  std::atomic<uint64_t> last_offset{0};
+  // Arrival time of the record at last_offset (0 when unknown).
+  std::atomic<int64_t> last_arrival_ms{0};
+  // Lowest offset not trimmed.
+  std::atomic<uint64_t> trim_offset{1};
+  // Writer thread only: last offset assigned (maybe not yet durable) and its arrival time.
+  uint64_t writer_offset = 0;
+  int64_t writer_arrival_ms = 0;
+};
+
+struct StreamState {
+  std::string name;
+  uint64_t uid = 0;
+  int64_t created_ms = 0;
+  std::atomic<int> retention_hours{kMinRetentionHours};
+  std::vector<std::unique_ptr<ShardState>> shards;  // index == shard number
+  // Set (under streams_mu_) when deletion starts; appends, reads and checkpoints then fail.
+  std::atomic<bool> deleted{false};
+  std::mutex meta_mu;
+};
+
+// One AppendAsync call waiting for the writer, or a barrier (stream == nullptr).
+struct PendingAppend {
+  std::shared_ptr<StreamState> stream;
+  std::span<const AppendRecord> records;
+  std::vector<uint32_t> shard_of;  // per record: index into stream->shards
+  size_t bytes = 0;
+  AppendCallback done;
+  // Filled by the writer.
+  Status status;
+  std::vector<AppendedRecord> out;
+};
+
+class StoreImpl final : public Store {
+ public:
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~StoreImpl() override;
+
+  Status CreateStream(const StreamName& name, uint32_t shard_count) override;
+  Status DeleteStream(const StreamName& name) override;
+  std::vector<StreamName> ListStreams(std::string_view exclusive_start,
+                                      size_t limit) const override;
+  Result<StreamInfo> DescribeStream(const StreamName& name) const override;
+  Status SetRetentionHours(const StreamName& name, int hours) override;
+
+  void AppendAsync(const StreamName& stream, std::span<const AppendRecord> records,
+                   AppendCallback done) override;
+
+  Result<Offset> ResolvePosition(const StreamName& stream, const ShardId& shard,
+                                 StartingPosition position, std::string_view sequence_number,
+                                 int64_t timestamp_ms) const override;
+  Result<ReadSummary> Read(const StreamName& stream, const ShardId& shard, Offset from,
+                           const ReadLimits& limits,
+                           const std::function<void(const RecordView&)>& visit) const override;
+
+  Result<uint64_t> TrimExpired() override;
+
+  Status SetCheckpoint(std::string_view application, const StreamName& stream, const ShardId& shard,
+                       const SequenceNumber& sequence_number) override;
+  Status SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
+                                  const ShardId& shard, int64_t timestamp_ms) override;
+  Result<Checkpoint> GetCheckpoint(std::string_view application, const StreamName& stream,
+                                   const ShardId& shard) const override;
+  std::vector<Checkpoint> ListCheckpoints(std::string_view application) const override;
+
+  const std::string& IteratorSecret() const override { return secret_; }
+  Status Health() const override;
+
+ private:
+  explicit StoreImpl(const StoreOptions& options);
+
+  // store_open.cc
+  Status OpenDb();
+  Status LoadOrCreateMeta();
+  Status LoadStreams();
+  Status RecoverShard(ShardState& shard);
+  Status FinishDeletion(const proto::Stream& stream);
+
+  // streams.cc
+  std::shared_ptr<StreamState> FindStream(const std::string& name) const;
+  Result<ShardState*> FindShard(const StreamName& stream, const ShardId& shard,
+                                std::shared_ptr<StreamState>* holder) const;
+  static proto::Stream ToProto(const StreamState& stream, const std::vector<uint64_t>& trims,
+                               proto::Stream::Status status);
+  Status DeleteStreamData(const proto::Stream& stream);
+
+  // write_path.cc
+  void WriterLoop();
+  void CommitGroup(std::vector<PendingAppend>& group);
+  Status WriteGroup(std::vector<PendingAppend>& group, std::vector<ShardState*>& touched);
+  void Enqueue(PendingAppend pending);
+  // Blocks until every append queued before the call has completed.
+  void WaitForWriter();
+
+  // read_path.cc
+  // Arrival time of one stored record; NotFound when it is not (or no longer) stored.
+  Result<int64_t> ArrivalAt(const ShardState& shard, uint64_t offset) const;
+  // First offset in [trim_offset, last_offset + 1] whose arrival >= ts (last + 1 when none).
+  Result<uint64_t> FirstOffsetAtOrAfter(const ShardState& shard, int64_t ts) const;
+
+  // retention.cc
+  void TrimmerLoop();
+  Result<uint64_t> TrimStream(StreamState& stream, int64_t cutoff_ms);
+
+  // checkpoints.cc
+  Status WriteCheckpoint(std::string_view application, StreamState& stream, const ShardState& shard,
+                         uint64_t offset);
+
+  int64_t NowMs() const;
+  rocksdb::WriteOptions SyncWrite() const {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return wo;
+  }
+
+  const StoreOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* records_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* checkpoints_cf_ = nullptr;
+  std::string secret_;
+
+  mutable std::shared_mutex streams_mu_;
+  std::map<std::string, std::shared_ptr<StreamState>> streams_;  // GUARDED_BY(streams_mu_)
+  uint64_t total_shards_ = 0;                                    // GUARDED_BY(streams_mu_)
+  uint64_t next_uid_ = 1;                                        // GUARDED_BY(streams_mu_)
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<PendingAppend> queue_;  // GUARDED_BY(queue_mu_)
+  bool stopping_ = false;            // GUARDED_BY(queue_mu_)
+  Status sticky_error_;              // GUARDED_BY(queue_mu_)
+  std::thread writer_;
+  // Writer thread only: reused per group to avoid per-record allocations.
+  rocksdb::WriteBatch batch_;
+  proto::Record record_;
+  std::string value_buf_;
+
+  std::mutex trim_mu_;
+  std::condition_variable trim_cv_;
+  bool trim_stop_ = false;  // GUARDED_BY(trim_mu_)
+  std::thread trimmer_;
+};
+
+// The RocksDB layout (store_options.cc).
+Status BuildRocksDbOptions(const StoreOptions& options, rocksdb::DBOptions* db,
+                           std::vector<rocksdb::ColumnFamilyDescriptor>* cfs);
+std::shared_ptr<spdlog::logger> StorageLogger();
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+}  // namespace tideline::storage

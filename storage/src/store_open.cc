@@ -1,0 +1,207 @@
+// Opening the store: RocksDB, meta bootstrap, recovery of every shard's last offset.
+#include <openssl/rand.h>
+#include <rocksdb/iterator.h>
+
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
+#include "keys.h"
+#include "record_codec.h"
+#include "store_impl.h"
+
+namespace tideline::storage {
+
+StoreImpl::StoreImpl(const StoreOptions& options) : options_(options), log_(StorageLogger()) {}
+
+StoreImpl::~StoreImpl() {
+  {
+    std::lock_guard<std::mutex> lock(trim_mu_);
+    trim_stop_ = true;
+  }
+  trim_cv_.notify_all();
+  if (trimmer_.joinable()) trimmer_.join();
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+  if (db_) {
+    for (auto* cf : {default_cf_, meta_cf_, records_cf_, checkpoints_cf_}) {
+      if (cf != nullptr) {
+        // Destroying a handle cannot fail in a way we could act on at shutdown.
+        (void)db_->DestroyColumnFamilyHandle(cf);
+      }
+    }
+    auto s = db_->Close();
+    if (!s.ok()) log_->error("closing RocksDB in {}: {}", options_.data_dir.string(), s.ToString());
+  }
+}
+
+int64_t StoreImpl::NowMs() const {
+  if (options_.clock_ms_for_test) return options_.clock_ms_for_test();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options) {
+  if (options.max_group_commit_bytes == 0) {
+    return Status::InvalidArgument("max_group_commit_bytes must be > 0");
+  }
+  if (options.trim_interval.count() <= 0) {
+    return Status::InvalidArgument("trim_interval must be > 0");
+  }
+  std::unique_ptr<StoreImpl> store(new StoreImpl(options));
+  TL_RETURN_IF_ERROR(store->OpenDb());
+  TL_RETURN_IF_ERROR(store->LoadOrCreateMeta());
+  TL_RETURN_IF_ERROR(store->LoadStreams());
+  if (options.durability == Durability::kNone) {
+    store->log_->warn(
+        "DURABILITY IS OFF (durability=none): appends are acknowledged before fsync and "
+        "recent records WILL BE LOST on power failure. Use only for benchmarks.");
+  }
+  store->writer_ = std::thread([s = store.get()] { s->WriterLoop(); });
+  store->trimmer_ = std::thread([s = store.get()] { s->TrimmerLoop(); });
+  store->log_->info("opened store in {} ({} streams)", options.data_dir.string(),
+                    store->streams_.size());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Status StoreImpl::OpenDb() {
+  const std::string dir = options_.data_dir.string();
+  std::error_code ec;
+  std::filesystem::create_directories(options_.data_dir, ec);
+  if (ec) return Status::IOError("cannot create data directory " + dir + ": " + ec.message());
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  TL_RETURN_IF_ERROR(BuildRocksDbOptions(options_, &db_options, &cfs));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  auto s = rocksdb::DB::Open(db_options, dir, cfs, &handles, &db);
+  if (!s.ok()) {
+    const std::string text = s.ToString();
+    if (s.IsIOError() &&
+        (text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos)) {
+      return Status::ResourceInUse("data directory " + dir +
+                                   " is already in use by another tideline process (RocksDB "
+                                   "LOCK held): " +
+                                   text);
+    }
+    return FromRocks(s, "opening RocksDB in " + dir);
+  }
+  db_.reset(db);
+  default_cf_ = handles[0];  // unused, but its handle must be destroyed like the others
+  meta_cf_ = handles[1];
+  records_cf_ = handles[2];
+  checkpoints_cf_ = handles[3];
+  return Status::Ok();
+}
+
+Status StoreImpl::LoadOrCreateMeta() {
+  std::string value;
+  rocksdb::WriteBatch batch;
+  auto s = db_->Get({}, meta_cf_, keys::kFormatVersionKey, &value);
+  if (s.ok()) {
+    auto version = keys::DecodeU64(value);
+    if (!version) return Status::Corruption("meta format_version is not 8 bytes");
+    if (*version > keys::kFormatVersion) {
+      return Status::InvalidArgument("data directory was written by a newer tideline (format " +
+                                     std::to_string(*version) + ")");
+    }
+  } else if (s.IsNotFound()) {
+    batch.Put(meta_cf_, keys::kFormatVersionKey, keys::EncodeU64(keys::kFormatVersion));
+  } else {
+    return FromRocks(s, "reading format version");
+  }
+  s = db_->Get({}, meta_cf_, keys::kIteratorSecretKey, &secret_);
+  if (s.IsNotFound()) {
+    secret_.assign(32, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret_.data()), 32) != 1) {
+      return Status::Internal("RAND_bytes failed to create the iterator secret");
+    }
+    batch.Put(meta_cf_, keys::kIteratorSecretKey, secret_);
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading iterator secret");
+  } else if (secret_.size() != 32) {
+    return Status::Corruption("iterator secret is not 32 bytes");
+  }
+  s = db_->Get({}, meta_cf_, keys::kNextUidKey, &value);
+  if (s.ok()) {
+    auto next = keys::DecodeU64(value);
+    if (!next) return Status::Corruption("meta next_uid is not 8 bytes");
+    next_uid_ = *next;
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading next uid");
+  }
+  if (batch.Count() > 0) return FromRocks(db_->Write(SyncWrite(), &batch), "initialising meta");
+  return Status::Ok();
+}
+
+Status StoreImpl::LoadStreams() {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, meta_cf_));
+  for (it->Seek(keys::kStreamPrefix); it->Valid() && it->key().starts_with(keys::kStreamPrefix);
+       it->Next()) {
+    proto::Stream meta;
+    if (!meta.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Status::Corruption("stream meta " + it->key().ToString() + " does not decode");
+    }
+    if (meta.status() == proto::Stream::DELETING) {
+      log_->info("finishing interrupted deletion of stream {}", meta.name());
+      TL_RETURN_IF_ERROR(FinishDeletion(meta));
+      continue;
+    }
+    auto stream = std::make_shared<StreamState>();
+    stream->name = meta.name();
+    stream->uid = meta.uid();
+    stream->created_ms = meta.created_ms();
+    stream->retention_hours = meta.retention_hours();
+    for (int i = 0; i < meta.shards_size(); ++i) {
+      const auto& sp = meta.shards(i);
+      auto shard = std::make_unique<ShardState>();
+      shard->id = sp.shard_id();
+      shard->index = static_cast<uint32_t>(i);
+      shard->uid = sp.uid();
+      auto start = HashKeyFromBytes(sp.hash_key_start());
+      auto end = HashKeyFromBytes(sp.hash_key_end());
+      if (!start || !end) return Status::Corruption("bad hash range in stream " + meta.name());
+      shard->range = {*start, *end};
+      shard->trim_offset = sp.trim_offset() == 0 ? 1 : sp.trim_offset();
+      TL_RETURN_IF_ERROR(RecoverShard(*shard));
+      stream->shards.push_back(std::move(shard));
+    }
+    total_shards_ += stream->shards.size();
+    streams_.emplace(stream->name, std::move(stream));
+  }
+  return FromRocks(it->status(), "scanning stream meta");
+}
+
+// The last offset of a shard is its highest stored key; an empty (or fully trimmed) shard
+// continues right below its trim offset.
+Status StoreImpl::RecoverShard(ShardState& shard) {
+  const uint64_t trim = shard.trim_offset.load();
+  uint64_t last = trim - 1;
+  int64_t arrival = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, records_cf_));
+  it->SeekForPrev(keys::RecordKey(shard.uid, UINT64_MAX));
+  if (it->Valid()) {
+    auto parts = keys::DecodeRecordKey(it->key().ToStringView());
+    if (parts && parts->shard_uid == shard.uid && parts->offset >= trim) {
+      RecordFields fields;
+      if (!DecodeRecordValue(it->value().ToStringView(), &fields)) {
+        return Status::Corruption("last record of " + shard.id + " does not decode");
+      }
+      last = parts->offset;
+      arrival = fields.arrival_ms;
+    }
+  }
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "recovering " + shard.id));
+  shard.last_offset = last;
+  shard.last_arrival_ms = arrival;
+  shard.writer_offset = last;
+  shard.writer_arrival_ms = arrival;
+  return Status::Ok();
+}
+
+}  // namespace tideline::storage

@@ -1,0 +1,102 @@
+// The RocksDB layout of the store: options chosen by measurement (storage/FORMAT.md, "Options").
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "store_impl.h"
+
+namespace tideline::storage {
+
+std::shared_ptr<spdlog::logger> StorageLogger() {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto existing = spdlog::get("storage")) return existing;
+  return spdlog::stderr_color_mt("storage");
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string msg(what);
+  msg += ": ";
+  msg += s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(std::move(msg));
+  if (s.IsNotFound()) return Status::NotFound(std::move(msg));
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(std::move(msg));
+  return Status::IOError(std::move(msg));
+}
+
+namespace {
+
+rocksdb::ColumnFamilyOptions SmallCf(const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = 4u << 20;
+  cf.max_write_buffer_number = 2;
+  cf.compression = rocksdb::kLZ4Compression;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+// Records: 1 KiB-ish values written in key order and deleted in key order by retention.
+// Values go to blob files so compaction only rewrites the small keys (see FORMAT.md).
+rocksdb::ColumnFamilyOptions RecordsCf(const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = 64u << 20;
+  cf.max_write_buffer_number = 3;
+  cf.min_write_buffer_number_to_merge = 1;
+  cf.level0_file_num_compaction_trigger = 4;
+  cf.level0_slowdown_writes_trigger = 20;
+  cf.level0_stop_writes_trigger = 36;
+  cf.target_file_size_base = 64u << 20;
+  cf.max_bytes_for_level_base = 256u << 20;
+  cf.compression = rocksdb::kLZ4Compression;
+  cf.enable_blob_files = true;
+  cf.min_blob_size = 256;
+  cf.blob_file_size = 256u << 20;
+  cf.blob_compression_type = rocksdb::kNoCompression;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.block_size = 16u << 10;
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return cf;
+}
+
+}  // namespace
+
+Status BuildRocksDbOptions(const StoreOptions& options, rocksdb::DBOptions* db,
+                           std::vector<rocksdb::ColumnFamilyDescriptor>* cfs) {
+  rocksdb::DBOptions base;
+  base.create_if_missing = true;
+  base.create_missing_column_families = true;
+  base.max_background_jobs = 2;
+  base.bytes_per_sync = 1u << 20;
+  base.max_total_wal_size = 512u << 20;
+  base.keep_log_file_num = 4;
+  base.max_log_file_size = 16u << 20;
+  base.max_manifest_file_size = 64u << 20;
+  rocksdb::ConfigOptions config;
+  config.ignore_unknown_options = false;
+  auto s = rocksdb::GetDBOptionsFromString(config, base, options.db_options_override, db);
+  if (!s.ok()) return Status::InvalidArgument("db_options_override: " + s.ToString());
+
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  rocksdb::ColumnFamilyOptions records;
+  s = rocksdb::GetColumnFamilyOptionsFromString(config, RecordsCf(cache),
+                                                options.records_cf_options_override, &records);
+  if (!s.ok()) return Status::InvalidArgument("records_cf_options_override: " + s.ToString());
+
+  cfs->clear();
+  cfs->emplace_back(rocksdb::kDefaultColumnFamilyName, SmallCf(cache));
+  cfs->emplace_back("meta", SmallCf(cache));
+  cfs->emplace_back("records", records);
+  cfs->emplace_back("checkpoints", SmallCf(cache));
+  return Status::Ok();
+}
+
+}  // namespace tideline::storage

@@ -1,0 +1,192 @@
+// The write path: routing on the caller's thread, one writer thread doing group commit.
+#include <algorithm>
+#include <future>
+
+#include "keys.h"
+#include "store_impl.h"
+
+namespace tideline::storage {
+namespace {
+
+// Index of the shard whose range holds `key`; ranges are contiguous and sorted by start.
+uint32_t ShardForKey(const StreamState& stream, HashKey key) {
+  auto it = std::upper_bound(
+      stream.shards.begin(), stream.shards.end(), key,
+      [](HashKey k, const std::unique_ptr<ShardState>& s) { return k < s->range.start; });
+  return static_cast<uint32_t>(std::distance(stream.shards.begin(), it) - 1);
+}
+
+}  // namespace
+
+void StoreImpl::AppendAsync(const StreamName& stream_name, std::span<const AppendRecord> records,
+                            AppendCallback done) {
+  auto stream = FindStream(stream_name.get());
+  if (!stream) {
+    done(Status::NotFound("stream " + stream_name.get() + " not found"));
+    return;
+  }
+  PendingAppend pending;
+  pending.shard_of.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const AppendRecord& r = records[i];
+    HashKey key = 0;
+    if (!r.explicit_hash_key.empty()) {
+      auto parsed = ParseHashKey(r.explicit_hash_key);
+      if (!parsed) {
+        done(Status::InvalidArgument("record " + std::to_string(i) +
+                                     ": ExplicitHashKey must be a decimal integer in "
+                                     "[0, 2^128 - 1]"));
+        return;
+      }
+      key = *parsed;
+    } else {
+      key = HashKeyFromPartitionKey(r.partition_key);
+    }
+    pending.shard_of.push_back(ShardForKey(*stream, key));
+    pending.bytes += r.data.size() + r.partition_key.size();
+  }
+  if (records.empty()) {
+    done(std::vector<AppendedRecord>{});
+    return;
+  }
+  pending.stream = std::move(stream);
+  pending.records = records;
+  pending.done = std::move(done);
+  Enqueue(std::move(pending));
+}
+
+void StoreImpl::Enqueue(PendingAppend pending) {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  Status refuse;
+  if (!sticky_error_.ok()) {
+    refuse = sticky_error_;
+  } else if (stopping_) {
+    refuse = Status::Unavailable("store is shutting down");
+  }
+  if (!refuse.ok()) {
+    lock.unlock();
+    pending.done(std::move(refuse));
+    return;
+  }
+  const bool was_empty = queue_.empty();
+  queue_.push_back(std::move(pending));
+  lock.unlock();
+  if (was_empty) queue_cv_.notify_one();
+}
+
+void StoreImpl::WaitForWriter() {
+  std::promise<void> passed;
+  PendingAppend barrier;
+  barrier.done = [&passed](Result<std::vector<AppendedRecord>>) { passed.set_value(); };
+  Enqueue(std::move(barrier));
+  passed.get_future().wait();
+}
+
+Status StoreImpl::Health() const {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return sticky_error_;
+}
+
+void StoreImpl::WriterLoop() {
+  std::vector<PendingAppend> group;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything accepted was committed
+      size_t bytes = 0;
+      while (!queue_.empty() &&
+             (group.empty() || bytes + queue_.front().bytes <= options_.max_group_commit_bytes)) {
+        bytes += queue_.front().bytes;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    CommitGroup(group);
+    group.clear();
+  }
+}
+
+void StoreImpl::CommitGroup(std::vector<PendingAppend>& group) {
+  std::vector<ShardState*> touched;
+  Status st;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    st = sticky_error_;
+  }
+  if (st.ok()) st = WriteGroup(group, touched);
+  if (st.ok()) {
+    // Publish only now: the batch is durable, so readers see acknowledged records only.
+    for (ShardState* shard : touched) {
+      shard->last_arrival_ms.store(shard->writer_arrival_ms, std::memory_order_relaxed);
+      shard->last_offset.store(shard->writer_offset, std::memory_order_release);
+    }
+  } else {
+    for (ShardState* shard : touched) {
+      shard->writer_offset = shard->last_offset.load();
+      shard->writer_arrival_ms = shard->last_arrival_ms.load();
+    }
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (sticky_error_.ok()) {
+      sticky_error_ = st.code() == StatusCode::kIOError ? st : Status::IOError(st.ToString());
+      log_->error("append write failed; refusing all further appends until reopened: {}",
+                  st.ToString());
+    }
+  }
+  const Status sticky_error_copy = st.ok() ? Status() : Health();
+  for (PendingAppend& p : group) {
+    if (!st.ok()) {
+      p.done(sticky_error_copy);
+    } else if (!p.status.ok()) {
+      p.done(std::move(p.status));
+    } else {
+      p.done(std::move(p.out));
+    }
+  }
+}
+
+// Builds one WriteBatch from the whole group and writes it with the store's durability.
+Status StoreImpl::WriteGroup(std::vector<PendingAppend>& group, std::vector<ShardState*>& touched) {
+  batch_.Clear();
+  const int64_t now = NowMs();
+  char key[keys::kRecordKeySize];
+  size_t total = 0;
+  for (PendingAppend& p : group) {
+    if (!p.stream) continue;  // barrier
+    if (p.stream->deleted.load()) {
+      p.status = Status::NotFound("stream " + p.stream->name + " not found");
+      continue;
+    }
+    p.out.reserve(p.records.size());
+    for (size_t i = 0; i < p.records.size(); ++i) {
+      const AppendRecord& r = p.records[i];
+      ShardState& shard = *p.stream->shards[p.shard_of[i]];
+      if (shard.writer_offset == shard.last_offset.load(std::memory_order_relaxed)) {
+        touched.push_back(&shard);  // first record of this shard in the group
+      }
+      const uint64_t offset = ++shard.writer_offset;
+      shard.writer_arrival_ms = std::max(now, shard.writer_arrival_ms);
+      record_.set_data(r.data.data(), r.data.size());
+      record_.set_partition_key(r.partition_key.data(), r.partition_key.size());
+      record_.set_explicit_hash_key(r.explicit_hash_key.data(), r.explicit_hash_key.size());
+      record_.set_arrival_ms(shard.writer_arrival_ms);
+      value_buf_.clear();
+      record_.AppendToString(&value_buf_);
+      keys::EncodeRecordKey(shard.uid, offset, key);
+      auto s = batch_.Put(records_cf_, rocksdb::Slice(key, sizeof(key)), value_buf_);
+      if (!s.ok()) return FromRocks(s, "building write batch");
+      p.out.push_back({ShardId(shard.id), EncodeSequenceNumber({shard.uid, offset})});
+      ++total;
+    }
+  }
+  if (total == 0) return Status::Ok();
+  if (options_.write_fault_for_test) TL_RETURN_IF_ERROR(options_.write_fault_for_test());
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.durability == Durability::kFsync;
+  TL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch_), "group commit write"));
+  log_->debug("group commit: {} appends, {} records, {} bytes", group.size(), total,
+              batch_.GetDataSize());
+  return Status::Ok();
+}
+
+}  // namespace tideline::storage

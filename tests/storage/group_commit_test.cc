@@ -1,0 +1,126 @@
+// Group commit under concurrency: every record acked once, offsets dense, order kept.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "storage/sequence_number.h"
+#include "store_fixture.h"
+
+namespace tideline::storage {
+namespace {
+
+TEST_F(StoreTest, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
+  constexpr int kThreads = 8;
+  constexpr int kCallsPerThread = 40;
+  constexpr int kRecordsPerCall = 25;
+  constexpr int kInFlight = 4;  // outstanding AppendAsync calls per thread
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 3).ok());
+
+  std::mutex mu;
+  std::map<std::string, std::string> acked;  // sequence number -> data
+  int acks_with_error = 0;
+
+  auto producer = [&](int t) {
+    // Storage for the views of every call; kept until its callback ran.
+    std::vector<std::vector<std::string>> keys(kCallsPerThread), data(kCallsPerThread);
+    std::vector<std::vector<AppendRecord>> calls(kCallsPerThread);
+    std::mutex tmu;
+    std::condition_variable cv;
+    int outstanding = 0;
+    for (int c = 0; c < kCallsPerThread; ++c) {
+      for (int i = 0; i < kRecordsPerCall; ++i) {
+        const int n = c * kRecordsPerCall + i;
+        keys[c].push_back("k" + std::to_string(t) + "-" + std::to_string(n % 7));
+        data[c].push_back(std::to_string(t) + ":" + std::to_string(n));
+      }
+      for (int i = 0; i < kRecordsPerCall; ++i)
+        calls[c].push_back({keys[c][i], "", data[c][i]});
+      {
+        std::unique_lock<std::mutex> lock(tmu);
+        cv.wait(lock, [&] { return outstanding < kInFlight; });
+        ++outstanding;
+      }
+      store_->AppendAsync(StreamName("s"), calls[c], [&, c](Result<std::vector<AppendedRecord>> r) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!r.ok() || r->size() != calls[c].size()) {
+            ++acks_with_error;
+          } else {
+            for (size_t i = 0; i < r->size(); ++i) {
+              acked.emplace((*r)[i].sequence_number.get(), data[c][i]);
+            }
+          }
+        }
+        std::lock_guard<std::mutex> lock(tmu);
+        --outstanding;
+        cv.notify_all();
+      });
+    }
+    std::unique_lock<std::mutex> lock(tmu);
+    cv.wait(lock, [&] { return outstanding == 0; });
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back(producer, t);
+  for (auto& th : threads)
+    th.join();
+
+  EXPECT_EQ(acks_with_error, 0);
+  ASSERT_EQ(acked.size(), size_t{kThreads * kCallsPerThread * kRecordsPerCall});
+
+  size_t read_total = 0;
+  for (int shard = 0; shard < 3; ++shard) {
+    const std::string id = "shardId-00000000000" + std::to_string(shard);
+    auto records = ReadAll("s", id);
+    auto info = store_->DescribeStream(StreamName("s"));
+    const uint64_t uid = info->shards[shard].uid;
+    std::map<int, int> last_n_of_thread;
+    for (size_t i = 0; i < records.size(); ++i) {
+      EXPECT_EQ(records[i].first, i + 1) << "offsets must be dense from 1";
+      const auto seq = EncodeSequenceNumber({uid, records[i].first}).get();
+      ASSERT_EQ(acked.count(seq), 1u) << "record read but never acked";
+      EXPECT_EQ(acked[seq], records[i].second);
+      const auto colon = records[i].second.find(':');
+      const int t = std::stoi(records[i].second.substr(0, colon));
+      const int n = std::stoi(records[i].second.substr(colon + 1));
+      auto it = last_n_of_thread.find(t);
+      if (it != last_n_of_thread.end()) {
+        EXPECT_LT(it->second, n) << "per-thread order broken";
+      }
+      last_n_of_thread[t] = n;
+    }
+    read_total += records.size();
+  }
+  EXPECT_EQ(read_total, acked.size());
+}
+
+TEST_F(StoreTest, ArrivalTimeIsMonotonicPerShardEvenIfClockGoesBack) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  Put("s", {"a"});
+  const int64_t first = clock_ms_.load();
+  clock_ms_ -= 5000;
+  Put("s", {"b"});
+  std::vector<int64_t> arrivals;
+  auto r = store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{},
+                        [&](const RecordView& v) { arrivals.push_back(v.arrival_ms); });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(arrivals, (std::vector<int64_t>{first, first}));
+}
+
+TEST_F(StoreTest, SmallGroupCommitLimitStillCommitsLargeAppends) {
+  options_.max_group_commit_bytes = 10;
+  Reopen();
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  std::vector<std::string> keys;
+  for (int i = 0; i < 50; ++i)
+    keys.push_back("key-" + std::to_string(i));
+  EXPECT_EQ(Put("s", keys).size(), 50u);
+  EXPECT_EQ(ReadAll("s", kShard0.get()).size(), 50u);
+}
+
+}  // namespace
+}  // namespace tideline::storage

@@ -1,0 +1,138 @@
+// Retention trimming (fake clock + test_retention_override) and checkpoints.
+#include <gtest/gtest.h>
+
+#include "storage/sequence_number.h"
+#include "store_fixture.h"
+
+namespace tideline::storage {
+namespace {
+
+class RetentionTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    options_.test_retention_override = std::chrono::milliseconds(10'000);
+    StoreTest::SetUp();
+  }
+};
+
+TEST_F(RetentionTest, TrimRemovesOnlyExpiredRecordsAndMovesTrimHorizon) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  Put("s", {"a", "b"});  // offsets 1, 2 at t
+  clock_ms_ += 6'000;
+  Put("s", {"c"});     // offset 3 at t + 6 s
+  clock_ms_ += 5'000;  // now t + 11 s: 1 and 2 are past 10 s, 3 is not
+  auto removed = store_->TrimExpired();
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 2u);
+  auto records = ReadAll("s", kShard0.get());
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].first, 3u);
+  EXPECT_EQ(store_->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kTrimHorizon, "", 0)
+                ->get(),
+            3u);
+  // Reading from a trimmed offset moves up to the horizon.
+  auto r =
+      store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{}, [](const RecordView&) {});
+  EXPECT_EQ(r->next.get(), 4u);
+  EXPECT_EQ(*store_->TrimExpired(), 0u);
+
+  Reopen();
+  auto info = store_->DescribeStream(StreamName("s"));
+  EXPECT_EQ(info->shards[0].trim_offset.get(), 3u);
+  EXPECT_EQ(info->shards[0].last_offset.get(), 3u);
+  EXPECT_EQ(ReadAll("s", kShard0.get()).size(), 1u);
+}
+
+TEST_F(RetentionTest, FullyTrimmedShardKeepsCountingOffsetsAfterReopen) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  Put("s", {"a", "b", "c"});
+  clock_ms_ += 20'000;
+  EXPECT_EQ(*store_->TrimExpired(), 3u);
+  Reopen();
+  auto info = store_->DescribeStream(StreamName("s"));
+  EXPECT_EQ(info->shards[0].trim_offset.get(), 4u);
+  EXPECT_EQ(info->shards[0].last_offset.get(), 3u);
+  auto acked = Put("s", {"d"});
+  EXPECT_EQ(DecodeSequenceNumber(acked[0].sequence_number.get())->offset, 4u);
+  // An old sequence number still resolves (it was issued) and lands on the horizon.
+  auto old = EncodeSequenceNumber({info->shards[0].uid, 2});
+  EXPECT_EQ(store_
+                ->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kAtSequenceNumber,
+                                  old.get(), 0)
+                ->get(),
+            4u);
+}
+
+TEST_F(StoreTest, CheckpointsSetGetListAndPersist) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+  auto acked = Put("s", {"a", "a", "a"});  // all on shard 0
+  ASSERT_EQ(acked[0].shard_id, kShard0);
+  EXPECT_EQ(store_->GetCheckpoint("app", StreamName("s"), kShard0).status().code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(
+      store_->SetCheckpoint("app", StreamName("s"), kShard0, acked[1].sequence_number).ok());
+  ASSERT_TRUE(
+      store_->SetCheckpoint("other", StreamName("s"), kShard0, acked[2].sequence_number).ok());
+  auto cp = store_->GetCheckpoint("app", StreamName("s"), kShard0);
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->offset.get(), 2u);
+  EXPECT_EQ(cp->sequence_number, acked[1].sequence_number);
+  EXPECT_EQ(cp->updated_ms, clock_ms_.load());
+  EXPECT_EQ(store_->ListCheckpoints("").size(), 2u);
+  auto mine = store_->ListCheckpoints("app");
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].shard, kShard0);
+  EXPECT_EQ(mine[0].stream.get(), "s");
+  Reopen();
+  cp = store_->GetCheckpoint("app", StreamName("s"), kShard0);
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->offset.get(), 2u);
+  EXPECT_EQ(store_->ListCheckpoints("ap").size(), 0u) << "prefix of a name must not match";
+}
+
+TEST_F(StoreTest, SetCheckpointRejectsForeignAndUnissuedSequenceNumbers) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+  auto acked = Put("s", {"a"});
+  const auto pos = *DecodeSequenceNumber(acked[0].sequence_number.get());
+  EXPECT_EQ(store_->SetCheckpoint("app", StreamName("s"), kShard1, acked[0].sequence_number).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      store_
+          ->SetCheckpoint("app", StreamName("s"), kShard0, EncodeSequenceNumber({pos.shard_uid, 2}))
+          .code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetCheckpoint("app", StreamName("s"), kShard0, SequenceNumber("42")).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetCheckpoint("", StreamName("s"), kShard0, acked[0].sequence_number).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->SetCheckpoint("app", StreamName("x"), kShard0, acked[0].sequence_number).code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, CheckpointAtTimestampPointsJustBeforeFirstRecordAtOrAfter) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  const int64_t t0 = clock_ms_.load();
+  Put("s", {"a", "b"});
+  clock_ms_ += 100;
+  Put("s", {"c"});
+  ASSERT_TRUE(store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 + 50).ok());
+  auto cp = store_->GetCheckpoint("app", StreamName("s"), kShard0);
+  EXPECT_EQ(cp->offset.get(), 2u);
+  // Resuming after the checkpoint gives the first record at or after the timestamp.
+  EXPECT_EQ(store_
+                ->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kAfterSequenceNumber,
+                                  cp->sequence_number.get(), 0)
+                ->get(),
+            3u);
+  ASSERT_TRUE(store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 - 1).ok());
+  cp = store_->GetCheckpoint("app", StreamName("s"), kShard0);
+  EXPECT_EQ(cp->offset.get(), 0u);
+  EXPECT_EQ(store_
+                ->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kAfterSequenceNumber,
+                                  cp->sequence_number.get(), 0)
+                ->get(),
+            1u);
+}
+
+}  // namespace
+}  // namespace tideline::storage
