@@ -1,0 +1,93 @@
+// The tideline configuration file (YAML) and the Config it produces.
+//
+// Every setting has a default, so an absent file or an empty one is a valid configuration.
+// Loading is strict: an unknown key, a value of the wrong type, a value out of range or a YAML
+// syntax error is an error whose message names the file, the line and the key, e.g.
+//   config.yaml:7: storage.durability: expected one of fsync, none, got "fsnc"
+// The documented reference is examples/tideline.yaml.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "server/server.h"
+#include "storage/options.h"
+#include "storage/status.h"
+
+namespace tideline::cli {
+
+struct ServerConfig {
+  // HOST:PORT the Kinesis API listens on; "[::1]:4567" for IPv6; port 0 picks a free port.
+  // Default: 127.0.0.1:4567
+  std::string listen = "127.0.0.1:4567";
+  // Default: us-east-1
+  std::string region = "us-east-1";
+  // 12 digits. Default: 123456789012
+  std::string account_id = "123456789012";
+  // 1..64. Default: 2
+  int io_threads = 2;
+  // 64 KiB..1 GiB. Default: 8 MiB
+  uint64_t max_body_bytes = 8u << 20;
+  // Seconds before an idle connection is closed, 1..3600. Default: 60
+  int idle_timeout_s = 60;
+};
+
+struct StorageConfig {
+  // Default: ./data
+  std::string data_dir = "./data";
+  // kFsync (default) or kNone (benchmarks only: recent records may be lost on power failure).
+  storage::Durability durability = storage::Durability::kFsync;
+  // 1..100000. Default: 500
+  uint32_t shard_limit = 500;
+  // 1..86400. Default: 60
+  int trim_interval_s = 60;
+  // 1..65536. Default: 64
+  int block_cache_mib = 64;
+};
+
+struct LoggingConfig {
+  // One of trace, debug, info, warn, error, off. Default: info
+  std::string level = "info";
+};
+
+struct Config {
+  ServerConfig server;
+  StorageConfig storage;
+  LoggingConfig logging;
+};
+
+// Parses `text`, naming it `file_name` in error messages. Returns InvalidArgument with a
+// "file:line: key: problem" message on any error.
+Result<Config> ParseConfig(std::string_view text, std::string_view file_name);
+
+// Reads and parses a file; a missing or unreadable file is an error naming it.
+Result<Config> LoadConfigFile(const std::string& path);
+
+// Overrides from the `serve` command line; each set field replaces the file's value.
+struct ConfigOverrides {
+  std::optional<std::string> data_dir;
+  std::optional<std::string> listen;
+  std::optional<std::string> durability;  // "fsync" | "none"
+  std::optional<std::string> log_level;
+};
+
+// Applies and validates overrides. Errors name the flag, e.g. "--listen: expected HOST:PORT...".
+Status ApplyOverrides(const ConfigOverrides& overrides, Config& config);
+
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+
+// "host:port", "[v6]:port". nullopt when malformed or the port is not in 0..65535.
+std::optional<ListenAddress> ParseListenAddress(std::string_view text);
+
+std::string_view DurabilityName(storage::Durability durability);
+
+// The component options a validated Config describes.
+storage::StoreOptions ToStoreOptions(const Config& config);
+server::ServerOptions ToServerOptions(const Config& config);
+
+}  // namespace tideline::cli

@@ -1,0 +1,328 @@
+// Strict YAML loading of the tideline configuration. See cli/config.h.
+#include "cli/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <vector>
+
+namespace tideline::cli {
+namespace {
+
+constexpr uint64_t kMiB = 1u << 20;
+
+// Line (1-based) of a node, falling back to another node when the first has no mark.
+int LineOf(const YAML::Node& node, const YAML::Node& fallback) {
+  if (node.IsDefined() && node.Mark().line >= 0) return node.Mark().line + 1;
+  if (fallback.IsDefined() && fallback.Mark().line >= 0) return fallback.Mark().line + 1;
+  return 1;
+}
+
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "\"" + node.Scalar() + "\"";
+    default:
+      return "an undefined value";
+  }
+}
+
+// One key's location and dotted path while its value is being parsed.
+struct Field {
+  std::string_view file;
+  std::string path;  // "storage.durability"
+  YAML::Node key;
+  YAML::Node value;
+
+  Status Error(const std::string& problem) const {
+    std::ostringstream out;
+    // The key's line: a block map or list value starts on the line after its key.
+    out << file << ":" << LineOf(key, value) << ": " << path << ": " << problem;
+    return Status::InvalidArgument(out.str());
+  }
+};
+
+Status ParseString(const Field& f, std::string& out) {
+  if (!f.value.IsScalar()) return f.Error("expected a string, got " + Describe(f.value));
+  out = f.value.Scalar();
+  return Status::Ok();
+}
+
+template <typename T>
+Status ParseInteger(const Field& f, int64_t min, int64_t max, T& out) {
+  const std::string range = "an integer in " + std::to_string(min) + ".." + std::to_string(max);
+  if (!f.value.IsScalar()) return f.Error("expected " + range + ", got " + Describe(f.value));
+  const std::string& s = f.value.Scalar();
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) {
+    return f.Error("expected " + range + ", got " + Describe(f.value));
+  }
+  if (v < min || v > max) return f.Error("expected " + range + ", got " + s);
+  out = static_cast<T>(v);
+  return Status::Ok();
+}
+
+Status ParseChoice(const Field& f, const std::vector<std::string>& choices, std::string& out) {
+  std::string joined;
+  for (const auto& c : choices)
+    joined += (joined.empty() ? "" : ", ") + c;
+  if (f.value.IsScalar()) {
+    for (const auto& c : choices) {
+      if (f.value.Scalar() == c) {
+        out = c;
+        return Status::Ok();
+      }
+    }
+  }
+  return f.Error("expected one of " + joined + ", got " + Describe(f.value));
+}
+
+const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error", "off"};
+
+Status ParseListen(const Field& f, std::string& out) {
+  TL_RETURN_IF_ERROR(ParseString(f, out));
+  if (!ParseListenAddress(out)) {
+    return f.Error("expected HOST:PORT with a port in 0..65535, got " + Describe(f.value));
+  }
+  return Status::Ok();
+}
+
+Status ParseAccountId(const Field& f, std::string& out) {
+  TL_RETURN_IF_ERROR(ParseString(f, out));
+  bool digits = out.size() == 12;
+  for (char c : out)
+    digits = digits && c >= '0' && c <= '9';
+  if (!digits) return f.Error("expected 12 digits, got " + Describe(f.value));
+  return Status::Ok();
+}
+
+Status ParseNonEmpty(const Field& f, std::string& out) {
+  TL_RETURN_IF_ERROR(ParseString(f, out));
+  if (out.empty()) return f.Error("expected a non-empty string");
+  return Status::Ok();
+}
+
+Status ParseDurability(const Field& f, storage::Durability& out) {
+  std::string name;
+  TL_RETURN_IF_ERROR(ParseChoice(f, {"fsync", "none"}, name));
+  out = name == "fsync" ? storage::Durability::kFsync : storage::Durability::kNone;
+  return Status::Ok();
+}
+
+using FieldParser = std::function<Status(const Field&)>;
+using Schema = std::vector<std::pair<std::string, FieldParser>>;
+
+// Parses the map `node` (null means "all defaults") against `schema`; rejects unknown and
+// duplicate keys.
+Status ParseMap(std::string_view file, const std::string& prefix, const YAML::Node& key,
+                const YAML::Node& node, const Schema& schema) {
+  const Field self{file, prefix.empty() ? "(top level)" : prefix, key, node};
+  if (node.IsNull()) return Status::Ok();
+  if (!node.IsMap()) return self.Error("expected a map, got " + Describe(node));
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    Field field{file, "", it->first, it->second};
+    if (!it->first.IsScalar()) {
+      field.path = prefix.empty() ? "(key)" : prefix;
+      return field.Error("expected a key name, got " + Describe(it->first));
+    }
+    const std::string name = it->first.Scalar();
+    field.path = prefix.empty() ? name : prefix + "." + name;
+    if (!seen.insert(name).second) return field.Error("duplicate key");
+    const FieldParser* parser = nullptr;
+    std::string known;
+    for (const auto& [candidate, p] : schema) {
+      if (candidate == name) parser = &p;
+      known += (known.empty() ? "" : ", ") + candidate;
+    }
+    if (parser == nullptr) return field.Error("unknown key (expected one of " + known + ")");
+    TL_RETURN_IF_ERROR((*parser)(field));
+  }
+  return Status::Ok();
+}
+
+Status ParseServer(std::string_view file, const Field& f, ServerConfig& s) {
+  const Schema schema = {
+      {"listen", [&](const Field& x) { return ParseListen(x, s.listen); }},
+      {"region", [&](const Field& x) { return ParseNonEmpty(x, s.region); }},
+      {"account_id", [&](const Field& x) { return ParseAccountId(x, s.account_id); }},
+      {"io_threads", [&](const Field& x) { return ParseInteger(x, 1, 64, s.io_threads); }},
+      {"max_body_bytes",
+       [&](const Field& x) {
+         return ParseInteger(x, 64 * 1024, 1024 * static_cast<int64_t>(kMiB), s.max_body_bytes);
+       }},
+      {"idle_timeout_s",
+       [&](const Field& x) { return ParseInteger(x, 1, 3600, s.idle_timeout_s); }},
+  };
+  return ParseMap(file, f.path, f.key, f.value, schema);
+}
+
+Status ParseStorage(std::string_view file, const Field& f, StorageConfig& s) {
+  const Schema schema = {
+      {"data_dir", [&](const Field& x) { return ParseNonEmpty(x, s.data_dir); }},
+      {"durability", [&](const Field& x) { return ParseDurability(x, s.durability); }},
+      {"shard_limit", [&](const Field& x) { return ParseInteger(x, 1, 100000, s.shard_limit); }},
+      {"trim_interval_s",
+       [&](const Field& x) { return ParseInteger(x, 1, 86400, s.trim_interval_s); }},
+      {"block_cache_mib",
+       [&](const Field& x) { return ParseInteger(x, 1, 65536, s.block_cache_mib); }},
+  };
+  return ParseMap(file, f.path, f.key, f.value, schema);
+}
+
+Status ParseLogging(std::string_view file, const Field& f, LoggingConfig& l) {
+  const Schema schema = {
+      {"level", [&](const Field& x) { return ParseChoice(x, kLogLevels, l.level); }},
+  };
+  return ParseMap(file, f.path, f.key, f.value, schema);
+}
+
+Status ParseDocument(std::string_view file, const YAML::Node& root, Config& config) {
+  const Schema schema = {
+      {"server", [&](const Field& f) { return ParseServer(file, f, config.server); }},
+      {"storage", [&](const Field& f) { return ParseStorage(file, f, config.storage); }},
+      {"logging", [&](const Field& f) { return ParseLogging(file, f, config.logging); }},
+      // Delivery pipelines have a place in the file but no implementation in this version:
+      // only an absent `pipelines` key is accepted, so no configuration is silently ignored.
+      {"pipelines",
+       [&](const Field& f) {
+         return f.Error(
+             "pipelines are not supported by this version of tideline; remove the key "
+             "(only its absence is accepted)");
+       }},
+  };
+  return ParseMap(file, "", root, root, schema);
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view text, std::string_view file_name) {
+  Config config;
+  try {
+    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    if (docs.size() > 1) {
+      return Status::InvalidArgument(std::string(file_name) + ":" +
+                                     std::to_string(LineOf(docs[1], docs[1])) +
+                                     ": expected a single YAML document, found several");
+    }
+    if (docs.empty()) return config;
+    TL_RETURN_IF_ERROR(ParseDocument(file_name, docs[0], config));
+  } catch (const YAML::Exception& e) {
+    const int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
+    const int column = e.mark.column >= 0 ? e.mark.column + 1 : 1;
+    return Status::InvalidArgument(std::string(file_name) + ":" + std::to_string(line) + ":" +
+                                   std::to_string(column) + ": YAML syntax error: " + e.msg);
+  }
+  return config;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidArgument(path + ": cannot read the configuration file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::InvalidArgument(path + ": error reading the configuration file");
+  return ParseConfig(text.str(), path);
+}
+
+Status ApplyOverrides(const ConfigOverrides& o, Config& config) {
+  if (o.data_dir) {
+    if (o.data_dir->empty()) return Status::InvalidArgument("--data-dir: expected a directory");
+    config.storage.data_dir = *o.data_dir;
+  }
+  if (o.listen) {
+    if (!ParseListenAddress(*o.listen)) {
+      return Status::InvalidArgument(
+          "--listen: expected HOST:PORT with a port in 0..65535, got \"" + *o.listen + "\"");
+    }
+    config.server.listen = *o.listen;
+  }
+  if (o.durability) {
+    if (*o.durability == "fsync") {
+      config.storage.durability = storage::Durability::kFsync;
+    } else if (*o.durability == "none") {
+      config.storage.durability = storage::Durability::kNone;
+    } else {
+      return Status::InvalidArgument("--durability: expected one of fsync, none, got \"" +
+                                     *o.durability + "\"");
+    }
+  }
+  if (o.log_level) {
+    bool known = false;
+    for (const auto& l : kLogLevels)
+      known = known || l == *o.log_level;
+    if (!known) {
+      return Status::InvalidArgument(
+          "--log-level: expected one of trace, debug, info, warn, error, off, got \"" +
+          *o.log_level + "\"");
+    }
+    config.logging.level = *o.log_level;
+  }
+  return Status::Ok();
+}
+
+std::optional<ListenAddress> ParseListenAddress(std::string_view text) {
+  ListenAddress addr;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    addr.host = std::string(text.substr(1, close - 1));
+    port = text.substr(close + 2);
+  } else {
+    const size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    addr.host = std::string(text.substr(0, colon));
+    if (addr.host.find(':') != std::string::npos) return std::nullopt;  // bare IPv6
+    port = text.substr(colon + 1);
+  }
+  if (addr.host.empty() || port.empty()) return std::nullopt;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || value > 65535) return std::nullopt;
+  addr.port = static_cast<uint16_t>(value);
+  return addr;
+}
+
+std::string_view DurabilityName(storage::Durability durability) {
+  return durability == storage::Durability::kFsync ? "fsync" : "none";
+}
+
+storage::StoreOptions ToStoreOptions(const Config& config) {
+  storage::StoreOptions o;
+  o.data_dir = config.storage.data_dir;
+  o.durability = config.storage.durability;
+  o.shard_limit = config.storage.shard_limit;
+  o.trim_interval = std::chrono::seconds(config.storage.trim_interval_s);
+  o.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mib) * kMiB;
+  return o;
+}
+
+server::ServerOptions ToServerOptions(const Config& config) {
+  server::ServerOptions o;
+  // Validated when the config was parsed or overridden.
+  const ListenAddress addr = ParseListenAddress(config.server.listen).value_or(ListenAddress{});
+  o.host = addr.host;
+  o.port = addr.port;
+  o.io_threads = config.server.io_threads;
+  o.max_body_bytes = config.server.max_body_bytes;
+  o.idle_timeout = std::chrono::seconds(config.server.idle_timeout_s);
+  o.region = config.server.region;
+  o.account_id = config.server.account_id;
+  return o;
+}
+
+}  // namespace tideline::cli

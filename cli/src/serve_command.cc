@@ -1,0 +1,84 @@
+// `tideline serve`: the store and the API server in one process until SIGINT/SIGTERM.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstring>
+
+#include "cli/commands.h"
+#include "cli_util.h"
+#include "server/server.h"
+#include "storage/store.h"
+
+namespace tideline::cli {
+namespace {
+
+Result<Config> ResolveConfig(const ServeArgs& args) {
+  Config config;
+  if (!args.config_path.empty()) {
+    Result<Config> loaded = LoadConfigFile(args.config_path);
+    if (!loaded.ok()) return loaded.status();
+    config = std::move(loaded).value();
+  }
+  TL_RETURN_IF_ERROR(ApplyOverrides(args.overrides, config));
+  return config;
+}
+
+std::string HostForUrl(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+}  // namespace
+
+int RunServe(const ServeArgs& args) {
+  Result<Config> resolved = ResolveConfig(args);
+  if (!resolved.ok()) return Fail(resolved.status(), kExitUsage);
+  const Config& config = *resolved;
+
+  spdlog::set_level(spdlog::level::from_str(config.logging.level));
+  auto log = Logger();
+  if (config.storage.durability == storage::Durability::kNone) {
+    log->warn(
+        "DURABILITY IS OFF (durability: none): acknowledged records are not fsynced and may be "
+        "lost on power failure or OS crash. Use this for benchmarks only.");
+  }
+
+  // Block the stop signals before any thread starts, so that every thread inherits the mask
+  // and only the sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  Result<std::unique_ptr<storage::Store>> opened = storage::Store::Open(ToStoreOptions(config));
+  if (!opened.ok()) {
+    return Fail(
+        Status(opened.status().code(), "cannot open data directory " + config.storage.data_dir +
+                                           ": " + opened.status().message()),
+        kExitFailure);
+  }
+  std::unique_ptr<storage::Store> store = std::move(opened).value();
+
+  const server::ServerOptions server_options = ToServerOptions(config);
+  Result<std::unique_ptr<server::Server>> started = server::Server::Start(server_options, *store);
+  if (!started.ok()) {
+    return Fail(Status(started.status().code(), "cannot serve on " + config.server.listen + ": " +
+                                                    started.status().message()),
+                kExitFailure);
+  }
+  std::unique_ptr<server::Server> server = std::move(started).value();
+  log->info("tideline listening on http://{}:{} (data dir {}, durability {})",
+            HostForUrl(server_options.host), server->port(), config.storage.data_dir,
+            DurabilityName(config.storage.durability));
+
+  int signal_number = 0;
+  if (sigwait(&stop_signals, &signal_number) != 0) signal_number = SIGTERM;
+  log->info("received {}, stopping", strsignal(signal_number));
+  server->Stop();
+  server.reset();
+  store.reset();  // flushes and closes RocksDB
+  log->info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace tideline::cli
