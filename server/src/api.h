@@ -1,0 +1,47 @@
+// The dispatcher: X-Amz-Target -> handler, run where it belongs (appends through the store's
+// writer, reads and metadata calls on a blocking-work executor), with metrics.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "api_types.h"
+#include "handlers.h"
+#include "metrics.h"
+
+namespace tideline::server {
+
+// Runs a task off the I/O threads (the server passes a small thread pool).
+using BlockingExecutor = std::function<void(std::function<void()>)>;
+
+class Api {
+ public:
+  // `metrics` must outlive the Api.
+  Api(HandlerContext ctx, Metrics& metrics, BlockingExecutor blocking);
+
+  // Handles one request. `target` is the X-Amz-Target header value. `done` runs exactly once,
+  // on any thread (inline, on the blocking executor, or on the store's writer thread).
+  void Handle(std::string_view target, std::shared_ptr<std::string> body, ResponseCallback done);
+
+  // Blocks until no request is being handled or `timeout` passes; true when drained.
+  bool WaitIdle(std::chrono::milliseconds timeout);
+
+  const HandlerContext& context() const { return ctx_; }
+
+ private:
+  void Finish();
+
+  HandlerContext ctx_;
+  Metrics& metrics_;
+  BlockingExecutor blocking_;
+  std::mutex mu_;
+  std::condition_variable idle_cv_;
+  int in_flight_ = 0;  // GUARDED_BY(mu_)
+};
+
+}  // namespace tideline::server

@@ -1,0 +1,87 @@
+#include "base64.h"
+
+#include <array>
+#include <cstdint>
+
+namespace tideline::server {
+namespace {
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr uint8_t kInvalid = 0xFF;
+
+constexpr std::array<uint8_t, 256> MakeDecodeTable() {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t)
+    v = kInvalid;
+  for (uint8_t i = 0; i < 64; ++i)
+    t[static_cast<uint8_t>(kAlphabet[i])] = i;
+  return t;
+}
+
+constexpr std::array<uint8_t, 256> kDecode = MakeDecodeTable();
+
+}  // namespace
+
+void Base64Append(std::string_view in, std::string& out) {
+  const size_t start = out.size();
+  out.resize(start + Base64EncodedSize(in.size()));
+  char* o = out.data() + start;
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+  size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = kAlphabet[(v >> 6) & 63];
+    *o++ = kAlphabet[v & 63];
+  }
+  const size_t rest = in.size() - i;
+  if (rest == 1) {
+    const uint32_t v = uint32_t{p[i]} << 16;
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = '=';
+    *o++ = '=';
+  } else if (rest == 2) {
+    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8);
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = kAlphabet[(v >> 6) & 63];
+    *o++ = '=';
+  }
+}
+
+std::optional<size_t> Base64Decode(std::string_view in, char* out) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  if (in.empty()) return 0;
+  const auto* p = reinterpret_cast<const uint8_t*>(in.data());
+  size_t pad = 0;
+  if (in[in.size() - 1] == '=') pad = in[in.size() - 2] == '=' ? 2 : 1;
+  const size_t full = in.size() - (pad ? 4 : 0);  // groups without padding
+  size_t n = 0;
+  for (size_t i = 0; i < full; i += 4) {
+    const uint8_t a = kDecode[p[i]], b = kDecode[p[i + 1]], c = kDecode[p[i + 2]],
+                  d = kDecode[p[i + 3]];
+    if ((a | b | c | d) & 0xC0) return std::nullopt;  // kInvalid has both bits set
+    const uint32_t v = (uint32_t{a} << 18) | (uint32_t{b} << 12) | (uint32_t{c} << 6) | d;
+    out[n++] = static_cast<char>(v >> 16);
+    out[n++] = static_cast<char>((v >> 8) & 0xFF);
+    out[n++] = static_cast<char>(v & 0xFF);
+  }
+  if (pad == 0) return n;
+  const size_t i = full;
+  const uint8_t a = kDecode[p[i]], b = kDecode[p[i + 1]];
+  if (a == kInvalid || b == kInvalid) return std::nullopt;
+  if (pad == 2) {
+    if (b & 0x0F) return std::nullopt;  // non-zero unused bits
+    out[n++] = static_cast<char>((a << 2) | (b >> 4));
+    return n;
+  }
+  const uint8_t c = kDecode[p[i + 2]];
+  if (c == kInvalid || (c & 0x03)) return std::nullopt;
+  out[n++] = static_cast<char>((a << 2) | (b >> 4));
+  out[n++] = static_cast<char>(((b & 0x0F) << 4) | (c >> 2));
+  return n;
+}
+
+}  // namespace tideline::server

@@ -1,0 +1,26 @@
+// Standard base64 (RFC 4648, with padding) as Kinesis uses for record data.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tideline::server {
+
+// Appends the encoding of `in` to `out`.
+void Base64Append(std::string_view in, std::string& out);
+inline size_t Base64EncodedSize(size_t n) {
+  return (n + 2) / 3 * 4;
+}
+
+// Upper bound of the decoded size of `in` (exact for valid input without padding).
+inline size_t Base64MaxDecodedSize(size_t n) {
+  return n / 4 * 3;
+}
+// Strict decode into `out` (room for Base64MaxDecodedSize(in.size()) bytes): length a multiple
+// of 4, only the standard alphabet, '=' only as final padding, zero unused bits. Returns the
+// number of bytes written, or nullopt for invalid input.
+std::optional<size_t> Base64Decode(std::string_view in, char* out);
+
+}  // namespace tideline::server

@@ -1,0 +1,58 @@
+// Kinesis operations as plain functions from a request body to a response, testable without
+// sockets. Every handler turns any bad input into a Kinesis-shaped error response; none throws.
+//
+// Concurrency: handlers may run concurrently on any threads; they share only the Store (which
+// is thread-safe) and read-only context.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api_types.h"
+#include "storage/store.h"
+
+namespace tideline::server {
+
+struct HandlerContext {
+  storage::Store* store = nullptr;
+  // Used in stream ARNs and error messages.
+  std::string region = "us-east-1";
+  std::string account_id = "123456789012";
+  // Age after which a shard iterator is refused with ExpiredIteratorException.
+  std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
+  // Clock for iterator issue/expiry and MillisBehindLatest.
+  NowMsFn now_ms;
+  // Where PutRecord(s) build their response once the store's writer completes the append, so
+  // the writer thread only hands off. Default: empty (build inline on the writer thread)
+  std::function<void(std::function<void()>)> respond_on;
+};
+
+// Streams (handlers_streams.cc).
+ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleDeleteStream(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleListStreams(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleDescribeStreamSummary(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleIncreaseStreamRetentionPeriod(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleDecreaseStreamRetentionPeriod(const HandlerContext& ctx, std::string_view body);
+
+// Shards (handlers_shards.cc).
+ApiResponse HandleDescribeStream(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleListShards(const HandlerContext& ctx, std::string_view body);
+
+// Reads (handlers_get.cc). May block on RocksDB reads: run them off the I/O threads.
+ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleGetRecords(const HandlerContext& ctx, std::string_view body);
+
+// Writes (handlers_put.cc). Parse and validate inline, then Store::AppendAsync; `done` runs
+// exactly once: inline for request errors, otherwise after the records are durable, on the
+// store's writer thread or on ctx.respond_on when set. `body` is parsed in place and kept alive
+// until `done` has run.
+void HandlePutRecord(const HandlerContext& ctx, std::shared_ptr<std::string> body,
+                     ResponseCallback done);
+void HandlePutRecords(const HandlerContext& ctx, std::shared_ptr<std::string> body,
+                      ResponseCallback done);
+
+}  // namespace tideline::server

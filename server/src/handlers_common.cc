@@ -1,0 +1,143 @@
+#include "handlers_common.h"
+
+#include <fmt/format.h>
+
+#include "base64.h"
+
+namespace tideline::server {
+
+std::string StreamArn(const HandlerContext& ctx, std::string_view name) {
+  return fmt::format("arn:aws:kinesis:{}:{}:stream/{}", ctx.region, ctx.account_id, name);
+}
+
+std::string StreamNotFoundMessage(const HandlerContext& ctx, std::string_view name) {
+  return fmt::format("Stream {} under account {} not found.", name, ctx.account_id);
+}
+
+ApiResponse StreamError(const HandlerContext& ctx, const Status& status, std::string_view name) {
+  if (status.code() == StatusCode::kNotFound) {
+    return MakeError(ApiErrorType::kResourceNotFound, StreamNotFoundMessage(ctx, name));
+  }
+  return MakeErrorFromStatus(status);
+}
+
+namespace {
+
+// arn:aws[-partition]:kinesis:<region>:<12 digits>:stream/<name>; nullopt when malformed.
+std::optional<std::string_view> StreamNameFromArn(std::string_view arn) {
+  if (arn.substr(0, 7) != "arn:aws") return std::nullopt;
+  const size_t marker = arn.find(":stream/");
+  if (marker == std::string_view::npos || marker < 13) return std::nullopt;
+  const std::string_view account = arn.substr(marker - 12, 12);
+  if (arn[marker - 13] != ':' || account.find_first_not_of("0123456789") != std::string_view::npos)
+    return std::nullopt;
+  if (arn.find(":kinesis:") == std::string_view::npos) return std::nullopt;
+  const std::string_view name = arn.substr(marker + 8);
+  if (name.empty() || name.find_first_of(" \t\r\n") != std::string_view::npos) return std::nullopt;
+  return name;
+}
+
+}  // namespace
+
+StreamRef ReadStreamRef(FieldReader& r, Validator& v, const rapidjson::Value& root, bool required) {
+  StreamRef ref;
+  const auto name = r.String(root, "StreamName");
+  const auto arn = r.String(root, "StreamARN");
+  if (name) v.StreamName(*name, "streamName");
+  std::optional<std::string_view> arn_name;
+  if (arn) {
+    v.Length(*arn, "streamARN", 1, 2048);
+    arn_name = StreamNameFromArn(*arn);
+    if (!arn_name) {
+      v.Pattern(false, *arn, "streamARN", "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+");
+    }
+  }
+  if (required && !name && !arn) v.NotNull(false, "streamName");
+  if (name && arn_name && *name != *arn_name) {
+    ref.error = MakeError(
+        ApiErrorType::kInvalidArgument,
+        fmt::format("StreamARN {} and StreamName {} refer to different streams.", *arn, *name));
+  }
+  if (arn_name) {
+    ref.name = StreamName(std::string(*arn_name));
+  } else if (name) {
+    ref.name = StreamName(std::string(*name));
+  }
+  return ref;
+}
+
+std::optional<ApiResponse> CheckRequest(const FieldReader& r, const Validator& v) {
+  if (!r.ok()) return MakeError(ApiErrorType::kSerialization, r.error());
+  if (!v.ok()) return v.Error();
+  return std::nullopt;
+}
+
+bool ParseBody(rapidjson::Document& doc, std::string_view body, ApiResponse& out) {
+  if (auto err = ParseJsonObject(doc, body)) {
+    out = MakeError(ApiErrorType::kSerialization, *err);
+    return false;
+  }
+  return true;
+}
+
+void WriteShard(JsonWriter& w, const storage::ShardInfo& shard) {
+  w.StartObject();
+  w.Key("ShardId");
+  w.String(shard.id.get());
+  w.Key("HashKeyRange");
+  w.StartObject();
+  w.Key("StartingHashKey");
+  w.TrustedString(HashKeyToDecimal(shard.hash_range.start));
+  w.Key("EndingHashKey");
+  w.TrustedString(HashKeyToDecimal(shard.hash_range.end));
+  w.EndObject();
+  w.Key("SequenceNumberRange");
+  w.StartObject();
+  w.Key("StartingSequenceNumber");
+  w.TrustedString(shard.starting_sequence_number.get());
+  w.EndObject();
+  w.EndObject();
+}
+
+void WriteStreamConstants(JsonWriter& w) {
+  w.Key("StreamModeDetails");
+  w.StartObject();
+  w.Key("StreamMode");
+  w.String("PROVISIONED");
+  w.EndObject();
+  w.Key("EnhancedMonitoring");
+  w.StartArray();
+  w.StartObject();
+  w.Key("ShardLevelMetrics");
+  w.StartArray();
+  w.EndArray();
+  w.EndObject();
+  w.EndArray();
+  w.Key("EncryptionType");
+  w.String("NONE");
+}
+
+std::string EncodePageToken(std::string_view kind, std::string_view payload) {
+  std::string raw;
+  raw.reserve(kind.size() + 1 + payload.size());
+  raw.append(kind);
+  raw.push_back('\n');
+  raw.append(payload);
+  std::string token;
+  Base64Append(raw, token);
+  return token;
+}
+
+std::optional<std::string> DecodePageToken(std::string_view kind, std::string_view token) {
+  std::string raw(Base64MaxDecodedSize(token.size()), '\0');
+  const auto n = Base64Decode(token, raw.data());
+  if (!n) return std::nullopt;
+  raw.resize(*n);
+  if (raw.size() <= kind.size() || raw.compare(0, kind.size(), kind) != 0 ||
+      raw[kind.size()] != '\n') {
+    return std::nullopt;
+  }
+  return raw.substr(kind.size() + 1);
+}
+
+}  // namespace tideline::server

@@ -1,0 +1,230 @@
+// GetShardIterator and GetRecords: positions become signed iterator tokens; reads encode JSON
+// straight from the store's record visitor.
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "handlers.h"
+#include "handlers_common.h"
+#include "iterator_token.h"
+
+namespace tideline::server {
+namespace {
+
+constexpr size_t kMaxResponseDataBytes = 10u << 20;
+
+const storage::ShardInfo* FindShard(const storage::StreamInfo& info, std::string_view id) {
+  for (const storage::ShardInfo& s : info.shards) {
+    if (s.id.get() == id) return &s;
+  }
+  return nullptr;
+}
+
+ApiResponse ShardNotFound(const HandlerContext& ctx, std::string_view shard,
+                          std::string_view stream) {
+  return MakeError(ApiErrorType::kResourceNotFound,
+                   fmt::format("Shard {} in stream {} under account {} does not exist", shard,
+                               stream, ctx.account_id));
+}
+
+std::optional<storage::StartingPosition> ParseIteratorType(std::string_view t) {
+  using storage::StartingPosition;
+  if (t == "TRIM_HORIZON") return StartingPosition::kTrimHorizon;
+  if (t == "LATEST") return StartingPosition::kLatest;
+  if (t == "AT_SEQUENCE_NUMBER") return StartingPosition::kAtSequenceNumber;
+  if (t == "AFTER_SEQUENCE_NUMBER") return StartingPosition::kAfterSequenceNumber;
+  if (t == "AT_TIMESTAMP") return StartingPosition::kAtTimestamp;
+  return std::nullopt;
+}
+
+// Java's Date.toString() form that Kinesis prints in ExpiredIteratorException, in UTC.
+std::string JavaDate(int64_t ms) {
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  const size_t n = std::strftime(buf, sizeof(buf), "%a %b %d %H:%M:%S UTC %Y", &tm);
+  return std::string(buf, n);
+}
+
+ApiResponse IteratorResponse(const HandlerContext& ctx, const IteratorPosition& pos) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("ShardIterator");
+  w.TrustedString(EncodeShardIterator(pos, ctx.store->IteratorSecret()));
+  w.EndObject();
+  ApiResponse resp;
+  resp.body = w.Take();
+  return resp;
+}
+
+// Checks the position-specific arguments Kinesis requires for AT_/AFTER_ and AT_TIMESTAMP.
+std::optional<ApiResponse> CheckPositionArgs(storage::StartingPosition type,
+                                             std::string_view type_name, bool has_sequence,
+                                             bool has_timestamp) {
+  using storage::StartingPosition;
+  const bool needs_seq =
+      type == StartingPosition::kAtSequenceNumber || type == StartingPosition::kAfterSequenceNumber;
+  if (needs_seq && !has_sequence) {
+    return MakeError(
+        ApiErrorType::kInvalidArgument,
+        fmt::format("Must specify StartingSequenceNumber for iterator of type {}.", type_name));
+  }
+  if (type == StartingPosition::kAtTimestamp && !has_timestamp) {
+    return MakeError(ApiErrorType::kInvalidArgument,
+                     "Must specify timestampInMillis parameter for iterator of type "
+                     "AT_TIMESTAMP. Current request has no timestamp parameter.");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view body) {
+  rapidjson::Document doc;
+  ApiResponse err;
+  if (!ParseBody(doc, body, err)) return err;
+  FieldReader r;
+  Validator v;
+  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/true);
+  const auto shard = r.String(doc, "ShardId");
+  const auto type_name = r.String(doc, "ShardIteratorType");
+  const auto seq = r.String(doc, "StartingSequenceNumber");
+  const auto ts = r.TimestampMs(doc, "Timestamp");
+  v.NotNull(shard.has_value(), "shardId");
+  if (shard) v.StreamName(*shard, "shardId");
+  v.NotNull(type_name.has_value(), "shardIteratorType");
+  const auto type = type_name ? ParseIteratorType(*type_name) : std::nullopt;
+  if (type_name && !type) {
+    v.Fail(fmt::format("'{}'", *type_name), "shardIteratorType",
+           "satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, "
+           "TRIM_HORIZON, LATEST]");
+  }
+  if (seq) {
+    v.Pattern(MatchesSequenceNumberPattern(*seq), *seq, "startingSequenceNumber",
+              "0|([1-9]\\d{0,128})");
+  }
+  if (auto bad = CheckRequest(r, v)) return *bad;
+  if (ref.error) return *ref.error;
+  // Validation above guarantees a known type; value_or keeps the compiler's flow analysis happy.
+  const storage::StartingPosition position = type.value_or(storage::StartingPosition::kLatest);
+  if (auto bad = CheckPositionArgs(position, *type_name, seq.has_value(), ts.has_value())) {
+    return *bad;
+  }
+
+  auto info = ctx.store->DescribeStream(*ref.name);
+  if (!info.ok()) return StreamError(ctx, info.status(), ref.name->get());
+  if (!FindShard(*info, *shard)) return ShardNotFound(ctx, *shard, ref.name->get());
+  const ShardId shard_id{std::string(*shard)};
+  auto offset =
+      ctx.store->ResolvePosition(*ref.name, shard_id, position, seq.value_or(""), ts.value_or(0));
+  if (!offset.ok()) return StreamError(ctx, offset.status(), ref.name->get());
+
+  IteratorPosition pos;
+  pos.stream_name = ref.name->get();
+  pos.stream_uid = info->uid;
+  pos.shard_id = shard_id.get();
+  pos.next_offset = offset->get();
+  pos.issued_ms = ctx.now_ms();
+  return IteratorResponse(ctx, pos);
+}
+
+namespace {
+
+// Decodes and checks a GetRecords iterator against the clock and the stream's incarnation.
+std::optional<ApiResponse> CheckIterator(const HandlerContext& ctx, std::string_view token,
+                                         IteratorPosition& pos, int64_t now) {
+  auto decoded = DecodeShardIterator(token, ctx.store->IteratorSecret());
+  if (!decoded) return MakeError(ApiErrorType::kInvalidArgument, "Invalid ShardIterator.");
+  pos = std::move(*decoded);
+  if (now - pos.issued_ms > ctx.iterator_ttl.count()) {
+    return MakeError(ApiErrorType::kExpiredIterator,
+                     fmt::format("Iterator expired. The iterator was created at time {} while "
+                                 "right now it is {} which is further in the future than the "
+                                 "tolerated delay of {} milliseconds.",
+                                 JavaDate(pos.issued_ms), JavaDate(now), ctx.iterator_ttl.count()));
+  }
+  return std::nullopt;
+}
+
+// Reads from the iterator's position and encodes the GetRecords response straight from the
+// store's visitor.
+ApiResponse ReadRecords(const HandlerContext& ctx, const storage::ShardInfo& shard,
+                        const IteratorPosition& pos, size_t limit, int64_t now) {
+  const StreamName stream{pos.stream_name};
+  JsonWriter w;
+  w.StartObject();
+  w.Key("Records");
+  w.StartArray();
+  int64_t last_arrival = 0;
+  const uint64_t shard_uid = shard.uid;
+  storage::ReadLimits limits;
+  limits.max_records = limit;
+  limits.max_bytes = kMaxResponseDataBytes;
+  auto summary = ctx.store->Read(
+      stream, shard.id, Offset{pos.next_offset}, limits, [&](const storage::RecordView& rec) {
+        w.StartObject();
+        w.Key("SequenceNumber");
+        w.TrustedString(EncodeSequenceNumber({shard_uid, rec.offset.get()}).get());
+        w.Key("ApproximateArrivalTimestamp");
+        w.EpochSeconds(rec.arrival_ms);
+        w.Key("Data");
+        w.Base64String(rec.data);
+        w.Key("PartitionKey");
+        w.String(rec.partition_key);
+        w.EndObject();
+        last_arrival = rec.arrival_ms;
+      });
+  if (!summary.ok()) return StreamError(ctx, summary.status(), pos.stream_name);
+  w.EndArray();
+  const bool at_tip = summary->next.get() > summary->last_offset.get();
+  w.Key("MillisBehindLatest");
+  w.Int64(at_tip || summary->records == 0 ? 0 : std::max<int64_t>(0, now - last_arrival));
+  IteratorPosition next = pos;
+  next.next_offset = summary->next.get();
+  next.issued_ms = now;
+  w.Key("NextShardIterator");
+  w.TrustedString(EncodeShardIterator(next, ctx.store->IteratorSecret()));
+  w.EndObject();
+  ApiResponse resp;
+  resp.body = w.Take();
+  resp.records = summary->records;
+  resp.bytes = summary->bytes;
+  return resp;
+}
+
+}  // namespace
+
+ApiResponse HandleGetRecords(const HandlerContext& ctx, std::string_view body) {
+  rapidjson::Document doc;
+  ApiResponse err;
+  if (!ParseBody(doc, body, err)) return err;
+  FieldReader r;
+  Validator v;
+  const auto token = r.String(doc, "ShardIterator");
+  const auto limit = r.Integer(doc, "Limit");
+  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/false);
+  v.NotNull(token.has_value(), "shardIterator");
+  if (token) v.Length(*token, "shardIterator", 1, 512);
+  if (limit) v.Range(*limit, "limit", 1, 10000);
+  if (auto bad = CheckRequest(r, v)) return *bad;
+
+  const int64_t now = ctx.now_ms();
+  IteratorPosition pos;
+  if (auto bad = CheckIterator(ctx, *token, pos, now)) return *bad;
+  if (ref.name && ref.name->get() != pos.stream_name) {
+    return MakeError(ApiErrorType::kInvalidArgument, "Invalid ShardIterator.");
+  }
+  const StreamName stream{pos.stream_name};
+  auto info = ctx.store->DescribeStream(stream);
+  if (!info.ok()) return StreamError(ctx, info.status(), pos.stream_name);
+  if (info->uid != pos.stream_uid) {
+    return MakeError(ApiErrorType::kResourceNotFound, StreamNotFoundMessage(ctx, pos.stream_name));
+  }
+  const storage::ShardInfo* shard = FindShard(*info, pos.shard_id);
+  if (!shard) return ShardNotFound(ctx, pos.shard_id, pos.stream_name);
+
+  return ReadRecords(ctx, *shard, pos, static_cast<size_t>(limit.value_or(10000)), now);
+}
+
+}  // namespace tideline::server

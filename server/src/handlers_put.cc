@@ -1,0 +1,257 @@
+// PutRecord and PutRecords: parse in place, decode every Data blob into one buffer owned by the
+// request, validate with Kinesis's limits, then hand the batch to Store::AppendAsync. The
+// response is produced on the writer thread once the batch is durable.
+#include <fmt/format.h>
+
+#include "base64.h"
+#include "handlers.h"
+#include "handlers_common.h"
+
+namespace tideline::server {
+namespace {
+
+using storage::AppendedRecord;
+using storage::AppendRecord;
+
+constexpr size_t kMaxRecords = 500;
+constexpr size_t kMaxDataBytes = 1u << 20;
+constexpr size_t kMaxBatchBytes = 5u << 20;
+
+// Everything the append's views point into; alive until the append's callback has run.
+struct PutBatch {
+  std::shared_ptr<std::string> body;  // parsed in place: partition keys point into it
+  rapidjson::Document doc;
+  std::string data;  // every decoded Data blob, back to back
+  std::vector<AppendRecord> records;
+  uint64_t bytes = 0;  // data + partition keys
+};
+
+struct EntryFields {
+  std::optional<std::string_view> data_b64, key, hash_key;
+};
+
+// Reads one entry's members (JSON types only).
+EntryFields ReadEntry(FieldReader& r, const rapidjson::Value& entry) {
+  EntryFields f;
+  f.data_b64 = r.String(entry, "Data");
+  f.key = r.String(entry, "PartitionKey");
+  f.hash_key = r.String(entry, "ExplicitHashKey");
+  return f;
+}
+
+// Decodes and validates the entries into batch.records. `prefix` is "" for PutRecord and
+// "records.N.member." for PutRecords entries.
+std::optional<ApiResponse> BuildRecords(PutBatch& batch, const std::vector<EntryFields>& entries,
+                                        bool list, Validator& v) {
+  size_t max_decoded = 0;
+  for (const EntryFields& e : entries) {
+    if (e.data_b64) max_decoded += Base64MaxDecodedSize(e.data_b64->size());
+  }
+  batch.data.resize(max_decoded);
+  size_t used = 0;
+  batch.records.reserve(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const EntryFields& e = entries[i];
+    const std::string prefix = list ? fmt::format("records.{}.member.", i + 1) : std::string();
+    v.NotNull(e.data_b64.has_value(), prefix + "data");
+    v.NotNull(e.key.has_value(), prefix + "partitionKey");
+    std::string_view data;
+    if (e.data_b64) {
+      const auto n = Base64Decode(*e.data_b64, batch.data.data() + used);
+      if (!n) {
+        return MakeError(ApiErrorType::kSerialization,
+                         fmt::format("Value for '{}Data' is not valid base64.",
+                                     list ? fmt::format("Records[{}].", i) : std::string()));
+      }
+      data = std::string_view(batch.data.data() + used, *n);
+      used += *n;
+      v.LengthOf(*n, fmt::format("'java.nio.HeapByteBuffer[pos=0 lim={} cap={}]'", *n, *n),
+                 prefix + "data", 0, kMaxDataBytes);
+    }
+    if (e.key) v.Length(*e.key, prefix + "partitionKey", 1, 256);
+    if (e.hash_key) {
+      v.Pattern(MatchesHashKeyPattern(*e.hash_key), *e.hash_key, prefix + "explicitHashKey",
+                "0|([1-9]\\d{0,38})");
+    }
+    const std::string_view key = e.key.value_or("");
+    batch.records.push_back(AppendRecord{key, e.hash_key.value_or(""), data});
+    batch.bytes += data.size() + key.size();
+  }
+  return std::nullopt;
+}
+
+// ExplicitHashKey values above 2^128 - 1 pass the pattern but not Kinesis's range check.
+std::optional<ApiResponse> CheckHashKeyRanges(const PutBatch& batch) {
+  for (const AppendRecord& rec : batch.records) {
+    if (!rec.explicit_hash_key.empty() && !ParseHashKey(rec.explicit_hash_key)) {
+      return MakeError(ApiErrorType::kInvalidArgument,
+                       fmt::format("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
+                                   "[0, 2^128-1]. Specified value was {}",
+                                   rec.explicit_hash_key));
+    }
+  }
+  return std::nullopt;
+}
+
+// Whole-request errors (the stream, the arguments) versus failures of the write itself, which
+// Kinesis reports per record with HTTP 200.
+bool IsRequestError(StatusCode code) {
+  return code == StatusCode::kNotFound || code == StatusCode::kInvalidArgument ||
+         code == StatusCode::kLimitExceeded || code == StatusCode::kResourceInUse;
+}
+
+ApiResponse PutRecordsResponse(const PutBatch& batch,
+                               const Result<std::vector<AppendedRecord>>& result) {
+  JsonWriter w;
+  w.Reserve(64 + batch.records.size() * 100);
+  w.StartObject();
+  w.Key("FailedRecordCount");
+  w.Uint64(result.ok() ? 0 : batch.records.size());
+  w.Key("Records");
+  w.StartArray();
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    w.StartObject();
+    if (result.ok()) {
+      w.Key("SequenceNumber");
+      w.TrustedString((*result)[i].sequence_number.get());
+      w.Key("ShardId");
+      w.String((*result)[i].shard_id.get());
+    } else {
+      w.Key("ErrorCode");
+      w.String("InternalFailure");
+      w.Key("ErrorMessage");
+      w.String("Internal service failure.");
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("EncryptionType");
+  w.String("NONE");
+  w.EndObject();
+  ApiResponse resp;
+  resp.body = w.Take();
+  if (result.ok()) {
+    resp.records = batch.records.size();
+    resp.bytes = batch.bytes;
+  }
+  return resp;
+}
+
+ApiResponse PutRecordResponse(const PutBatch& batch, const AppendedRecord& rec) {
+  JsonWriter w;
+  w.StartObject();
+  w.Key("ShardId");
+  w.String(rec.shard_id.get());
+  w.Key("SequenceNumber");
+  w.TrustedString(rec.sequence_number.get());
+  w.Key("EncryptionType");
+  w.String("NONE");
+  w.EndObject();
+  ApiResponse resp;
+  resp.body = w.Take();
+  resp.records = 1;
+  resp.bytes = batch.bytes;
+  return resp;
+}
+
+// Parses the body of either operation into `batch`; returns the error response if any.
+std::optional<ApiResponse> ParsePut(PutBatch& batch, bool list, StreamName& stream) {
+  if (auto err = ParseJsonObjectInsitu(batch.doc, *batch.body)) {
+    return MakeError(ApiErrorType::kSerialization, *err);
+  }
+  FieldReader r;
+  Validator v;
+  const StreamRef ref = ReadStreamRef(r, v, batch.doc, /*required=*/true);
+  std::vector<EntryFields> entries;
+  if (list) {
+    const rapidjson::Value* recs = r.Array(batch.doc, "Records");
+    v.NotNull(recs != nullptr, "records");
+    if (recs) {
+      v.LengthOf(recs->Size(), fmt::format("'[{} records]'", recs->Size()), "records", 1,
+                 kMaxRecords);
+      if (recs->Size() <= kMaxRecords) {
+        for (const rapidjson::Value& e : recs->GetArray()) {
+          if (!e.IsObject()) {
+            r.Fail("Unexpected JSON type for 'Records' member: expected a structure");
+            break;
+          }
+          entries.push_back(ReadEntry(r, e));
+        }
+      }
+    }
+  } else {
+    entries.push_back(ReadEntry(r, batch.doc));
+    if (auto seq = r.String(batch.doc, "SequenceNumberForOrdering")) {
+      v.Pattern(MatchesSequenceNumberPattern(*seq), *seq, "sequenceNumberForOrdering",
+                "0|([1-9]\\d{0,128})");
+    }
+  }
+  if (!r.ok()) return MakeError(ApiErrorType::kSerialization, r.error());
+  if (auto bad = BuildRecords(batch, entries, list, v)) return bad;
+  if (auto bad = CheckRequest(r, v)) return bad;
+  if (ref.error) return ref.error;
+  if (list && batch.bytes > kMaxBatchBytes) {
+    return MakeError(ApiErrorType::kInvalidArgument, "Records size exceeds 5 MB limit");
+  }
+  if (auto bad = CheckHashKeyRanges(batch)) return bad;
+  stream = *ref.name;
+  return std::nullopt;
+}
+
+// The response for a completed append: a whole-request error, or the operation's output.
+ApiResponse AppendResponse(const PutBatch& batch, const Result<std::vector<AppendedRecord>>& result,
+                           bool list, const StreamName& stream, const std::string& account) {
+  if (!result.ok() && (!list || IsRequestError(result.status().code()))) {
+    if (result.status().code() == StatusCode::kNotFound) {
+      return MakeError(ApiErrorType::kResourceNotFound,
+                       fmt::format("Stream {} under account {} not found.", stream.get(), account));
+    }
+    return MakeErrorFromStatus(result.status());
+  }
+  if (list) return PutRecordsResponse(batch, result);
+  if (result->size() != 1) {
+    return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
+  }
+  return PutRecordResponse(batch, result->front());
+}
+
+void Put(const HandlerContext& ctx, std::shared_ptr<std::string> body, ResponseCallback done,
+         bool list) {
+  auto batch = std::make_shared<PutBatch>();
+  batch->body = std::move(body);
+  StreamName stream;
+  if (auto bad = ParsePut(*batch, list, stream)) {
+    done(std::move(*bad));
+    return;
+  }
+  const std::string account = ctx.account_id;
+  const std::span<const AppendRecord> records(batch->records);
+  ctx.store->AppendAsync(
+      stream, records,
+      [batch, done = std::move(done), stream, account, list,
+       respond_on = ctx.respond_on](Result<std::vector<AppendedRecord>> result) mutable {
+        auto respond = [batch, done = std::move(done), stream = std::move(stream),
+                        account = std::move(account), list, result = std::move(result)] {
+          done(AppendResponse(*batch, result, list, stream, account));
+        };
+        if (respond_on) {
+          respond_on(std::move(respond));
+        } else {
+          respond();
+        }
+      });
+}
+
+}  // namespace
+
+void HandlePutRecord(const HandlerContext& ctx, std::shared_ptr<std::string> body,
+                     ResponseCallback done) {
+  Put(ctx, std::move(body), std::move(done), /*list=*/false);
+}
+
+void HandlePutRecords(const HandlerContext& ctx, std::shared_ptr<std::string> body,
+                      ResponseCallback done) {
+  Put(ctx, std::move(body), std::move(done), /*list=*/true);
+}
+
+}  // namespace tideline::server

@@ -1,0 +1,143 @@
+#include "json_util.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <rapidjson/error/en.h>
+
+#include "base64.h"
+
+namespace tideline::server {
+
+void JsonWriter::TrustedString(std::string_view s) {
+  // RawValue keeps the writer's comma/colon bookkeeping while skipping the escape scan.
+  scratch_.clear();
+  scratch_.push_back('"');
+  scratch_.append(s);
+  scratch_.push_back('"');
+  writer_.RawValue(scratch_.data(), scratch_.size(), rapidjson::kStringType);
+}
+
+void JsonWriter::Base64String(std::string_view raw) {
+  scratch_.clear();
+  scratch_.push_back('"');
+  Base64Append(raw, scratch_);
+  scratch_.push_back('"');
+  writer_.RawValue(scratch_.data(), scratch_.size(), rapidjson::kStringType);
+}
+
+void JsonWriter::EpochSeconds(int64_t ms) {
+  char buf[32];
+  const int64_t secs = ms / 1000;
+  const int64_t frac = ms % 1000;
+  int n = 0;
+  if (ms < 0) {
+    n = std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(secs));
+  } else {
+    n = std::snprintf(buf, sizeof(buf), "%lld.%03lld", static_cast<long long>(secs),
+                      static_cast<long long>(frac));
+  }
+  writer_.RawValue(buf, static_cast<size_t>(n), rapidjson::kNumberType);
+}
+
+namespace {
+
+std::optional<std::string> CheckParsed(const rapidjson::Document& doc) {
+  if (doc.HasParseError()) {
+    return fmt::format("Malformed JSON at offset {}: {}", doc.GetErrorOffset(),
+                       rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (!doc.IsObject()) return std::string("Expected a JSON object as the request body");
+  return std::nullopt;
+}
+
+bool IsBlank(std::string_view body) {
+  return body.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+}  // namespace
+
+std::optional<std::string> ParseJsonObject(rapidjson::Document& doc, std::string_view body) {
+  if (IsBlank(body)) {
+    doc.SetObject();
+    return std::nullopt;
+  }
+  doc.Parse(body.data(), body.size());
+  return CheckParsed(doc);
+}
+
+std::optional<std::string> ParseJsonObjectInsitu(rapidjson::Document& doc, std::string& body) {
+  if (IsBlank(body)) {
+    doc.SetObject();
+    return std::nullopt;
+  }
+  // ParseInsitu stops at a NUL, which would hide whatever follows it; and in-situ parsing
+  // writes NULs into the buffer, so check first. std::string keeps the terminating NUL.
+  if (body.find('\0') != std::string::npos) {
+    return std::string("Malformed JSON: embedded NUL character");
+  }
+  doc.ParseInsitu(body.data());
+  return CheckParsed(doc);
+}
+
+void FieldReader::Fail(std::string message) {
+  if (!error_) error_ = std::move(message);
+}
+
+const rapidjson::Value* FieldReader::Member(const rapidjson::Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+std::optional<std::string_view> FieldReader::String(const rapidjson::Value& obj, const char* name) {
+  const rapidjson::Value* v = Member(obj, name);
+  if (!v) return std::nullopt;
+  if (!v->IsString()) {
+    Fail(fmt::format("Unexpected JSON type for '{}': expected a string", name));
+    return std::nullopt;
+  }
+  return std::string_view(v->GetString(), v->GetStringLength());
+}
+
+std::optional<int64_t> FieldReader::Integer(const rapidjson::Value& obj, const char* name) {
+  const rapidjson::Value* v = Member(obj, name);
+  if (!v) return std::nullopt;
+  if (!v->IsInt64()) {
+    Fail(fmt::format("Unexpected JSON value for '{}': expected an integer", name));
+    return std::nullopt;
+  }
+  return v->GetInt64();
+}
+
+std::optional<int64_t> FieldReader::TimestampMs(const rapidjson::Value& obj, const char* name) {
+  const rapidjson::Value* v = Member(obj, name);
+  if (!v) return std::nullopt;
+  if (!v->IsNumber() || !std::isfinite(v->GetDouble()) || std::fabs(v->GetDouble()) > 1e14) {
+    Fail(fmt::format("Unexpected JSON value for '{}': expected epoch seconds", name));
+    return std::nullopt;
+  }
+  if (v->IsInt64()) return v->GetInt64() * 1000;
+  return static_cast<int64_t>(std::llround(v->GetDouble() * 1000.0));
+}
+
+const rapidjson::Value* FieldReader::Array(const rapidjson::Value& obj, const char* name) {
+  const rapidjson::Value* v = Member(obj, name);
+  if (v && !v->IsArray()) {
+    Fail(fmt::format("Unexpected JSON type for '{}': expected a list", name));
+    return nullptr;
+  }
+  return v;
+}
+
+const rapidjson::Value* FieldReader::Object(const rapidjson::Value& obj, const char* name) {
+  const rapidjson::Value* v = Member(obj, name);
+  if (v && !v->IsObject()) {
+    Fail(fmt::format("Unexpected JSON type for '{}': expected a structure", name));
+    return nullptr;
+  }
+  return v;
+}
+
+}  // namespace tideline::server

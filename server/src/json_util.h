@@ -1,0 +1,77 @@
+// RapidJSON helpers: a small writer that builds response bodies and a reader that pulls typed
+// request fields, reporting wrong JSON types the way Kinesis does (SerializationException).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace tideline::server {
+
+// Builds one JSON document into a string. Not thread-safe; one per response.
+class JsonWriter {
+ public:
+  JsonWriter() : writer_(buffer_) {}
+  void StartObject() { writer_.StartObject(); }
+  void EndObject() { writer_.EndObject(); }
+  void StartArray() { writer_.StartArray(); }
+  void EndArray() { writer_.EndArray(); }
+  void Key(std::string_view k) {
+    writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
+  }
+  void String(std::string_view s) {
+    writer_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  }
+  // A string known to need no escaping (base64, decimal digits), written without scanning.
+  void TrustedString(std::string_view s);
+  // `raw` as a base64 string value, encoded straight into the output.
+  void Base64String(std::string_view raw);
+  void Int64(int64_t v) { writer_.Int64(v); }
+  void Uint64(uint64_t v) { writer_.Uint64(v); }
+  void Bool(bool v) { writer_.Bool(v); }
+  // Epoch seconds with a millisecond fraction, as Kinesis sends timestamps: 1700000000.123
+  void EpochSeconds(int64_t ms);
+  // Reserves capacity for a response of about `bytes` bytes.
+  void Reserve(size_t bytes) { buffer_.Reserve(bytes); }
+  size_t size() const { return buffer_.GetSize(); }
+  std::string Take() const { return std::string(buffer_.GetString(), buffer_.GetSize()); }
+
+ private:
+  rapidjson::StringBuffer buffer_;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_;
+  std::string scratch_;  // reused by TrustedString/Base64String to avoid per-value allocation
+};
+
+// Parses `body` as a JSON object; an empty body counts as {}. Returns the error message
+// (for a SerializationException) or nullopt on success.
+std::optional<std::string> ParseJsonObject(rapidjson::Document& doc, std::string_view body);
+// Same, parsing in place: `body` is modified and must outlive `doc` (strings point into it).
+std::optional<std::string> ParseJsonObjectInsitu(rapidjson::Document& doc, std::string& body);
+
+// Reads typed members of JSON objects. An absent or null member is nullopt; a member of the
+// wrong JSON type records a serialization error (the first one wins) and reads as nullopt.
+class FieldReader {
+ public:
+  std::optional<std::string_view> String(const rapidjson::Value& obj, const char* name);
+  // Integers only; a fractional number or one outside int64 is a serialization error.
+  std::optional<int64_t> Integer(const rapidjson::Value& obj, const char* name);
+  // A Timestamp member: epoch seconds as a JSON number, returned in ms.
+  std::optional<int64_t> TimestampMs(const rapidjson::Value& obj, const char* name);
+  const rapidjson::Value* Array(const rapidjson::Value& obj, const char* name);
+  const rapidjson::Value* Object(const rapidjson::Value& obj, const char* name);
+
+  bool ok() const { return !error_.has_value(); }
+  const std::string& error() const { return *error_; }
+  void Fail(std::string message);
+
+ private:
+  const rapidjson::Value* Member(const rapidjson::Value& obj, const char* name);
+  std::optional<std::string> error_;
+};
+
+}  // namespace tideline::server

@@ -1,0 +1,71 @@
+#include "metrics.h"
+
+#include <fmt/format.h>
+
+namespace tideline::server {
+
+void Metrics::RecordRequest(std::string_view operation, std::string_view error_type,
+                            double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{std::string(operation), std::string(error_type.empty() ? "none" : error_type)}];
+  auto it = latency_.find(operation);
+  if (it == latency_.end()) it = latency_.emplace(std::string(operation), OpStats{}).first;
+  ++it->second.count;
+  it->second.seconds += seconds;
+}
+
+void Metrics::AddRecordsPut(uint64_t records, uint64_t bytes) {
+  records_put_.fetch_add(records, std::memory_order_relaxed);
+  bytes_put_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void Metrics::AddRecordsRead(uint64_t records, uint64_t bytes) {
+  records_read_.fetch_add(records, std::memory_order_relaxed);
+  bytes_read_.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+namespace {
+
+void Counter(std::string& out, std::string_view name, std::string_view help, uint64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
+}
+
+}  // namespace
+
+std::string Metrics::Render(const Status& health) const {
+  std::string out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out +=
+        "# HELP tideline_api_requests_total API requests by operation and error type.\n"
+        "# TYPE tideline_api_requests_total counter\n";
+    for (const auto& [key, n] : requests_) {
+      out += fmt::format("tideline_api_requests_total{{operation=\"{}\",error=\"{}\"}} {}\n",
+                         key.first, key.second, n);
+    }
+    out +=
+        "# HELP tideline_api_request_duration_seconds Time from request to response.\n"
+        "# TYPE tideline_api_request_duration_seconds summary\n";
+    for (const auto& [op, s] : latency_) {
+      out += fmt::format(
+          "tideline_api_request_duration_seconds_sum{{operation=\"{0}\"}} {1:.6f}\n"
+          "tideline_api_request_duration_seconds_count{{operation=\"{0}\"}} {2}\n",
+          op, s.seconds, s.count);
+    }
+  }
+  Counter(out, "tideline_records_put_total", "Records acknowledged by PutRecord(s).",
+          records_put_.load(std::memory_order_relaxed));
+  Counter(out, "tideline_bytes_put_total", "Data plus partition key bytes acknowledged.",
+          bytes_put_.load(std::memory_order_relaxed));
+  Counter(out, "tideline_records_read_total", "Records returned by GetRecords.",
+          records_read_.load(std::memory_order_relaxed));
+  Counter(out, "tideline_bytes_read_total", "Data plus partition key bytes returned.",
+          bytes_read_.load(std::memory_order_relaxed));
+  out += fmt::format(
+      "# HELP tideline_store_healthy 1 unless the store has a sticky write error.\n"
+      "# TYPE tideline_store_healthy gauge\ntideline_store_healthy {}\n",
+      health.ok() ? 1 : 0);
+  return out;
+}
+
+}  // namespace tideline::server

@@ -1,0 +1,42 @@
+// API metrics in Prometheus text format: requests by operation and error type, request latency
+// (sum/count), records and bytes put and read.
+//
+// Thread-safe: any thread may record; Render() may run concurrently with recording.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "storage/status.h"
+
+namespace tideline::server {
+
+class Metrics {
+ public:
+  // `error_type` is the Kinesis __type, empty for success. `operation` must come from a bounded
+  // set (the dispatcher passes "unknown" for unrecognised targets).
+  void RecordRequest(std::string_view operation, std::string_view error_type, double seconds);
+  void AddRecordsPut(uint64_t records, uint64_t bytes);
+  void AddRecordsRead(uint64_t records, uint64_t bytes);
+  // The exposition text; `health` is the store's Health().
+  std::string Render(const Status& health) const;
+
+ private:
+  struct OpStats {
+    uint64_t count = 0;
+    double seconds = 0;
+  };
+  mutable std::mutex mu_;
+  // (operation, error type) -> requests; GUARDED_BY(mu_)
+  std::map<std::pair<std::string, std::string>, uint64_t> requests_;
+  // operation -> latency; GUARDED_BY(mu_)
+  std::map<std::string, OpStats, std::less<>> latency_;
+  std::atomic<uint64_t> records_put_{0}, bytes_put_{0}, records_read_{0}, bytes_read_{0};
+};
+
+}  // namespace tideline::server

@@ -1,0 +1,130 @@
+// Server: owns the io_context and its threads, the blocking-work pool, the Api and the
+// listener. Lifecycle: Start binds and runs; Stop stops accepting, drains in-flight requests
+// (bounded wait), then stops the I/O threads and the pool.
+#include "server/server.h"
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "api.h"
+#include "listener.h"
+#include "logging.h"
+#include "metrics.h"
+
+namespace tideline::server {
+namespace {
+
+namespace net = boost::asio;
+
+// Threads for GetRecords, GetShardIterator and metadata calls, so RocksDB reads never hold an
+// I/O thread. Two match the target machine; reads are short and bounded by 10 MiB.
+constexpr int kBlockingThreads = 2;
+constexpr std::chrono::seconds kDrainTimeout{10};
+
+int64_t SystemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status ValidateOptions(const ServerOptions& o) {
+  if (o.io_threads < 1) return Status::InvalidArgument("server io_threads must be >= 1");
+  if (o.max_body_bytes < 1024) return Status::InvalidArgument("max_body_bytes must be >= 1024");
+  if (o.idle_timeout.count() <= 0) return Status::InvalidArgument("idle_timeout must be > 0");
+  if (o.iterator_ttl.count() <= 0) return Status::InvalidArgument("iterator_ttl must be > 0");
+  if (o.account_id.size() != 12 ||
+      o.account_id.find_first_not_of("0123456789") != std::string::npos)
+    return Status::InvalidArgument("account_id must be 12 digits");
+  return Status::Ok();
+}
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(const ServerOptions& options, storage::Store& store)
+      : options_(options),
+        pool_(kBlockingThreads),
+        api_(MakeContext(options, store, ioc_), metrics_,
+             [this](std::function<void()> task) { net::post(pool_, std::move(task)); }),
+        store_(store) {}
+
+  ~ServerImpl() override { Stop(); }
+
+  Status Start() {
+    beast_error ec;
+    const auto address = net::ip::make_address(options_.host, ec);
+    if (ec)
+      return Status::InvalidArgument(fmt::format("bad host '{}': {}", options_.host, ec.message()));
+    SessionShared shared{&options_, &api_, &metrics_, &store_};
+    listener_ = std::make_shared<Listener>(ioc_, shared);
+    TL_RETURN_IF_ERROR(listener_->Bind({address, options_.port}));
+    listener_->Run();
+    for (int i = 0; i < options_.io_threads; ++i)
+      threads_.emplace_back([this] { ioc_.run(); });
+    Log().info("Kinesis API listening on {}:{}", options_.host, listener_->port());
+    return Status::Ok();
+  }
+
+  uint16_t port() const override { return listener_ ? listener_->port() : 0; }
+
+  void Stop() override {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    if (listener_) listener_->Stop();
+    if (!api_.WaitIdle(kDrainTimeout)) {
+      Log().warn("stopping with requests still in flight after {} s", kDrainTimeout.count());
+    }
+    ioc_.stop();
+    for (std::thread& t : threads_)
+      t.join();
+    threads_.clear();
+    pool_.join();
+    Log().info("Kinesis API stopped");
+  }
+
+ private:
+  using beast_error = boost::system::error_code;
+
+  static HandlerContext MakeContext(const ServerOptions& o, storage::Store& store,
+                                    net::io_context& ioc) {
+    HandlerContext ctx;
+    ctx.store = &store;
+    ctx.region = o.region;
+    ctx.account_id = o.account_id;
+    ctx.iterator_ttl = o.iterator_ttl;
+    ctx.now_ms = &SystemNowMs;
+    // Append completions build their JSON on an I/O thread, not on the store's writer.
+    ctx.respond_on = [&ioc](std::function<void()> task) { net::post(ioc, std::move(task)); };
+    return ctx;
+  }
+
+  const ServerOptions options_;
+  net::io_context ioc_;
+  Metrics metrics_;
+  net::thread_pool pool_;
+  Api api_;
+  storage::Store& store_;
+  std::shared_ptr<Listener> listener_;
+  std::vector<std::thread> threads_;
+  std::mutex stop_mu_;
+  bool stopped_ = false;  // GUARDED_BY(stop_mu_)
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, storage::Store& store) {
+  TL_RETURN_IF_ERROR(ValidateOptions(options));
+  auto server = std::make_unique<ServerImpl>(options, store);
+  TL_RETURN_IF_ERROR(server->Start());
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace tideline::server

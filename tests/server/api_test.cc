@@ -1,0 +1,61 @@
+// The dispatcher: targets, unknown operations, and the metrics it records.
+#include <future>
+
+#include "api.h"
+#include "handler_fixture.h"
+
+namespace tideline::server {
+namespace {
+
+class ApiTest : public HandlerTest {
+ protected:
+  ApiResponse Dispatch(Api& api, const std::string& target, const std::string& body) {
+    auto promise = std::make_shared<std::promise<ApiResponse>>();
+    auto future = promise->get_future();
+    api.Handle(target, std::make_shared<std::string>(body),
+               [promise](ApiResponse r) { promise->set_value(std::move(r)); });
+    return future.get();
+  }
+  Metrics metrics_;
+};
+
+TEST_F(ApiTest, UnknownTargetIsUnknownOperationException) {
+  Api api(ctx_, metrics_, [](std::function<void()> f) { f(); });
+  ExpectError(Dispatch(api, "Kinesis_20131202.SplitTheAtom", "{}"), "UnknownOperationException",
+              400, "");
+  ExpectError(Dispatch(api, "", "{}"), "UnknownOperationException", 400, "");
+  ExpectError(Dispatch(api, "DynamoDB_20120810.ListTables", "{}"), "UnknownOperationException", 400,
+              "");
+}
+
+TEST_F(ApiTest, MetricsCountRequestsErrorsAndRecords) {
+  Api api(ctx_, metrics_, [](std::function<void()> f) { f(); });
+  ASSERT_EQ(
+      Dispatch(api, "Kinesis_20131202.CreateStream", R"({"StreamName":"m","ShardCount":1})").status,
+      200u);
+  ASSERT_EQ(Dispatch(api, "Kinesis_20131202.PutRecords",
+                     R"({"StreamName":"m","Records":[{"Data":"YWJj","PartitionKey":"k"},)"
+                     R"({"Data":"ZA==","PartitionKey":"kk"}]})")
+                .status,
+            200u);
+  ASSERT_EQ(Dispatch(api, "Kinesis_20131202.DescribeStream", R"({"StreamName":"none"})").status,
+            400u);
+  EXPECT_TRUE(api.WaitIdle(std::chrono::milliseconds(1000)));
+  const std::string text = metrics_.Render(store_->Health());
+  EXPECT_NE(text.find(R"(tideline_api_requests_total{operation="PutRecords",error="none"} 1)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(tideline_api_requests_total{operation="DescribeStream",)"
+                      R"(error="ResourceNotFoundException"} 1)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("tideline_records_put_total 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tideline_bytes_put_total 7\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(tideline_api_request_duration_seconds_count{operation="CreateStream"} 1)"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("tideline_store_healthy 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tideline::server

@@ -1,0 +1,136 @@
+// Building blocks: base64, iterator tokens, validation wording, the error table.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "base64.h"
+#include "errors.h"
+#include "iterator_token.h"
+#include "request_id.h"
+#include "validation.h"
+
+namespace tideline::server {
+namespace {
+
+std::string Encode(std::string_view s) {
+  std::string out;
+  Base64Append(s, out);
+  return out;
+}
+
+std::optional<std::string> Decode(std::string_view s) {
+  std::string out(Base64MaxDecodedSize(s.size()), '\0');
+  auto n = Base64Decode(s, out.data());
+  if (!n) return std::nullopt;
+  out.resize(*n);
+  return out;
+}
+
+TEST(Base64Test, RoundTripsEveryLengthAndByteValue) {
+  std::string all;
+  for (int i = 0; i < 256; ++i)
+    all.push_back(static_cast<char>(i));
+  for (size_t len = 0; len <= all.size(); len += 1) {
+    const std::string in = all.substr(0, len);
+    EXPECT_EQ(Decode(Encode(in)), in) << len;
+  }
+  EXPECT_EQ(Encode("hello"), "aGVsbG8=");
+  EXPECT_EQ(Encode("hi"), "aGk=");
+}
+
+TEST(Base64Test, RejectsMalformedInput) {
+  EXPECT_FALSE(Decode("aGVsbG8"));   // not a multiple of 4
+  EXPECT_FALSE(Decode("aGV$bG8="));  // outside the alphabet
+  EXPECT_FALSE(Decode("aG=sbG8="));  // padding in the middle
+  EXPECT_FALSE(
+      Decode("aGk="
+             "x"));              // trailing byte
+  EXPECT_FALSE(Decode("aGl="));  // non-zero unused bits
+  EXPECT_FALSE(Decode("aGVsbG8=\n"));
+  EXPECT_EQ(Decode(""), std::string());
+}
+
+TEST(IteratorTokenTest, RoundTripsAndRejectsEveryFlippedCharacter) {
+  const std::string secret(32, 'k');
+  IteratorPosition pos{"my-stream", 42, "shardId-000000000003", 17, 1'700'000'000'000};
+  const std::string token = EncodeShardIterator(pos, secret);
+  EXPECT_LE(token.size(), 512u);
+  auto back = DecodeShardIterator(token, secret);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->stream_name, pos.stream_name);
+  EXPECT_EQ(back->stream_uid, pos.stream_uid);
+  EXPECT_EQ(back->shard_id, pos.shard_id);
+  EXPECT_EQ(back->next_offset, pos.next_offset);
+  EXPECT_EQ(back->issued_ms, pos.issued_ms);
+
+  EXPECT_FALSE(DecodeShardIterator(token, std::string(32, 'j')));
+  for (size_t i = 0; i < token.size(); ++i) {
+    std::string bad = token;
+    bad[i] = bad[i] == 'A' ? 'B' : 'A';
+    EXPECT_FALSE(DecodeShardIterator(bad, secret)) << "flipped position " << i;
+  }
+  EXPECT_FALSE(DecodeShardIterator("", secret));
+  EXPECT_FALSE(DecodeShardIterator("not a token", secret));
+}
+
+TEST(ValidationTest, UsesAwsWordingForOneAndSeveralErrors) {
+  Validator one;
+  one.Length(std::string(257, 'k'), "partitionKey", 1, 256);
+  ASSERT_FALSE(one.ok());
+  const ApiResponse r1 = one.Error();
+  EXPECT_EQ(r1.error_type, "ValidationException");
+  EXPECT_NE(r1.body.find("1 validation error detected: Value '" + std::string(257, 'k') +
+                         "' at 'partitionKey' failed to satisfy constraint: Member must have "
+                         "length less than or equal to 256"),
+            std::string::npos)
+      << r1.body;
+
+  Validator two;
+  two.NotNull(false, "streamName");
+  two.Range(0, "shardCount", 1, 100000);
+  EXPECT_NE(two.Error().body.find(
+                "2 validation errors detected: Value null at 'streamName' failed to satisfy "
+                "constraint: Member must not be null; Value '0' at 'shardCount' failed to "
+                "satisfy constraint: Member must have value greater than or equal to 1"),
+            std::string::npos)
+      << two.Error().body;
+}
+
+TEST(ValidationTest, HashKeyAndStreamNamePatterns) {
+  EXPECT_TRUE(MatchesHashKeyPattern("0"));
+  EXPECT_TRUE(MatchesHashKeyPattern(std::string(39, '9')));
+  EXPECT_FALSE(MatchesHashKeyPattern(std::string(40, '9')));
+  EXPECT_FALSE(MatchesHashKeyPattern("01"));
+  EXPECT_FALSE(MatchesHashKeyPattern("-1"));
+  EXPECT_FALSE(MatchesHashKeyPattern(""));
+  EXPECT_TRUE(IsValidStreamName("a-b_c.9"));
+  EXPECT_FALSE(IsValidStreamName("a b"));
+  EXPECT_FALSE(IsValidStreamName(std::string(129, 'a')));
+}
+
+TEST(ErrorTableTest, MapsStatusCodesToKinesisTypesAndHttpStatus) {
+  EXPECT_EQ(ErrorTypeName(ErrorTypeForStatus(StatusCode::kNotFound)), "ResourceNotFoundException");
+  EXPECT_EQ(ErrorTypeName(ErrorTypeForStatus(StatusCode::kAlreadyExists)),
+            "ResourceInUseException");
+  EXPECT_EQ(ErrorTypeName(ErrorTypeForStatus(StatusCode::kLimitExceeded)),
+            "LimitExceededException");
+  EXPECT_EQ(ErrorTypeName(ErrorTypeForStatus(StatusCode::kExpired)), "ExpiredIteratorException");
+  EXPECT_EQ(ErrorTypeName(ErrorTypeForStatus(StatusCode::kIOError)), "InternalFailure");
+  EXPECT_EQ(ErrorHttpStatus(ErrorTypeForStatus(StatusCode::kIOError)), 500u);
+  EXPECT_EQ(ErrorHttpStatus(ErrorTypeForStatus(StatusCode::kInvalidArgument)), 400u);
+  EXPECT_EQ(ErrorHttpStatus(ApiErrorType::kRequestTooLarge), 413u);
+  const ApiResponse r = MakeErrorFromStatus(Status::IOError("disk \"gone\""));
+  EXPECT_EQ(r.status, 500u);
+  EXPECT_EQ(r.body, R"({"__type":"InternalFailure","message":"disk \"gone\""})");
+}
+
+TEST(RequestIdTest, IsAVersion4UuidAndUnique) {
+  const std::string a = NewRequestId(), b = NewRequestId();
+  ASSERT_EQ(a.size(), 36u);
+  EXPECT_EQ(a[14], '4');
+  EXPECT_NE(std::string("89ab").find(a[19]), std::string::npos);
+  EXPECT_NE(a, b);
+}
+
+}  // namespace
+}  // namespace tideline::server
