@@ -1,0 +1,131 @@
+#include "http_connection.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace tideline::loadgen {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+bool ParseEndpoint(std::string_view text, Endpoint& out, std::string& error) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+    error = "endpoint must be HOST:PORT, got '" + std::string(text) + "'";
+    return false;
+  }
+  std::string_view host = text.substr(0, colon);
+  std::string_view port = text.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9' || (value = value * 10 + static_cast<unsigned>(c - '0')) > 65535) {
+      error = "endpoint port must be 1..65535, got '" + std::string(port) + "'";
+      return false;
+    }
+  }
+  if (value == 0) {
+    error = "endpoint port must be 1..65535, got '" + std::string(port) + "'";
+    return false;
+  }
+  out.host = std::string(host);
+  out.port = std::string(port);
+  return true;
+}
+
+std::string BuildKinesisRequest(const Endpoint& endpoint, std::string_view operation,
+                                std::string_view body) {
+  std::string request;
+  request.reserve(body.size() + 256);
+  request += "POST / HTTP/1.1\r\nHost: ";
+  request += endpoint.host;
+  request += ':';
+  request += endpoint.port;
+  request += "\r\nX-Amz-Target: Kinesis_20131202.";
+  request += operation;
+  request +=
+      "\r\nContent-Type: application/x-amz-json-1.1\r\nUser-Agent: tideline-loadgen\r\n"
+      "Connection: keep-alive\r\nContent-Length: ";
+  request += std::to_string(body.size());
+  request += "\r\n\r\n";
+  request += body;
+  return request;
+}
+
+HttpConnection::HttpConnection(Endpoint endpoint) : endpoint_(std::move(endpoint)), socket_(ioc_) {}
+
+bool HttpConnection::Connect(std::string& error) {
+  boost::system::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto results = resolver.resolve(endpoint_.host, endpoint_.port, ec);
+  if (!ec) asio::connect(socket_, results, ec);
+  if (ec) {
+    error = "connect to " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message();
+    Close();
+    return false;
+  }
+  // Latency matters more than packet count: small requests must not wait for Nagle.
+  socket_.set_option(tcp::no_delay(true), ec);
+  native_fd_.store(socket_.native_handle());
+  if (aborted_.load()) {
+    error = "aborted";
+    Close();
+    return false;
+  }
+  return true;
+}
+
+void HttpConnection::Close() {
+  native_fd_.store(-1);
+  boost::system::error_code ignored;  // Closing a broken socket may fail; it is gone anyway.
+  socket_.close(ignored);
+  buffer_.clear();
+}
+
+void HttpConnection::Abort() {
+  aborted_.store(true);
+  int fd = native_fd_.load();
+  // shutdown (not close) so the fd is not reused while the owner still holds it.
+  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+}
+
+bool HttpConnection::RoundTrip(std::string_view raw_request, HttpResponse& out,
+                               std::string& error) {
+  if (aborted_.load()) {
+    error = "aborted";
+    return false;
+  }
+  if (!socket_.is_open() && !Connect(error)) return false;
+  boost::system::error_code ec;
+  asio::write(socket_, asio::buffer(raw_request.data(), raw_request.size()), ec);
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(kMaxResponseBytes);
+  if (!ec) http::read(socket_, buffer_, parser, ec);
+  if (ec) {
+    error = "HTTP exchange with " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message();
+    Close();
+    return false;
+  }
+  auto& response = parser.get();
+  out.status = response.result_int();
+  out.body = std::move(response.body());
+  if (!response.keep_alive()) Close();
+  return true;
+}
+
+bool HttpConnection::Get(std::string_view target, HttpResponse& out, std::string& error) {
+  std::string request = "GET ";
+  request += target;
+  request += " HTTP/1.1\r\nHost: " + endpoint_.host + ":" + endpoint_.port +
+             "\r\nUser-Agent: tideline-loadgen\r\nConnection: keep-alive\r\n\r\n";
+  return RoundTrip(request, out, error);
+}
+
+}  // namespace tideline::loadgen

@@ -1,0 +1,68 @@
+// One HTTP/1.1 keep-alive connection with synchronous Boost.Beast I/O.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+namespace tideline::loadgen {
+
+struct Endpoint {
+  std::string host;
+  std::string port;
+};
+
+// Parses "HOST:PORT" (HOST may be a name, an IPv4 address or a bracketed IPv6 address).
+// Returns false and sets `error` if it is not of that shape.
+[[nodiscard]] bool ParseEndpoint(std::string_view text, Endpoint& out, std::string& error);
+
+// A complete serialized Kinesis JSON 1.1 request: `POST /` with X-Amz-Target
+// `Kinesis_20131202.<operation>`, ready to be written to a socket as is.
+[[nodiscard]] std::string BuildKinesisRequest(const Endpoint& endpoint, std::string_view operation,
+                                              std::string_view body);
+
+struct HttpResponse {
+  unsigned status = 0;
+  std::string body;
+};
+
+// Not thread-safe: one thread uses a connection, except Abort() which any thread may call.
+class HttpConnection {
+ public:
+  // Largest response body accepted (a GetRecords response is at most about 14 MB of JSON).
+  static constexpr uint64_t kMaxResponseBytes = 64u << 20;
+
+  explicit HttpConnection(Endpoint endpoint);
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // Writes `raw_request` and reads one response into `out`, connecting first if needed.
+  // Returns false with `error` set on any connection or protocol error; the connection is
+  // then closed and the next call reconnects. Never retries (a retried PutRecords could
+  // store records twice).
+  [[nodiscard]] bool RoundTrip(std::string_view raw_request, HttpResponse& out, std::string& error);
+
+  // Sends GET `target` and reads the response, as RoundTrip.
+  [[nodiscard]] bool Get(std::string_view target, HttpResponse& out, std::string& error);
+
+  // Unblocks a RoundTrip blocked in another thread (it then fails). Safe from any thread.
+  void Abort();
+
+ private:
+  [[nodiscard]] bool Connect(std::string& error);
+  void Close();
+
+  Endpoint endpoint_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+  // Native handle of the open socket, or -1; read by Abort() from other threads.
+  std::atomic<int> native_fd_{-1};
+  std::atomic<bool> aborted_{false};
+};
+
+}  // namespace tideline::loadgen

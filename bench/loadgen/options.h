@@ -1,0 +1,43 @@
+// Command-line settings of tideline_loadgen, validated once by ValidateOptions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "http_connection.h"
+
+namespace tideline::loadgen {
+
+enum class Mode { kPutRecords, kPutRecord, kReplay };
+
+struct LoadgenOptions {
+  Mode mode = Mode::kPutRecords;
+  // Server address. Default: 127.0.0.1:4567
+  Endpoint endpoint{"127.0.0.1", "4567"};
+  // Default: loadgen
+  std::string stream = "loadgen";
+  // Concurrent keep-alive connections, one thread each. Default: 8
+  int connections = 8;
+  // Records per PutRecords request, 1..500. Default: 500
+  int batch = 500;
+  // Bytes of (random) data per record, 1..1 MiB. Default: 1024
+  size_t record_size = 1024;
+  // How long put modes run; the longest replay may run. Default: 300
+  double seconds = 300;
+  // When > 0, create the stream with this many shards (and wait for ACTIVE) first. Default: 0
+  int create_shards = 0;
+  // Seconds between progress lines on stderr. Default: 10
+  double report_interval = 10;
+  // Distinct pre-built requests the connections cycle through. Default: 16
+  int pool_requests = 16;
+  // GetRecords Limit in replay, 1..10000. Default: 10000
+  int limit = 10000;
+  // Seed of the random record bodies and partition keys. Default: 42
+  uint64_t seed = 42;
+};
+
+// Returns "" if the options are usable, else a message naming the bad option.
+[[nodiscard]] std::string ValidateOptions(const LoadgenOptions& options);
+
+}  // namespace tideline::loadgen
