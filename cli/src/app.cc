@@ -28,6 +28,9 @@ void RegisterServe(CLI::App& app, Invocation& inv) {
   serve->add_option_function<std::string>(
       "--log-level", [&a](const std::string& v) { a.overrides.log_level = v; },
       "trace, debug, info, warn, error or off (overrides logging.level)");
+  serve->add_option_function<int64_t>(
+      "--iterator-ttl-ms", [&a](int64_t v) { a.overrides.iterator_ttl_ms = v; },
+      "TEST ONLY: shard iterator lifetime in ms (default 300000)");
   serve->callback([&inv] { inv.command = Command::kServe; });
 }
 

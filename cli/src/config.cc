@@ -269,6 +269,12 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& config) {
     }
     config.logging.level = *o.log_level;
   }
+  if (o.iterator_ttl_ms) {
+    if (*o.iterator_ttl_ms <= 0) {
+      return Status::InvalidArgument("--iterator-ttl-ms: expected a positive number of ms");
+    }
+    config.server.iterator_ttl_ms = *o.iterator_ttl_ms;
+  }
   return Status::Ok();
 }
 
@@ -322,6 +328,7 @@ server::ServerOptions ToServerOptions(const Config& config) {
   o.idle_timeout = std::chrono::seconds(config.server.idle_timeout_s);
   o.region = config.server.region;
   o.account_id = config.server.account_id;
+  o.iterator_ttl = std::chrono::milliseconds(config.server.iterator_ttl_ms);
   return o;
 }
 

@@ -32,6 +32,8 @@ struct ServerConfig {
   uint64_t max_body_bytes = 8u << 20;
   // Seconds before an idle connection is closed, 1..3600. Default: 60
   int idle_timeout_s = 60;
+  // TEST ONLY (--iterator-ttl-ms, not in the file): shard iterator lifetime. Default: 300000
+  int64_t iterator_ttl_ms = 5 * 60 * 1000;
 };
 
 struct StorageConfig {
@@ -71,6 +73,8 @@ struct ConfigOverrides {
   std::optional<std::string> listen;
   std::optional<std::string> durability;  // "fsync" | "none"
   std::optional<std::string> log_level;
+  // TEST ONLY: shard iterators expire after this many milliseconds instead of 5 minutes.
+  std::optional<int64_t> iterator_ttl_ms;
 };
 
 // Applies and validates overrides. Errors name the flag, e.g. "--listen: expected HOST:PORT...".
