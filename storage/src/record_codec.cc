@@ -47,7 +47,43 @@ bool SkipField(std::string_view& in, uint32_t wire_type) {
   }
 }
 
+void AppendVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+// Tag byte of a field: (number << 3) | wire type. Our field numbers are all below 16.
+constexpr char Tag(uint32_t field, uint32_t wire_type) {
+  return static_cast<char>((field << 3) | wire_type);
+}
+
+void AppendBytesField(std::string* out, uint32_t field, std::string_view bytes) {
+  if (bytes.empty()) return;  // proto3 omits empty strings and bytes
+  out->push_back(Tag(field, 2));
+  AppendVarint(out, bytes.size());
+  out->append(bytes);
+}
+
 }  // namespace
+
+void EncodeRecordValue(const RecordFields& fields, std::string* prefix, std::string* suffix) {
+  prefix->clear();
+  suffix->clear();
+  if (!fields.data.empty()) {
+    prefix->push_back(Tag(1, 2));
+    AppendVarint(prefix, fields.data.size());
+  }
+  AppendBytesField(suffix, 2, fields.partition_key);
+  AppendBytesField(suffix, 3, fields.explicit_hash_key);
+  if (fields.arrival_ms != 0) {
+    suffix->push_back(Tag(4, 0));
+    // int64 varints carry the two's complement bits, as protobuf does for negative values.
+    AppendVarint(suffix, static_cast<uint64_t>(fields.arrival_ms));
+  }
+}
 
 bool DecodeRecordValue(std::string_view value, RecordFields* out) {
   *out = RecordFields{};

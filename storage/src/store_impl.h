@@ -172,8 +172,8 @@ class StoreImpl final : public Store {
   std::thread writer_;
   // Writer thread only: reused per group to avoid per-record allocations.
   rocksdb::WriteBatch batch_;
-  proto::Record record_;
-  std::string value_buf_;
+  std::string value_prefix_;
+  std::string value_suffix_;
 
   std::mutex trim_mu_;
   std::condition_variable trim_cv_;

@@ -3,6 +3,7 @@
 #include <future>
 
 #include "keys.h"
+#include "record_codec.h"
 #include "store_impl.h"
 
 namespace tideline::storage {
@@ -166,14 +167,15 @@ Status StoreImpl::WriteGroup(std::vector<PendingAppend>& group, std::vector<Shar
       }
       const uint64_t offset = ++shard.writer_offset;
       shard.writer_arrival_ms = std::max(now, shard.writer_arrival_ms);
-      record_.set_data(r.data.data(), r.data.size());
-      record_.set_partition_key(r.partition_key.data(), r.partition_key.size());
-      record_.set_explicit_hash_key(r.explicit_hash_key.data(), r.explicit_hash_key.size());
-      record_.set_arrival_ms(shard.writer_arrival_ms);
-      value_buf_.clear();
-      record_.AppendToString(&value_buf_);
+      // The producer's bytes go into the batch once, between the encoded prefix and suffix.
+      EncodeRecordValue({r.data, r.partition_key, r.explicit_hash_key, shard.writer_arrival_ms},
+                        &value_prefix_, &value_suffix_);
       keys::EncodeRecordKey(shard.uid, offset, key);
-      auto s = batch_.Put(records_cf_, rocksdb::Slice(key, sizeof(key)), value_buf_);
+      const rocksdb::Slice key_slice(key, sizeof(key));
+      const rocksdb::Slice value_slices[3] = {
+          value_prefix_, rocksdb::Slice(r.data.data(), r.data.size()), value_suffix_};
+      auto s = batch_.Put(records_cf_, rocksdb::SliceParts(&key_slice, 1),
+                          rocksdb::SliceParts(value_slices, 3));
       if (!s.ok()) return FromRocks(s, "building write batch");
       p.out.push_back({ShardId(shard.id), EncodeSequenceNumber({shard.uid, offset})});
       ++total;

@@ -160,5 +160,37 @@ TEST(RecordCodec, DecodesWhatProtobufEncodes) {
   EXPECT_FALSE(storage::DecodeRecordValue("\xff\xff\xff", &f));
 }
 
+TEST(RecordCodec, EncoderMatchesProtobufByteForByte) {
+  const std::string big(300, 'x');  // lengths above 127 take two varint bytes
+  const std::string data_cases[] = {"", "a", std::string("bin\0ary", 7), big};
+  const std::string key_cases[] = {"", "pk", big};
+  const std::string ehk_cases[] = {"", "340282366920938463463374607431768211455"};
+  const int64_t arrival_cases[] = {0, 1, 1'700'000'000'123, -5};
+  std::string prefix, suffix;
+  for (const auto& data : data_cases) {
+    for (const auto& key : key_cases) {
+      for (const auto& ehk : ehk_cases) {
+        for (int64_t arrival : arrival_cases) {
+          proto::Record r;
+          r.set_data(data);
+          r.set_partition_key(key);
+          r.set_explicit_hash_key(ehk);
+          r.set_arrival_ms(arrival);
+          storage::EncodeRecordValue({data, key, ehk, arrival}, &prefix, &suffix);
+          const std::string ours = prefix + data + suffix;
+          ASSERT_EQ(ours, r.SerializeAsString())
+              << "data " << data.size() << " key " << key.size() << " arrival " << arrival;
+          storage::RecordFields back;
+          ASSERT_TRUE(storage::DecodeRecordValue(ours, &back));
+          EXPECT_EQ(back.data, data);
+          EXPECT_EQ(back.partition_key, key);
+          EXPECT_EQ(back.explicit_hash_key, ehk);
+          EXPECT_EQ(back.arrival_ms, arrival);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tideline
