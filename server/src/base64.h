@@ -8,11 +8,13 @@
 
 namespace tideline::server {
 
-// Appends the encoding of `in` to `out`.
-void Base64Append(std::string_view in, std::string& out);
 inline size_t Base64EncodedSize(size_t n) {
   return (n + 2) / 3 * 4;
 }
+// Writes the encoding of `in` to `out`, which has room for Base64EncodedSize(in.size()) bytes.
+void Base64Encode(std::string_view in, char* out);
+// Appends the encoding of `in` to `out`.
+void Base64Append(std::string_view in, std::string& out);
 
 // Upper bound of the decoded size of `in` (exact for valid input without padding).
 inline size_t Base64MaxDecodedSize(size_t n) {

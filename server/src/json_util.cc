@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <rapidjson/error/en.h>
@@ -10,21 +11,22 @@
 
 namespace tideline::server {
 
+// RawValue with no bytes does the writer's separator bookkeeping; the value itself then goes
+// straight into the buffer (the writer keeps no state about what follows its last token).
+char* JsonWriter::RawStringSlot(size_t content_bytes) {
+  writer_.RawValue("", 0, rapidjson::kStringType);
+  char* slot = buffer_.Push(content_bytes + 2);
+  slot[0] = '"';
+  slot[content_bytes + 1] = '"';
+  return slot + 1;
+}
+
 void JsonWriter::TrustedString(std::string_view s) {
-  // RawValue keeps the writer's comma/colon bookkeeping while skipping the escape scan.
-  scratch_.clear();
-  scratch_.push_back('"');
-  scratch_.append(s);
-  scratch_.push_back('"');
-  writer_.RawValue(scratch_.data(), scratch_.size(), rapidjson::kStringType);
+  std::memcpy(RawStringSlot(s.size()), s.data(), s.size());
 }
 
 void JsonWriter::Base64String(std::string_view raw) {
-  scratch_.clear();
-  scratch_.push_back('"');
-  Base64Append(raw, scratch_);
-  scratch_.push_back('"');
-  writer_.RawValue(scratch_.data(), scratch_.size(), rapidjson::kStringType);
+  Base64Encode(raw, RawStringSlot(Base64EncodedSize(raw.size())));
 }
 
 void JsonWriter::EpochSeconds(int64_t ms) {

@@ -2,6 +2,7 @@
 // request fields, reporting wrong JSON types the way Kinesis does (SerializationException).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +11,57 @@
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+namespace tideline::server {
+
+// A RapidJSON output stream that writes into a std::string, so a finished document is moved
+// into the response instead of copied. size_ is the logical length; the string's length is its
+// capacity (grown geometrically, trimmed by Take()).
+class StringOutput {
+ public:
+  using Ch = char;
+  void Reserve(size_t n) {
+    if (buf_.size() - size_ < n) buf_.resize(std::max(2 * buf_.size(), size_ + n));
+  }
+  void PutUnsafe(char c) { buf_[size_++] = c; }
+  void Put(char c) {
+    Reserve(1);
+    PutUnsafe(c);
+  }
+  // Room for n bytes the caller writes right away.
+  char* Push(size_t n) {
+    Reserve(n);
+    char* p = buf_.data() + size_;
+    size_ += n;
+    return p;
+  }
+  void Flush() {}
+  size_t size() const { return size_; }
+  std::string Take() {
+    buf_.resize(size_);
+    size_ = 0;
+    return std::move(buf_);
+  }
+
+ private:
+  std::string buf_;
+  size_t size_ = 0;
+};
+
+}  // namespace tideline::server
+
+namespace rapidjson {
+// Let Writer reserve once per token and then write without per-character capacity checks, as it
+// does for its own StringBuffer.
+template <>
+inline void PutReserve(tideline::server::StringOutput& out, size_t count) {
+  out.Reserve(count);
+}
+template <>
+inline void PutUnsafe(tideline::server::StringOutput& out, char c) {
+  out.PutUnsafe(c);
+}
+}  // namespace rapidjson
 
 namespace tideline::server {
 
@@ -38,13 +90,17 @@ class JsonWriter {
   void EpochSeconds(int64_t ms);
   // Reserves capacity for a response of about `bytes` bytes.
   void Reserve(size_t bytes) { buffer_.Reserve(bytes); }
-  size_t size() const { return buffer_.GetSize(); }
-  std::string Take() const { return std::string(buffer_.GetString(), buffer_.GetSize()); }
+  size_t size() const { return buffer_.size(); }
+  // The document; the writer is spent afterwards.
+  std::string Take() { return buffer_.Take(); }
 
  private:
-  rapidjson::StringBuffer buffer_;
-  rapidjson::Writer<rapidjson::StringBuffer> writer_;
-  std::string scratch_;  // reused by TrustedString/Base64String to avoid per-value allocation
+  // Emits the separator for a string value and returns room for `content_bytes` between its
+  // quotes, written by the caller.
+  char* RawStringSlot(size_t content_bytes);
+
+  StringOutput buffer_;
+  rapidjson::Writer<StringOutput> writer_;
 };
 
 // Parses `body` as a JSON object; an empty body counts as {}. Returns the error message

@@ -38,6 +38,17 @@ TEST(Base64Test, RoundTripsEveryLengthAndByteValue) {
   EXPECT_EQ(Encode("hi"), "aGk=");
 }
 
+TEST(Base64Test, EncodesRfc4648TestVectors) {
+  EXPECT_EQ(Encode(""), "");
+  EXPECT_EQ(Encode("f"), "Zg==");
+  EXPECT_EQ(Encode("fo"), "Zm8=");
+  EXPECT_EQ(Encode("foo"), "Zm9v");
+  EXPECT_EQ(Encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(Encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(Encode("\xff\xfe\xfd"), "//79");  // top of the alphabet, both 12-bit halves
+}
+
 TEST(Base64Test, RejectsMalformedInput) {
   EXPECT_FALSE(Decode("aGVsbG8"));   // not a multiple of 4
   EXPECT_FALSE(Decode("aGV$bG8="));  // outside the alphabet
