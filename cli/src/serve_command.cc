@@ -1,4 +1,5 @@
 // `tideline serve`: the store and the API server in one process until SIGINT/SIGTERM.
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -41,6 +42,11 @@ int RunServe(const ServeArgs& args) {
         "DURABILITY IS OFF (durability: none): acknowledged records are not fsynced and may be "
         "lost on power failure or OS crash. Use this for benchmarks only.");
   }
+
+  // GetRecords and PutRecords bodies are megabytes each. glibc's dynamic mmap threshold would
+  // move such buffers into per-thread heap arenas that keep the memory after free, so peak RSS
+  // grew with every concurrent replay; a fixed threshold maps them and returns them on free.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
   // Block the stop signals before any thread starts, so that every thread inherits the mask
   // and only the sigwait below receives them.

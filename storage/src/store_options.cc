@@ -45,7 +45,7 @@ rocksdb::ColumnFamilyOptions SmallCf(const std::shared_ptr<rocksdb::Cache>& cach
 // Values go to blob files so compaction only rewrites the small keys (see FORMAT.md).
 rocksdb::ColumnFamilyOptions RecordsCf(const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions cf;
-  cf.write_buffer_size = 64u << 20;
+  cf.write_buffer_size = 32u << 20;
   cf.max_write_buffer_number = 3;
   cf.min_write_buffer_number_to_merge = 1;
   cf.level0_file_num_compaction_trigger = 4;
