@@ -50,6 +50,9 @@ void AddPutOptions(CLI::App& app, LoadgenOptions& options, bool batch) {
       ->capture_default_str();
   app.add_option("--pool-requests", options.pool_requests, "distinct pre-built requests")
       ->capture_default_str();
+  app.add_option("--rate", options.rate,
+                 "offered records/s over all connections (open loop); 0 = closed loop")
+      ->capture_default_str();
 }
 
 int Run(const LoadgenOptions& options) {

@@ -34,6 +34,7 @@ std::string ValidateOptions(const LoadgenOptions& options) {
     return "--pool-requests must be 1..1024";
   }
   if (options.limit < 1 || options.limit > 10000) return "--limit must be 1..10000";
+  if (!std::isfinite(options.rate) || options.rate < 0) return "--rate must be >= 0 records/s";
   return "";
 }
 

@@ -33,6 +33,11 @@ struct LoadgenOptions {
   int pool_requests = 16;
   // GetRecords Limit in replay, 1..10000. Default: 10000
   int limit = 10000;
+  // Offered load in records/s across all connections (open loop): each connection sends on a
+  // fixed schedule and latency counts from the scheduled send time, so a server that falls
+  // behind shows it in the percentiles. 0 sends as fast as acks come back (closed loop).
+  // Default: 0
+  double rate = 0;
   // Seed of the random record bodies and partition keys. Default: 42
   uint64_t seed = 42;
 };

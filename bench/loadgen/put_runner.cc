@@ -1,5 +1,6 @@
 #include "put_runner.h"
 
+#include <algorithm>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -46,10 +47,21 @@ void PutWorker(const WorkerContext& ctx, int worker, HttpConnection& connection)
   std::string error;
   int shown = 0;
   size_t next = static_cast<size_t>(worker) * 5 % ctx.pool.size();
+  // Open loop: this connection's share of --rate, its sends staggered against the others'.
+  const bool paced = ctx.options.rate > 0;
+  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+      paced ? ctx.pool[0].records * ctx.options.connections / ctx.options.rate : 0.0));
+  auto scheduled = Clock::now() + interval * worker / std::max(1, ctx.options.connections);
   while (!ctx.stop.load(std::memory_order_relaxed) && Clock::now() < ctx.deadline) {
     const PreparedRequest& request = ctx.pool[next];
     next = (next + 1) % ctx.pool.size();
-    auto sent = Clock::now();
+    if (paced) {
+      // Pacing the offered load is the point of this mode, not a synchronisation.
+      std::this_thread::sleep_until(scheduled);
+    }
+    // Latency counts from the scheduled send, so a late send is charged to the server.
+    auto sent = paced ? scheduled : Clock::now();
+    scheduled += interval;
     if (!connection.RoundTrip(request.raw, response, error)) {
       ctx.counters.errors.fetch_add(1, std::memory_order_relaxed);
       ReportError(worker, shown, error);
