@@ -99,12 +99,7 @@ void WriteShard(JsonWriter& w, const storage::ShardInfo& shard) {
   w.EndObject();
 }
 
-void WriteStreamConstants(JsonWriter& w) {
-  w.Key("StreamModeDetails");
-  w.StartObject();
-  w.Key("StreamMode");
-  w.String("PROVISIONED");
-  w.EndObject();
+void WriteMonitoringAndEncryption(JsonWriter& w) {
   w.Key("EnhancedMonitoring");
   w.StartArray();
   w.StartObject();
@@ -115,6 +110,15 @@ void WriteStreamConstants(JsonWriter& w) {
   w.EndArray();
   w.Key("EncryptionType");
   w.String("NONE");
+}
+
+void WriteStreamConstants(JsonWriter& w) {
+  w.Key("StreamModeDetails");
+  w.StartObject();
+  w.Key("StreamMode");
+  w.String("PROVISIONED");
+  w.EndObject();
+  WriteMonitoringAndEncryption(w);
 }
 
 std::string EncodePageToken(std::string_view kind, std::string_view payload) {

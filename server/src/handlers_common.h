@@ -42,7 +42,9 @@ bool ParseBody(rapidjson::Document& doc, std::string_view body, ApiResponse& out
 
 // One Shard object as DescribeStream and ListShards return it.
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard);
-// StreamModeDetails / EnhancedMonitoring / EncryptionType members shared by the descriptions.
+// EnhancedMonitoring (none enabled) / EncryptionType (NONE) members of the descriptions.
+void WriteMonitoringAndEncryption(JsonWriter& w);
+// StreamModeDetails (PROVISIONED) and the members above.
 void WriteStreamConstants(JsonWriter& w);
 
 // Opaque pagination tokens (ListStreams, ListShards): base64 of "<kind>\n<fields...>".

@@ -149,16 +149,7 @@ ApiResponse HandleDescribeStreamSummary(const HandlerContext& ctx, std::string_v
   WriteSummaryFields(ctx, w, *info);
   w.Key("RetentionPeriodHours");
   w.Int64(info->retention_hours);
-  w.Key("EnhancedMonitoring");
-  w.StartArray();
-  w.StartObject();
-  w.Key("ShardLevelMetrics");
-  w.StartArray();
-  w.EndArray();
-  w.EndObject();
-  w.EndArray();
-  w.Key("EncryptionType");
-  w.String("NONE");
+  WriteMonitoringAndEncryption(w);
   w.Key("OpenShardCount");
   w.Uint64(info->shards.size());
   w.Key("ConsumerCount");
