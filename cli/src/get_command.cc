@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "cli/base64.h"
+#include "storage/base64.h"
 #include "cli/commands.h"
 #include "cli/kinesis_client.h"
 #include "cli_util.h"

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "cli/base64.h"
+#include "storage/base64.h"
 #include "cli_util.h"
 
 namespace tideline::cli {

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "base64.h"
+#include "storage/base64.h"
 
 namespace tideline::server {
 

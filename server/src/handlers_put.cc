@@ -3,7 +3,7 @@
 // response is produced on the writer thread once the batch is durable.
 #include <fmt/format.h>
 
-#include "base64.h"
+#include "storage/base64.h"
 #include "handlers.h"
 #include "handlers_common.h"
 

@@ -6,7 +6,7 @@
 
 #include <array>
 
-#include "base64.h"
+#include "storage/base64.h"
 
 namespace tideline::server {
 namespace {

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <rapidjson/error/en.h>
 
-#include "base64.h"
+#include "storage/base64.h"
 
 namespace tideline::server {
 

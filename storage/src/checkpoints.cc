@@ -33,13 +33,8 @@ Status StoreImpl::WriteCheckpoint(std::string_view application, StreamState& str
   return FromRocks(s, "writing checkpoint");
 }
 
-Status StoreImpl::SetCheckpoint(std::string_view application, const StreamName& stream,
-                                const ShardId& shard_id, const SequenceNumber& sequence_number) {
-  TL_RETURN_IF_ERROR(ValidateApplication(application));
-  std::shared_ptr<StreamState> holder;
-  auto found = FindShard(stream, shard_id, &holder);
-  if (!found.ok()) return found.status();
-  const ShardState& shard = **found;
+Result<uint64_t> StoreImpl::CheckpointOffset(const ShardState& shard,
+                                             const SequenceNumber& sequence_number) const {
   auto pos = DecodeSequenceNumber(sequence_number.get());
   if (!pos) {
     std::string msg = "'";
@@ -54,7 +49,39 @@ Status StoreImpl::SetCheckpoint(std::string_view application, const StreamName& 
     return Status::InvalidArgument("sequence number " + sequence_number.get() +
                                    " was never issued in " + shard.id);
   }
-  return WriteCheckpoint(application, *holder, shard, pos->offset);
+  return pos->offset;
+}
+
+Status StoreImpl::SetCheckpoint(std::string_view application, const StreamName& stream,
+                                const ShardId& shard_id, const SequenceNumber& sequence_number) {
+  const ShardCheckpoint one{shard_id, sequence_number};
+  return SetCheckpoints(application, stream, std::span(&one, 1));
+}
+
+Status StoreImpl::SetCheckpoints(std::string_view application, const StreamName& stream,
+                                 std::span<const ShardCheckpoint> checkpoints) {
+  TL_RETURN_IF_ERROR(ValidateApplication(application));
+  std::shared_ptr<StreamState> holder;
+  rocksdb::WriteBatch batch;
+  const int64_t now = NowMs();
+  for (const ShardCheckpoint& c : checkpoints) {
+    auto found = FindShard(stream, c.shard, &holder);
+    if (!found.ok()) return found.status();
+    auto offset = CheckpointOffset(**found, c.sequence_number);
+    if (!offset.ok()) return offset.status();
+    proto::Checkpoint cp;
+    cp.set_sequence_number(c.sequence_number.get());
+    cp.set_offset(*offset);
+    cp.set_updated_ms(now);
+    auto s =
+        batch.Put(checkpoints_cf_, keys::CheckpointKey(application, stream.get(), c.shard.get()),
+                  cp.SerializeAsString());
+    TL_RETURN_IF_ERROR(FromRocks(s, "building checkpoint batch"));
+  }
+  if (checkpoints.empty()) return Status::Ok();
+  std::lock_guard<std::mutex> meta_lock(holder->meta_mu);
+  if (holder->deleted.load()) return Status::NotFound("stream " + stream.get() + " not found");
+  return FromRocks(db_->Write(SyncWrite(), &batch), "writing checkpoints");
 }
 
 Status StoreImpl::SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,

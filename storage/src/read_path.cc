@@ -136,3 +136,40 @@ Result<ReadSummary> StoreImpl::Read(const StreamName& stream, const ShardId& sha
 }
 
 }  // namespace tideline::storage
+
+namespace tideline::storage {
+
+Result<Offset> StoreImpl::WaitForRecords(const StreamName& stream, const ShardId& shard_id,
+                                         Offset after, std::chrono::milliseconds timeout) const {
+  std::shared_ptr<StreamState> holder;
+  auto found = FindShard(stream, shard_id, &holder);
+  if (!found.ok()) return found.status();
+  const ShardState& shard = **found;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock<std::mutex> lock(commit_mu_);
+  const uint64_t wake_epoch = wake_epoch_;
+  // The writer publishes last_offset before it takes commit_mu_ to notify, so checking it under
+  // the mutex cannot miss a commit.
+  while (shard.last_offset.load(std::memory_order_acquire) <= after.get() &&
+         wake_epoch_ == wake_epoch && !holder->deleted.load()) {
+    if (commit_cv_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+  }
+  if (holder->deleted.load()) return Status::NotFound("stream " + stream.get() + " not found");
+  return Offset(shard.last_offset.load(std::memory_order_acquire));
+}
+
+void StoreImpl::WakeWaiters() const {
+  {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    ++wake_epoch_;
+  }
+  commit_cv_.notify_all();
+}
+
+void StoreImpl::NotifyCommitted() const {
+  // Taking the mutex orders this notify after any waiter's check of last_offset.
+  { std::lock_guard<std::mutex> lock(commit_mu_); }
+  commit_cv_.notify_all();
+}
+
+}  // namespace tideline::storage

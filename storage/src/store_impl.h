@@ -1,6 +1,7 @@
 // The RocksDB implementation of Store. Private to storage.
 //
-// Locks (lock order: StreamState::meta_mu -> streams_mu_ -> queue_mu_; never the reverse):
+// Locks (lock order: StreamState::meta_mu -> streams_mu_ -> queue_mu_; never the reverse;
+// commit_mu_ is a leaf taken with no other lock held):
 // - streams_mu_ guards streams_, total_shards_ and next_uid_.
 // - StreamState::meta_mu serialises every rewrite of one stream's meta record (retention, trim,
 //   deletion) and its checkpoint writes, so a deleted stream never gets a checkpoint back.
@@ -89,10 +90,17 @@ class StoreImpl final : public Store {
                            const ReadLimits& limits,
                            const std::function<void(const RecordView&)>& visit) const override;
 
+  Result<Offset> WaitForRecords(const StreamName& stream, const ShardId& shard, Offset after,
+                                std::chrono::milliseconds timeout) const override;
+  void WakeWaiters() const override;
+  void NotifyCommitted() const;
+
   Result<uint64_t> TrimExpired() override;
 
   Status SetCheckpoint(std::string_view application, const StreamName& stream, const ShardId& shard,
                        const SequenceNumber& sequence_number) override;
+  Status SetCheckpoints(std::string_view application, const StreamName& stream,
+                        std::span<const ShardCheckpoint> checkpoints) override;
   Status SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
                                   const ShardId& shard, int64_t timestamp_ms) override;
   Result<Checkpoint> GetCheckpoint(std::string_view application, const StreamName& stream,
@@ -141,6 +149,9 @@ class StoreImpl final : public Store {
   // checkpoints.cc
   Status WriteCheckpoint(std::string_view application, StreamState& stream, const ShardState& shard,
                          uint64_t offset);
+  // The offset `sequence_number` names in `shard`, or InvalidArgument.
+  Result<uint64_t> CheckpointOffset(const ShardState& shard,
+                                    const SequenceNumber& sequence_number) const;
 
   int64_t NowMs() const;
   rocksdb::WriteOptions SyncWrite() const {
@@ -174,6 +185,12 @@ class StoreImpl final : public Store {
   rocksdb::WriteBatch batch_;
   std::string value_prefix_;
   std::string value_suffix_;
+
+  // Readers waiting for new records (WaitForRecords): the writer notifies after publishing each
+  // durable group (NotifyCommitted); WakeWaiters bumps wake_epoch_ to end every wait.
+  mutable std::mutex commit_mu_;
+  mutable std::condition_variable commit_cv_;
+  mutable uint64_t wake_epoch_ = 0;  // GUARDED_BY(commit_mu_)
 
   std::mutex trim_mu_;
   std::condition_variable trim_cv_;

@@ -122,6 +122,7 @@ Status StoreImpl::DeleteStream(const StreamName& name) {
     stream = it->second;
     stream->deleted = true;
   }
+  WakeWaiters();  // readers tailing the stream see it is gone
   std::lock_guard<std::mutex> meta_lock(stream->meta_mu);
   const proto::Stream meta = ToProto(*stream, {}, proto::Stream::DELETING);
   rocksdb::WriteBatch batch;

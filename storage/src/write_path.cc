@@ -122,6 +122,7 @@ void StoreImpl::CommitGroup(std::vector<PendingAppend>& group) {
       shard->last_arrival_ms.store(shard->writer_arrival_ms, std::memory_order_relaxed);
       shard->last_offset.store(shard->writer_offset, std::memory_order_release);
     }
+    if (!touched.empty()) NotifyCommitted();
   } else {
     for (ShardState* shard : touched) {
       shard->writer_offset = shard->last_offset.load();

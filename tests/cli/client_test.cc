@@ -1,7 +1,7 @@
 // The CLI's Kinesis client against error bodies and against a real in-process server.
 #include <gtest/gtest.h>
 
-#include "cli/base64.h"
+#include "storage/base64.h"
 #include "cli/kinesis_client.h"
 #include "cli/put_batcher.h"
 #include "server/server.h"

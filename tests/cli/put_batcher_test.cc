@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "cli/base64.h"
+#include "storage/base64.h"
 
 namespace tideline::cli {
 namespace {

@@ -1,9 +1,8 @@
-// Building blocks: base64, iterator tokens, validation wording, the error table.
+// Building blocks: iterator tokens, validation wording, the error table.
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "base64.h"
 #include "errors.h"
 #include "iterator_token.h"
 #include "request_id.h"
@@ -11,55 +10,6 @@
 
 namespace tideline::server {
 namespace {
-
-std::string Encode(std::string_view s) {
-  std::string out;
-  Base64Append(s, out);
-  return out;
-}
-
-std::optional<std::string> Decode(std::string_view s) {
-  std::string out(Base64MaxDecodedSize(s.size()), '\0');
-  auto n = Base64Decode(s, out.data());
-  if (!n) return std::nullopt;
-  out.resize(*n);
-  return out;
-}
-
-TEST(Base64Test, RoundTripsEveryLengthAndByteValue) {
-  std::string all;
-  for (int i = 0; i < 256; ++i)
-    all.push_back(static_cast<char>(i));
-  for (size_t len = 0; len <= all.size(); len += 1) {
-    const std::string in = all.substr(0, len);
-    EXPECT_EQ(Decode(Encode(in)), in) << len;
-  }
-  EXPECT_EQ(Encode("hello"), "aGVsbG8=");
-  EXPECT_EQ(Encode("hi"), "aGk=");
-}
-
-TEST(Base64Test, EncodesRfc4648TestVectors) {
-  EXPECT_EQ(Encode(""), "");
-  EXPECT_EQ(Encode("f"), "Zg==");
-  EXPECT_EQ(Encode("fo"), "Zm8=");
-  EXPECT_EQ(Encode("foo"), "Zm9v");
-  EXPECT_EQ(Encode("foob"), "Zm9vYg==");
-  EXPECT_EQ(Encode("fooba"), "Zm9vYmE=");
-  EXPECT_EQ(Encode("foobar"), "Zm9vYmFy");
-  EXPECT_EQ(Encode("\xff\xfe\xfd"), "//79");  // top of the alphabet, both 12-bit halves
-}
-
-TEST(Base64Test, RejectsMalformedInput) {
-  EXPECT_FALSE(Decode("aGVsbG8"));   // not a multiple of 4
-  EXPECT_FALSE(Decode("aGV$bG8="));  // outside the alphabet
-  EXPECT_FALSE(Decode("aG=sbG8="));  // padding in the middle
-  EXPECT_FALSE(
-      Decode("aGk="
-             "x"));              // trailing byte
-  EXPECT_FALSE(Decode("aGl="));  // non-zero unused bits
-  EXPECT_FALSE(Decode("aGVsbG8=\n"));
-  EXPECT_EQ(Decode(""), std::string());
-}
 
 TEST(IteratorTokenTest, RoundTripsAndRejectsEveryFlippedCharacter) {
   const std::string secret(32, 'k');

@@ -1,7 +1,7 @@
 // PutRecord(s), GetShardIterator and GetRecords against a real Store, with an injected clock.
 #include <string>
 
-#include "base64.h"
+#include "storage/base64.h"
 #include "handler_fixture.h"
 #include "iterator_token.h"
 #include "storage/hash_key.h"

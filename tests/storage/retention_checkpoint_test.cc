@@ -1,6 +1,10 @@
 // Retention trimming (fake clock + test_retention_override) and checkpoints.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
+#include <thread>
+
 #include "storage/sequence_number.h"
 #include "store_fixture.h"
 
@@ -106,6 +110,83 @@ TEST_F(StoreTest, SetCheckpointRejectsForeignAndUnissuedSequenceNumbers) {
   EXPECT_EQ(store_->SetCheckpoint("", StreamName("s"), kShard0, acked[0].sequence_number).code(),
             StatusCode::kInvalidArgument);
   EXPECT_EQ(store_->SetCheckpoint("app", StreamName("x"), kShard0, acked[0].sequence_number).code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, SetCheckpointsWritesAllShardsOrNone) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+  auto a = Put("s", {"a"}, "0");
+  auto b = Put("s", {"b"}, "340282366920938463463374607431768211455");  // top of shard 1
+  ASSERT_EQ(b[0].shard_id, kShard1);
+  const Store::ShardCheckpoint both[] = {{kShard0, a[0].sequence_number},
+                                         {kShard1, b[0].sequence_number}};
+  ASSERT_TRUE(store_->SetCheckpoints("app", StreamName("s"), both).ok());
+  EXPECT_EQ(store_->ListCheckpoints("app").size(), 2u);
+  // One bad entry (shard 0's sequence number on shard 1) rejects the whole call.
+  auto c = Put("s", {"c"}, "0");
+  const Store::ShardCheckpoint bad[] = {{kShard0, c[0].sequence_number},
+                                        {kShard1, c[0].sequence_number}};
+  EXPECT_EQ(store_->SetCheckpoints("app", StreamName("s"), bad).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetCheckpoint("app", StreamName("s"), kShard0)->offset.get(), 1u);
+  Reopen();
+  EXPECT_EQ(store_->GetCheckpoint("app", StreamName("s"), kShard1)->sequence_number,
+            b[0].sequence_number);
+}
+
+TEST_F(StoreTest, WaitForRecordsReturnsOnceTheShardAdvances) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  Put("s", {"a"});
+  // Already past `after`: no wait at all.
+  auto now = store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1));
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->get(), 1u);
+  // A waiter blocked on offset 1 is released by the next append (an hour-long timeout would
+  // hang the test if the wake-up were lost).
+  std::promise<Result<Offset>> waited;
+  std::thread waiter([&] {
+    waited.set_value(
+        store_->WaitForRecords(StreamName("s"), kShard0, Offset(1), std::chrono::hours(1)));
+  });
+  auto future = waited.get_future();
+  while (future.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) {
+    Put("s", {"b"});  // the waiter may not be waiting yet: keep appending until it returns
+  }
+  waiter.join();
+  auto after = future.get();
+  ASSERT_TRUE(after.ok());
+  EXPECT_GE(after->get(), 2u);
+}
+
+TEST_F(StoreTest, WaitForRecordsEndsOnWakeAndOnDeletion) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  auto timed_out =
+      store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::milliseconds(1));
+  ASSERT_TRUE(timed_out.ok());
+  EXPECT_EQ(timed_out->get(), 0u);
+  std::atomic<bool> done{false};
+  std::thread waiter([&] {
+    auto r = store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1));
+    EXPECT_TRUE(r.ok());
+    done = true;
+  });
+  while (!done)
+    store_->WakeWaiters();
+  waiter.join();
+  std::promise<Status> deleted;
+  std::thread gone([&] {
+    deleted.set_value(
+        store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1))
+            .status());
+  });
+  ASSERT_TRUE(store_->DeleteStream(StreamName("s")).ok());
+  auto f = deleted.get_future();
+  // Deletion wakes waiters; a waiter that arrives after it finds the stream gone at once.
+  EXPECT_EQ(f.get().code(), StatusCode::kNotFound);
+  gone.join();
+  EXPECT_EQ(store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1))
+                .status()
+                .code(),
             StatusCode::kNotFound);
 }
 

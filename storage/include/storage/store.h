@@ -4,6 +4,7 @@
 // serialised by a single writer thread (group commit); reads never wait for it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -154,6 +155,15 @@ class Store {
                                    const ReadLimits& limits,
                                    const std::function<void(const RecordView&)>& visit) const = 0;
 
+  // Blocks until the shard holds a record above `after`, `timeout` passes, or WakeWaiters() is
+  // called, and returns the shard's last acknowledged offset (which may still be <= after).
+  // Woken by every group commit, so a reader tails a shard without polling. NotFound when the
+  // stream or shard does not exist (or was deleted).
+  virtual Result<Offset> WaitForRecords(const StreamName& stream, const ShardId& shard,
+                                        Offset after, std::chrono::milliseconds timeout) const = 0;
+  // Wakes every WaitForRecords call now (they return early), e.g. so readers see a stop flag.
+  virtual void WakeWaiters() const = 0;
+
   // ---- Retention. Removes records older than each stream's retention (or the test override).
   // Runs periodically in the background; callable directly. Returns records removed.
   virtual Result<uint64_t> TrimExpired() = 0;
@@ -162,6 +172,14 @@ class Store {
   // InvalidArgument for a sequence number that does not belong to the shard.
   virtual Status SetCheckpoint(std::string_view application, const StreamName& stream,
                                const ShardId& shard, const SequenceNumber& sequence_number) = 0;
+  // Sets several shards' checkpoints of one stream in one synced write: all or none. Each
+  // sequence number must belong to its shard, as for SetCheckpoint.
+  struct ShardCheckpoint {
+    ShardId shard;
+    SequenceNumber sequence_number;
+  };
+  virtual Status SetCheckpoints(std::string_view application, const StreamName& stream,
+                                std::span<const ShardCheckpoint> checkpoints) = 0;
   // Moves the checkpoint so that the next record handled is the first with arrival >= ts.
   virtual Status SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
                                           const ShardId& shard, int64_t timestamp_ms) = 0;

@@ -1,10 +1,10 @@
-#include "base64.h"
+#include "storage/base64.h"
 
 #include <array>
 #include <cstdint>
 #include <cstring>
 
-namespace tideline::server {
+namespace tideline {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -67,6 +67,12 @@ void Base64Append(std::string_view in, std::string& out) {
   Base64Encode(in, out.data() + start);
 }
 
+std::string Base64Encode(std::string_view in) {
+  std::string out;
+  Base64Append(in, out);
+  return out;
+}
+
 std::optional<size_t> Base64Decode(std::string_view in, char* out) {
   if (in.size() % 4 != 0) return std::nullopt;
   if (in.empty()) return 0;
@@ -100,4 +106,12 @@ std::optional<size_t> Base64Decode(std::string_view in, char* out) {
   return n;
 }
 
-}  // namespace tideline::server
+std::optional<std::string> Base64Decode(std::string_view in) {
+  std::string out(Base64MaxDecodedSize(in.size()), '\0');
+  const std::optional<size_t> n = Base64Decode(in, out.data());
+  if (!n) return std::nullopt;
+  out.resize(*n);
+  return out;
+}
+
+}  // namespace tideline

@@ -1,4 +1,5 @@
-// Standard base64 (RFC 4648, with padding) as Kinesis uses for record data.
+// Standard base64 (RFC 4648, alphabet A-Z a-z 0-9 + /, '=' padding): how the Kinesis JSON API
+// and Firehose's record formats carry bytes. Shared by every module.
 #pragma once
 
 #include <cstddef>
@@ -6,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace tideline::server {
+namespace tideline {
 
 inline size_t Base64EncodedSize(size_t n) {
   return (n + 2) / 3 * 4;
@@ -15,6 +16,7 @@ inline size_t Base64EncodedSize(size_t n) {
 void Base64Encode(std::string_view in, char* out);
 // Appends the encoding of `in` to `out`.
 void Base64Append(std::string_view in, std::string& out);
+std::string Base64Encode(std::string_view in);
 
 // Upper bound of the decoded size of `in` (exact for valid input without padding).
 inline size_t Base64MaxDecodedSize(size_t n) {
@@ -24,5 +26,7 @@ inline size_t Base64MaxDecodedSize(size_t n) {
 // of 4, only the standard alphabet, '=' only as final padding, zero unused bits. Returns the
 // number of bytes written, or nullopt for invalid input.
 std::optional<size_t> Base64Decode(std::string_view in, char* out);
+// The same strict decode into a new string.
+std::optional<std::string> Base64Decode(std::string_view in);
 
-}  // namespace tideline::server
+}  // namespace tideline
