@@ -1,0 +1,142 @@
+#include "backup_writer.h"
+
+#include "json_sink.h"
+#include "storage/base64.h"
+
+namespace tideline::pipeline {
+namespace {
+
+void Str(StringWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void Base64Value(StringWriter& w, std::string_view bytes) {
+  std::string encoded = Base64Encode(bytes);
+  w.String(encoded.data(), static_cast<rapidjson::SizeType>(encoded.size()));
+}
+
+void KinesisMetadata(StringWriter& w, std::string_view stream, std::string_view shard,
+                     std::string_view partition_key, std::string_view sequence_number,
+                     int64_t arrival_ms) {
+  w.Key("kinesisRecordMetadata");
+  w.StartObject();
+  w.Key("stream");
+  Str(w, stream);
+  w.Key("shardId");
+  Str(w, shard);
+  if (!partition_key.empty()) {
+    w.Key("partitionKey");
+    Str(w, partition_key);
+  }
+  w.Key("sequenceNumber");
+  Str(w, sequence_number);
+  w.Key("approximateArrivalTimestamp");
+  w.Int64(arrival_ms);
+  w.EndObject();
+}
+
+Result<std::unique_ptr<RotatingFile>> OpenTarget(const std::string& root, const char* sub) {
+  RotatingFile::Options o;
+  o.dir = std::filesystem::path(root) / sub;
+  o.prefix = sub;
+  return RotatingFile::Open(std::move(o));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BackupWriter>> BackupWriter::Open(const BackupOptions& options,
+                                                         const std::string& pipeline_name,
+                                                         std::string_view destination_type) {
+  std::unique_ptr<BackupWriter> w(new BackupWriter());
+  w->root_ = (std::filesystem::path(options.path) / pipeline_name).string();
+  w->all_documents_ = options.mode == BackupMode::kAllDocuments;
+  auto pf = OpenTarget(w->root_, "processing-failed");
+  if (!pf.ok()) return pf.status();
+  w->processing_failed_.file = std::move(*pf);
+  const std::string failed = std::string(destination_type) + "-failed";
+  auto df = OpenTarget(w->root_, failed.c_str());
+  if (!df.ok()) return df.status();
+  w->delivery_failed_.file = std::move(*df);
+  if (w->all_documents_) {
+    const std::string all = std::string(destination_type) + "-all";
+    auto a = OpenTarget(w->root_, all.c_str());
+    if (!a.ok()) return a.status();
+    w->all_.file = std::move(*a);
+  }
+  return w;
+}
+
+void BackupWriter::AddProcessingFailed(RecordBatch& batch, const PipelineRecord& record,
+                                       int64_t now_ms) {
+  std::string& out = processing_failed_.staged;
+  StringSink sink(out);
+  StringWriter w(sink);
+  w.StartObject();
+  w.Key("attemptsMade");
+  w.Int(record.attempts);
+  w.Key("arrivalTimestamp");
+  w.Int64(record.arrival_ms);
+  w.Key("errorCode");
+  Str(w, record.error_code);
+  w.Key("errorMessage");
+  Str(w, record.error_message);
+  w.Key("attemptEndingTimestamp");
+  w.Int64(now_ms);
+  w.Key("rawData");
+  Base64Value(w, record.raw);
+  KinesisMetadata(w, batch.stream().get(), batch.shard().get(), record.partition_key,
+                  batch.SequenceNumberOf(record).get(), record.arrival_ms);
+  w.EndObject();
+  out.push_back('\n');
+  ++pending_;
+}
+
+void BackupWriter::AddDocumentLine(Target& target, const Document& doc,
+                                   const DeliveryResult& result, int64_t now_ms) {
+  StringSink sink(target.staged);
+  StringWriter w(sink);
+  w.StartObject();
+  w.Key("attemptsMade");
+  w.Int(result.attempts);
+  w.Key("arrivalTimestamp");
+  w.Int64(doc.arrival_ms);
+  w.Key("errorCode");
+  Str(w, result.error_code);
+  w.Key("errorMessage");
+  Str(w, result.error_message);
+  w.Key("attemptEndingTimestamp");
+  w.Int64(now_ms);
+  w.Key("rawData");
+  Base64Value(w, doc.body);
+  w.Key("esDocumentId");
+  Str(w, doc.id);
+  w.Key("esIndexName");
+  Str(w, result.target);
+  KinesisMetadata(w, doc.stream, doc.shard, {}, doc.sequence_number, doc.arrival_ms);
+  w.EndObject();
+  target.staged.push_back('\n');
+  ++pending_;
+}
+
+void BackupWriter::AddFailedDocument(const Document& doc, const DeliveryResult& result,
+                                     int64_t now_ms) {
+  AddDocumentLine(delivery_failed_, doc, result, now_ms);
+}
+
+void BackupWriter::AddDeliveredDocument(const Document& doc, const DeliveryResult& result,
+                                        int64_t now_ms) {
+  if (all_documents_) AddDocumentLine(all_, doc, result, now_ms);
+}
+
+Status BackupWriter::Commit() {
+  for (Target* t : {&processing_failed_, &delivery_failed_, &all_}) {
+    if (t->staged.empty()) continue;
+    TL_RETURN_IF_ERROR(t->file->Append(t->staged));
+    TL_RETURN_IF_ERROR(t->file->Sync());
+    t->staged.clear();
+  }
+  pending_ = 0;
+  return Status::Ok();
+}
+
+}  // namespace tideline::pipeline

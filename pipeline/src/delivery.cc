@@ -1,0 +1,166 @@
+// The delivery thread: buffer -> destination -> backup -> checkpoints, in that order, so a
+// checkpoint never passes a record that is not delivered, dropped or durably backed up.
+#include <map>
+
+#include "pipeline_impl.h"
+#include "storage/sequence_number.h"
+
+namespace tideline::pipeline {
+namespace {
+
+constexpr std::chrono::milliseconds kFirstBackoff{500};
+constexpr std::chrono::milliseconds kMaxBackoff{30'000};
+
+// Stable document ids and sequence numbers of one flush, in one buffer.
+struct FlushDocuments {
+  std::string text;
+  std::vector<Document> docs;
+  std::vector<ShardStats*> stats;  // per document
+};
+
+}  // namespace
+
+void PipelineImpl::DeliverLoop(std::stop_token stop) {
+  while (true) {
+    std::vector<std::unique_ptr<RecordBatch>> batches = buffer_.Take(stop);
+    if (!batches.empty()) {
+      // Once stopping, the last flush runs under the drain token: Stop() gives it a few
+      // seconds before it gives up (the records are then read again after a restart).
+      const bool done =
+          DeliverFlush(batches, stop.stop_requested() ? drain_.get_token() : std::stop_token(stop));
+      batches.clear();
+      buffer_.FlushDone();
+      if (!done && !stop.stop_requested()) continue;
+    }
+    if (stop.stop_requested()) break;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  delivery_done_ = true;
+  delivery_done_cv_.notify_all();
+}
+
+bool PipelineImpl::DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batches,
+                                std::stop_token stop) {
+  // Documents for every Ok record. Ids and sequence numbers go into one buffer first; views
+  // into it are taken once it has stopped growing.
+  FlushDocuments flush;
+  std::vector<std::pair<PipelineRecord*, RecordBatch*>> sources;
+  for (auto& batch : batches) {
+    for (PipelineRecord& r : batch->records()) {
+      if (r.ok()) sources.emplace_back(&r, batch.get());
+    }
+  }
+  const size_t seq_len = kSequenceNumberDigits;
+  std::vector<size_t> id_at(sources.size());
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const auto& [r, b] = sources[i];
+    id_at[i] = flush.text.size();
+    flush.text.append(b->stream().get()).append("-").append(b->SequenceNumberOf(*r).get());
+  }
+  flush.docs.resize(sources.size());
+  ShardStats* stats = nullptr;
+  std::string_view stats_shard;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const auto& [r, b] = sources[i];
+    const size_t end = i + 1 < sources.size() ? id_at[i + 1] : flush.text.size();
+    Document& d = flush.docs[i];
+    d.id = std::string_view(flush.text).substr(id_at[i], end - id_at[i]);
+    d.sequence_number = d.id.substr(d.id.size() - seq_len);
+    d.body = r->data;
+    d.body_is_json_object = r->is_json_object;
+    d.stream = b->stream().get();
+    d.shard = b->shard().get();
+    d.arrival_ms = r->arrival_ms;
+    if (stats == nullptr || stats_shard != d.shard) {
+      stats = &StatsFor(b->shard().get());
+      stats_shard = d.shard;
+    }
+    flush.stats.push_back(stats);
+  }
+
+  std::vector<DeliveryResult> results(flush.docs.size());
+  auto backoff = kFirstBackoff;
+  while (!flush.docs.empty()) {
+    const Status st = destination_->Deliver(flush.docs, results, stop);
+    if (st.ok()) break;
+    if (stop.stop_requested()) return false;
+    SetState("stalled", "destination: " + st.ToString());
+    log_->warn("pipeline {}: delivery failed, retrying in {} ms: {}", options_.name,
+               backoff.count(), st.ToString());
+    if (!Pause(stop, backoff)) return false;
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+
+  const int64_t now = NowMs();
+  for (auto& batch : batches) {
+    for (const PipelineRecord& r : batch->records()) {
+      if (r.result == RecordResult::kProcessingFailed) backup_->AddProcessingFailed(*batch, r, now);
+    }
+  }
+  for (size_t i = 0; i < flush.docs.size(); ++i) {
+    if (results[i].delivered) {
+      backup_->AddDeliveredDocument(flush.docs[i], results[i], now);
+    } else {
+      backup_->AddFailedDocument(flush.docs[i], results[i], now);
+    }
+  }
+  if (!CommitBackup(stop)) return false;
+  for (size_t i = 0; i < flush.docs.size(); ++i) {
+    auto& counter = results[i].delivered ? flush.stats[i]->records_delivered
+                                         : flush.stats[i]->records_delivery_failed;
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!MoveCheckpoints(batches, stop)) return false;
+  flushes_.fetch_add(1, std::memory_order_relaxed);
+  SetState("running", "");
+  log_->debug("pipeline {}: flushed {} documents from {} batches", options_.name, flush.docs.size(),
+              batches.size());
+  return true;
+}
+
+bool PipelineImpl::CommitBackup(std::stop_token stop) {
+  auto backoff = kFirstBackoff;
+  while (backup_->pending() > 0) {
+    const Status st = backup_->Commit();
+    if (st.ok()) break;
+    // Data at risk: the records stay unacknowledged (no checkpoint) until the backup works.
+    SetState("stalled", "backup: " + st.ToString());
+    log_->error("pipeline {}: cannot write the backup under {}; not advancing: {}", options_.name,
+                backup_->directory(), st.ToString());
+    if (!Pause(stop, backoff)) return false;
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+  return true;
+}
+
+bool PipelineImpl::MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch>>& batches,
+                                   std::stop_token stop) {
+  // Batches of a shard arrive in read order, so its last batch holds its highest offset.
+  std::map<std::string, storage::Store::ShardCheckpoint> latest;
+  for (const auto& b : batches) {
+    if (b->records().empty()) continue;
+    latest[b->shard().get()] = {b->shard(), b->SequenceNumberOf(b->records().back())};
+  }
+  std::vector<storage::Store::ShardCheckpoint> checkpoints;
+  for (auto& [shard, cp] : latest)
+    checkpoints.push_back(std::move(cp));
+  auto backoff = kFirstBackoff;
+  while (!checkpoints.empty()) {
+    const Status st = store_.SetCheckpoints(options_.name, options_.source.stream, checkpoints);
+    if (st.ok()) break;
+    if (st.code() == StatusCode::kNotFound || st.code() == StatusCode::kInvalidArgument) {
+      // The stream was deleted (and maybe created again): these records' checkpoints are gone
+      // with it.
+      log_->info("pipeline {}: not checkpointing records of a deleted stream: {}", options_.name,
+                 st.ToString());
+      break;
+    }
+    SetState("stalled", "checkpoint: " + st.ToString());
+    log_->error("pipeline {}: cannot write checkpoints: {}", options_.name, st.ToString());
+    if (!Pause(stop, backoff)) return false;
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+  return true;
+}
+
+}  // namespace tideline::pipeline

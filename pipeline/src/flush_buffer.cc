@@ -1,0 +1,75 @@
+#include "flush_buffer.h"
+
+namespace tideline::pipeline {
+
+size_t BatchDataBytes(const RecordBatch& batch) {
+  size_t n = 0;
+  for (const PipelineRecord& r : batch.records())
+    n += r.raw.size();
+  return n;
+}
+
+FlushBuffer::FlushBuffer(size_t flush_bytes, std::chrono::milliseconds interval, size_t max_bytes)
+    : flush_bytes_(flush_bytes), interval_(interval), max_bytes_(max_bytes) {}
+
+bool FlushBuffer::Push(std::unique_ptr<RecordBatch> batch, std::stop_token stop) {
+  const size_t data = BatchDataBytes(*batch);
+  const size_t memory = batch->MemoryBytes();
+  std::unique_lock<std::mutex> lock(mu_);
+  // An empty buffer with nothing in flight always takes a batch, so one batch larger than
+  // max_bytes cannot block forever.
+  if (!changed_.wait(lock, stop, [&] {
+        return (batches_.empty() && in_flight_memory_ == 0) ||
+               stats_.memory_bytes + in_flight_memory_ < max_bytes_;
+      })) {
+    return false;
+  }
+  if (batches_.empty()) oldest_ = std::chrono::steady_clock::now();
+  stats_.records += batch->records().size();
+  stats_.data_bytes += data;
+  stats_.memory_bytes += memory;
+  batches_.push_back(std::move(batch));
+  lock.unlock();
+  changed_.notify_all();
+  return true;
+}
+
+bool FlushBuffer::FlushDueLocked(std::chrono::steady_clock::time_point now) const {
+  if (batches_.empty()) return false;
+  return stats_.data_bytes >= flush_bytes_ || now - oldest_ >= interval_ ||
+         stats_.memory_bytes >= max_bytes_;
+}
+
+std::vector<std::unique_ptr<RecordBatch>> FlushBuffer::Take(std::stop_token stop) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop.stop_requested() && !FlushDueLocked(std::chrono::steady_clock::now())) {
+    if (batches_.empty()) {
+      changed_.wait(lock, stop, [&] { return !batches_.empty(); });
+    } else {
+      changed_.wait_until(lock, stop, oldest_ + interval_,
+                          [&] { return FlushDueLocked(std::chrono::steady_clock::now()); });
+    }
+  }
+  std::vector<std::unique_ptr<RecordBatch>> out;
+  out.swap(batches_);
+  in_flight_memory_ += stats_.memory_bytes;
+  stats_ = Stats{};
+  lock.unlock();
+  changed_.notify_all();
+  return out;
+}
+
+void FlushBuffer::FlushDone() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    in_flight_memory_ = 0;
+  }
+  changed_.notify_all();
+}
+
+FlushBuffer::Stats FlushBuffer::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+}  // namespace tideline::pipeline

@@ -1,0 +1,61 @@
+// The pipeline's buffer between the shard readers and delivery: Firehose buffering hints
+// (flush at size_bytes or when the oldest batch is interval old, whichever first) plus
+// backpressure (Push blocks while max_bytes are held).
+//
+// Thread safety: Push from any number of reader threads, Take from the one delivery thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <vector>
+
+#include "pipeline/record_batch.h"
+
+namespace tideline::pipeline {
+
+class FlushBuffer {
+ public:
+  // flush_bytes: data bytes that trigger a flush; interval: age of the oldest batch that
+  // triggers one (0: flush whatever is there at once); max_bytes: memory (RecordBatch
+  // MemoryBytes) at which Push waits.
+  FlushBuffer(size_t flush_bytes, std::chrono::milliseconds interval, size_t max_bytes);
+
+  // Adds a batch; blocks while the buffer is full. Returns false (batch discarded, which is
+  // safe: nothing of it was checkpointed) when stop was requested.
+  bool Push(std::unique_ptr<RecordBatch> batch, std::stop_token stop);
+  // Waits until a flush is due (or stop) and takes every buffered batch, in push order. On stop,
+  // returns what is buffered (maybe nothing) at once. The batches' memory still counts against
+  // max_bytes until FlushDone, so a flush being delivered holds readers back too.
+  std::vector<std::unique_ptr<RecordBatch>> Take(std::stop_token stop);
+  void FlushDone();
+
+  struct Stats {
+    uint64_t records = 0;
+    uint64_t data_bytes = 0;
+    uint64_t memory_bytes = 0;
+  };
+  Stats stats() const;
+
+ private:
+  bool FlushDueLocked(std::chrono::steady_clock::time_point now) const;
+
+  const size_t flush_bytes_;
+  const std::chrono::milliseconds interval_;
+  const size_t max_bytes_;
+
+  mutable std::mutex mu_;
+  std::condition_variable_any changed_;
+  std::vector<std::unique_ptr<RecordBatch>> batches_;  // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point oldest_{};     // GUARDED_BY(mu_)
+  Stats stats_;                                        // GUARDED_BY(mu_)
+  uint64_t in_flight_memory_ = 0;                      // GUARDED_BY(mu_)
+};
+
+// Sum of the data sizes of a batch's records (what the buffer's size hint counts).
+size_t BatchDataBytes(const RecordBatch& batch);
+
+}  // namespace tideline::pipeline

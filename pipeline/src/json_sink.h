@@ -1,0 +1,23 @@
+// A RapidJSON output stream appending to a std::string, for building JSON lines and requests.
+#pragma once
+
+#include <rapidjson/writer.h>
+
+#include <string>
+
+namespace tideline::pipeline {
+
+class StringSink {
+ public:
+  using Ch = char;
+  explicit StringSink(std::string& out) : out_(out) {}
+  void Put(char c) { out_.push_back(c); }
+  void Flush() {}
+
+ private:
+  std::string& out_;
+};
+
+using StringWriter = rapidjson::Writer<StringSink>;
+
+}  // namespace tideline::pipeline

@@ -1,0 +1,105 @@
+// How a Lambda request reaches the transformer and its response comes back: an HTTP POST
+// (HttpInvoker) or one line on a long-lived subprocess's stdin/stdout (ProcessInvoker, framing
+// in pipeline/LAMBDA.md). An invoker only moves bytes; lambda_processor.cc parses and retries.
+//
+// Thread safety: Invoke may run concurrently; each invoker keeps a pool of idle connections or
+// children (guarded by its mutex), takes one per call and returns it when the call succeeded,
+// so concurrent calls never share one and a broken one is never reused.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/status.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace tideline::pipeline::lambda {
+
+// The pipeline module's logger ("pipeline"), shared with the other processors by name.
+spdlog::logger& Log();
+
+// The result of one invocation attempt.
+struct InvokeOutcome {
+  bool ok = false;
+  // Why the attempt failed, when !ok: a Firehose error code (lambda_protocol.h) and what
+  // happened, e.g. "HTTP 503 from http://...: ..." or "no response within 200 ms".
+  std::string error_code;
+  std::string error_message;
+
+  static InvokeOutcome Failure(std::string_view code, std::string message);
+};
+
+// Takes a response body; an error means it is not a usable response.
+using AcceptResponse = std::function<Status(std::string_view body)>;
+
+class Invoker {
+ public:
+  virtual ~Invoker() = default;
+  // Sends one request (one line of JSON), waits at most `timeout` for the whole response (at
+  // most kMaxPayloadBytes) and hands it to `accept`. When `accept` rejects it, the attempt fails
+  // with Lambda.JsonProcessingException (and a subprocess that wrote it is replaced).
+  virtual InvokeOutcome Invoke(std::string_view request, std::chrono::milliseconds timeout,
+                               const AcceptResponse& accept) = 0;
+};
+
+// POSTs the request to `url` with Content-Type application/json. A 2xx response's body is the
+// response; any other status (401/403, 404 and 429 get Firehose's codes for an invocation
+// refused for access, a missing function and throttling), a transport error or a timeout
+// (Lambda.FunctionError) fails the attempt. Connections are
+// kept alive between calls (one libcurl easy handle per concurrent caller, pooled).
+class HttpInvoker final : public Invoker {
+ public:
+  explicit HttpInvoker(std::string url);
+  ~HttpInvoker() override;
+  HttpInvoker(const HttpInvoker&) = delete;
+  HttpInvoker& operator=(const HttpInvoker&) = delete;
+
+  InvokeOutcome Invoke(std::string_view request, std::chrono::milliseconds timeout,
+                       const AcceptResponse& accept) override;
+
+ private:
+  struct Connection;  // a libcurl easy handle and its error buffer
+  std::unique_ptr<Connection> Take();
+  void Return(std::unique_ptr<Connection> connection);
+
+  const std::string url_;
+  void* headers_ = nullptr;  // curl_slist*, immutable after construction
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // GUARDED_BY(mu_)
+};
+
+class ChildProcess;
+
+// Runs `command` (argv form, searched in PATH, no shell) and speaks the line framing with it.
+// Children start on demand and live across calls; one that fails a call in any way (exits,
+// times out, writes something that is not one line) is killed and reaped, and the next call
+// starts a fresh one. Their stderr is tideline's stderr. The destructor closes every idle
+// child's stdin, gives it a moment to exit, then kills and reaps it.
+class ProcessInvoker final : public Invoker {
+ public:
+  explicit ProcessInvoker(std::vector<std::string> command);
+  ~ProcessInvoker() override;
+  ProcessInvoker(const ProcessInvoker&) = delete;
+  ProcessInvoker& operator=(const ProcessInvoker&) = delete;
+
+  InvokeOutcome Invoke(std::string_view request, std::chrono::milliseconds timeout,
+                       const AcceptResponse& accept) override;
+
+ private:
+  const std::vector<std::string> command_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<ChildProcess>> idle_;  // GUARDED_BY(mu_)
+};
+
+// Whether `program` names an executable file: a path containing '/', or a name found in PATH.
+bool IsExecutable(const std::string& program);
+
+}  // namespace tideline::pipeline::lambda

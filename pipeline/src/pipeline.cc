@@ -1,0 +1,247 @@
+// Pipeline lifecycle: building the parts, the supervisor thread, stop, and status.
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include "pipeline_impl.h"
+
+namespace tideline::pipeline {
+namespace {
+
+constexpr std::chrono::milliseconds kStreamPoll{1000};
+constexpr std::chrono::milliseconds kDrainTimeout{5000};
+
+size_t BufferMemoryLimit(const BufferOptions& b) {
+  // A buffered batch holds its data, the transformed documents and block slack: about 3.3x the
+  // data for access logs. Eight times the flush size lets one full flush be delivered while the
+  // next one gathers, so readers are held back only when delivery really falls behind.
+  return std::max<size_t>(size_t{8} * b.size_mib << 20, 32u << 20);
+}
+
+}  // namespace
+
+std::shared_ptr<spdlog::logger> PipelineLogger() {
+  static std::shared_ptr<spdlog::logger> logger = [] {
+    auto existing = spdlog::get("pipeline");
+    return existing ? existing : spdlog::stderr_color_mt("pipeline");
+  }();
+  return logger;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::unique_ptr<Processor>> MakeProcessor(const ProcessorOptions& processor,
+                                                 const PipelineOptions& pipeline) {
+  return std::visit(
+      [&](const auto& o) -> Result<std::unique_ptr<Processor>> {
+        using T = std::decay_t<decltype(o)>;
+        if constexpr (std::is_same_v<T, AccessLogOptions>) {
+          return MakeAccessLogProcessor(o);
+        } else if constexpr (std::is_same_v<T, GeoIpOptions>) {
+          return MakeGeoIpProcessor(o);
+        } else if constexpr (std::is_same_v<T, std::monostate>) {
+          return MakeJsonProcessor();
+        } else if constexpr (std::is_same_v<T, FieldsOptions>) {
+          return MakeFieldsProcessor(o);
+        } else {
+          LambdaOptions lambda = o;
+          lambda.pipeline_name = pipeline.name;
+          lambda.region = pipeline.region;
+          lambda.account_id = pipeline.account_id;
+          return MakeLambdaProcessor(lambda);
+        }
+      },
+      processor.options);
+}
+
+Result<std::unique_ptr<Pipeline>> Pipeline::Start(const PipelineOptions& options,
+                                                  storage::Store& store) {
+  TL_RETURN_IF_ERROR(ValidatePipelineOptions(options));
+  std::vector<std::unique_ptr<Processor>> processors;
+  for (size_t i = 0; i < options.processors.size(); ++i) {
+    auto p = MakeProcessor(options.processors[i], options);
+    if (!p.ok()) {
+      return Status(p.status().code(), "pipeline " + options.name + ": processor " +
+                                           std::to_string(i + 1) + ": " + p.status().message());
+    }
+    processors.push_back(std::move(*p));
+  }
+  const auto& file = std::get<FileDestinationOptions>(options.destination.options);
+  auto destination = MakeFileDestination(file, options.name);
+  if (!destination.ok()) {
+    return Status(destination.status().code(),
+                  "pipeline " + options.name + ": destination: " + destination.status().message());
+  }
+  return StartWith(options, store, std::move(processors), std::move(*destination));
+}
+
+Result<std::unique_ptr<Pipeline>> Pipeline::StartWith(
+    const PipelineOptions& options, storage::Store& store,
+    std::vector<std::unique_ptr<Processor>> processors, std::unique_ptr<Destination> destination) {
+  TL_RETURN_IF_ERROR(ValidatePipelineOptions(options));
+  auto backup = BackupWriter::Open(options.backup, options.name, destination->type());
+  if (!backup.ok()) {
+    return Status(backup.status().code(),
+                  "pipeline " + options.name + ": backup: " + backup.status().message());
+  }
+  auto p = std::make_unique<PipelineImpl>(options, store, std::move(processors),
+                                          std::move(destination), std::move(*backup));
+  p->Start();
+  return std::unique_ptr<Pipeline>(std::move(p));
+}
+
+PipelineImpl::PipelineImpl(PipelineOptions options, storage::Store& store,
+                           std::vector<std::unique_ptr<Processor>> processors,
+                           std::unique_ptr<Destination> destination,
+                           std::unique_ptr<BackupWriter> backup)
+    : options_(std::move(options)),
+      store_(store),
+      log_(PipelineLogger()),
+      processors_(std::move(processors)),
+      destination_(std::move(destination)),
+      backup_(std::move(backup)),
+      buffer_(size_t{options_.buffer.size_mib} << 20,
+              std::chrono::seconds(options_.buffer.interval_s),
+              BufferMemoryLimit(options_.buffer)) {}
+
+PipelineImpl::~PipelineImpl() {
+  Stop();
+}
+
+void PipelineImpl::Start() {
+  delivery_ = std::jthread([this](std::stop_token stop) { DeliverLoop(stop); });
+  supervisor_ = std::jthread([this](std::stop_token stop) { Supervise(stop); });
+  log_->info("pipeline {}: started ({} -> {} processors -> {})", options_.name,
+             options_.source.stream.get(), processors_.size(), destination_->type());
+}
+
+void PipelineImpl::Stop() {
+  std::call_once(stop_once_, [this] {
+    // Readers first, so nothing new enters the buffer; then the last flush, bounded in time.
+    supervisor_.request_stop();
+    store_.WakeWaiters();
+    if (supervisor_.joinable()) supervisor_.join();
+    delivery_.request_stop();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!delivery_done_cv_.wait_for(lock, kDrainTimeout, [&] { return delivery_done_; })) {
+        log_->warn(
+            "pipeline {}: last delivery did not finish in {} ms; its records will be "
+            "delivered again after restart",
+            options_.name, kDrainTimeout.count());
+        drain_.request_stop();
+      }
+    }
+    if (delivery_.joinable()) delivery_.join();
+    SetState("stopped", "");
+  });
+}
+
+bool PipelineImpl::Pause(std::stop_token stop, std::chrono::milliseconds d) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait_for(lock, stop, d, [] { return false; });
+  return !stop.stop_requested();
+}
+
+void PipelineImpl::SetState(std::string state, std::string message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ != state)
+    log_->info("pipeline {}: {}{}{}", options_.name, state, message.empty() ? "" : ": ", message);
+  state_ = std::move(state);
+  message_ = std::move(message);
+}
+
+ShardStats& PipelineImpl::StatsFor(const std::string& shard_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = shards_[shard_id];
+  if (!slot) slot = std::make_unique<ShardStats>();
+  return *slot;
+}
+
+void PipelineImpl::Supervise(std::stop_token stop) {
+  const StreamName& stream = options_.source.stream;
+  while (!stop.stop_requested()) {
+    auto info = store_.DescribeStream(stream);
+    if (!info.ok()) {
+      if (info.status().code() == StatusCode::kNotFound) {
+        SetState("waiting for stream", "stream " + stream.get() + " does not exist yet");
+      } else {
+        log_->error("pipeline {}: describing {}: {}", options_.name, stream.get(),
+                    info.status().ToString());
+      }
+      Pause(stop, kStreamPoll);
+      continue;
+    }
+    SetState("running", "");
+    std::vector<std::jthread> readers;
+    for (const storage::ShardInfo& shard : info->shards) {
+      ShardSource source{shard.id, shard.uid, &StatsFor(shard.id.get())};
+      readers.emplace_back([this, source](std::stop_token s) { ReadShard(s, source); });
+    }
+    // Watch for the stream being deleted (and perhaps created again under the same name).
+    while (Pause(stop, kStreamPoll)) {
+      auto now = store_.DescribeStream(stream);
+      if (!now.ok() || now->uid != info->uid) break;
+    }
+    for (auto& r : readers)
+      r.request_stop();
+    store_.WakeWaiters();
+    readers.clear();  // joins
+  }
+}
+
+PipelineStatus PipelineImpl::GetStatus() const {
+  PipelineStatus s;
+  s.name = options_.name;
+  s.stream = options_.source.stream.get();
+  s.destination = destination_->description();
+  const FlushBuffer::Stats buffered = buffer_.stats();
+  s.buffered_records = buffered.records;
+  s.buffered_bytes = buffered.data_bytes;
+  s.flushes = flushes_.load(std::memory_order_relaxed);
+  for (const auto& b : read_delay_) {
+    s.read_delay_buckets.push_back(b.load(std::memory_order_relaxed));
+    s.read_delay_count += s.read_delay_buckets.back();
+  }
+  // Cumulative, as Prometheus histograms are.
+  for (size_t i = 1; i < s.read_delay_buckets.size(); ++i)
+    s.read_delay_buckets[i] += s.read_delay_buckets[i - 1];
+
+  std::map<std::string, storage::Checkpoint> checkpoints;
+  for (auto& cp : store_.ListCheckpoints(options_.name)) {
+    if (cp.stream == options_.source.stream) checkpoints[cp.shard.get()] = std::move(cp);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  s.state = state_;
+  s.message = message_;
+  for (const auto& [id, st] : shards_) {
+    ShardStatus& sh = s.shards.emplace_back();
+    sh.shard_id = id;
+    if (auto it = checkpoints.find(id); it != checkpoints.end()) {
+      sh.checkpoint = it->second.sequence_number.get();
+      sh.checkpoint_offset = it->second.offset.get();
+    }
+    sh.last_offset = st->last_offset.load(std::memory_order_relaxed);
+    const uint64_t next = st->next_offset.load(std::memory_order_relaxed);
+    if (next <= sh.last_offset) {
+      sh.millis_behind_latest =
+          std::max<int64_t>(0, st->last_arrival_ms.load(std::memory_order_relaxed) -
+                                   st->read_arrival_ms.load(std::memory_order_relaxed));
+    }
+    ShardCounters& c = sh.counters;
+    c.records_read = st->records_read.load(std::memory_order_relaxed);
+    c.bytes_read = st->bytes_read.load(std::memory_order_relaxed);
+    c.records_dropped = st->records_dropped.load(std::memory_order_relaxed);
+    c.records_processing_failed = st->records_processing_failed.load(std::memory_order_relaxed);
+    c.records_delivered = st->records_delivered.load(std::memory_order_relaxed);
+    c.records_delivery_failed = st->records_delivery_failed.load(std::memory_order_relaxed);
+    c.records_expired = st->records_expired.load(std::memory_order_relaxed);
+  }
+  return s;
+}
+
+}  // namespace tideline::pipeline

@@ -1,0 +1,122 @@
+// The Pipeline implementation. Private to pipeline/.
+//
+// Threads: a supervisor (waits for the source stream, starts one reader per shard, restarts
+// them when the stream is deleted and created again), the readers (read -> transform -> Seal ->
+// buffer), and one delivery thread (buffer -> destination -> backup -> checkpoints).
+//
+// Locks: mu_ guards state_, message_, shards_ (the map, not the counters' atomics) and readers_;
+// it is never held while calling the store, a processor or the destination. FlushBuffer has its
+// own lock, never taken with mu_ held.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backup_writer.h"
+#include "flush_buffer.h"
+#include "pipeline/destination.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/processor.h"
+
+namespace tideline::pipeline {
+
+// Per-shard counters, updated by the shard's reader and the delivery thread.
+struct ShardStats {
+  std::atomic<uint64_t> records_read{0};
+  std::atomic<uint64_t> bytes_read{0};
+  std::atomic<uint64_t> records_dropped{0};
+  std::atomic<uint64_t> records_processing_failed{0};
+  std::atomic<uint64_t> records_delivered{0};
+  std::atomic<uint64_t> records_delivery_failed{0};
+  std::atomic<uint64_t> records_expired{0};
+  // The shard's newest record (offset, arrival) when last read, the arrival time of the last
+  // record read, and the next offset the reader will read.
+  std::atomic<uint64_t> last_offset{0};
+  std::atomic<int64_t> last_arrival_ms{0};
+  std::atomic<int64_t> read_arrival_ms{0};
+  std::atomic<uint64_t> next_offset{0};
+};
+
+class PipelineImpl final : public Pipeline {
+ public:
+  PipelineImpl(PipelineOptions options, storage::Store& store,
+               std::vector<std::unique_ptr<Processor>> processors,
+               std::unique_ptr<Destination> destination, std::unique_ptr<BackupWriter> backup);
+  ~PipelineImpl() override;
+
+  void Start();
+  void Stop() override;
+  PipelineStatus GetStatus() const override;
+  const PipelineOptions& options() const override { return options_; }
+
+ private:
+  struct ShardSource {
+    ShardId shard;
+    uint64_t uid = 0;
+    ShardStats* stats = nullptr;
+  };
+
+  // pipeline.cc
+  void Supervise(std::stop_token stop);
+  void SetState(std::string state, std::string message);
+  ShardStats& StatsFor(const std::string& shard_id);
+  // Waits up to `d` unless stop is requested; false when stopping.
+  bool Pause(std::stop_token stop, std::chrono::milliseconds d);
+
+  // shard_reader.cc
+  void ReadShard(std::stop_token stop, ShardSource source);
+  Result<uint64_t> ResumeOffset(const ShardSource& source);
+  void RecordReadDelays(const RecordBatch& batch, int64_t now_ms);
+
+  // delivery.cc
+  void DeliverLoop(std::stop_token stop);
+  // Delivers one flush, backs up failures and moves the checkpoints; false when stopped before
+  // the flush was done (its records will be read again).
+  bool DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batches, std::stop_token stop);
+  bool CommitBackup(std::stop_token stop);
+  bool MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch>>& batches,
+                       std::stop_token stop);
+
+  const PipelineOptions options_;
+  storage::Store& store_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::vector<std::unique_ptr<Processor>> processors_;
+  std::unique_ptr<Destination> destination_;
+  std::unique_ptr<BackupWriter> backup_;
+  FlushBuffer buffer_;
+
+  mutable std::mutex mu_;
+  std::string state_ = "starting";                             // GUARDED_BY(mu_)
+  std::string message_;                                        // GUARDED_BY(mu_)
+  std::map<std::string, std::unique_ptr<ShardStats>> shards_;  // GUARDED_BY(mu_)
+
+  std::atomic<uint64_t> flushes_{0};
+  std::array<std::atomic<uint64_t>, std::size(kReadDelayBucketsMs) + 1> read_delay_{};
+
+  // Bounds the last flush at Stop(); see DeliverLoop.
+  std::stop_source drain_;
+  bool delivery_done_ = false;  // GUARDED_BY(mu_)
+  std::condition_variable delivery_done_cv_;
+
+  std::jthread delivery_;
+  std::jthread supervisor_;
+  std::once_flag stop_once_;
+};
+
+// Builds a processor from its options (pipeline name/region/account fill Lambda's ARNs).
+Result<std::unique_ptr<Processor>> MakeProcessor(const ProcessorOptions& processor,
+                                                 const PipelineOptions& pipeline);
+std::shared_ptr<spdlog::logger> PipelineLogger();
+int64_t NowMs();
+
+}  // namespace tideline::pipeline

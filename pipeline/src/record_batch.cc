@@ -1,0 +1,211 @@
+#include "pipeline/record_batch.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+
+#include "json_sink.h"
+#include "storage/sequence_number.h"
+
+namespace tideline::pipeline {
+namespace {}  // namespace
+
+std::string_view RecordResultName(RecordResult result) {
+  switch (result) {
+    case RecordResult::kOk:
+      return "Ok";
+    case RecordResult::kDropped:
+      return "Dropped";
+    case RecordResult::kProcessingFailed:
+      return "ProcessingFailed";
+  }
+  return "Unknown";
+}
+
+// The JSON pool's chunks carry a small header; sized so that header + chunk fit a pool block.
+constexpr size_t kJsonChunkBytes = kPoolBlockBytes - 64;
+
+RecordBatch::RecordBatch(StreamName stream, ShardId shard, uint64_t shard_uid)
+    : stream_(std::move(stream)),
+      shard_(std::move(shard)),
+      shard_uid_(shard_uid),
+      json_allocator_(kJsonChunkBytes) {}
+
+RecordBatch::~RecordBatch() {
+  for (char* block : blocks_)
+    FreeBlock(block);
+}
+
+PipelineRecord& RecordBatch::Add(Offset offset, int64_t arrival_ms, std::string_view partition_key,
+                                 std::string_view data) {
+  PipelineRecord& r = records_.emplace_back();
+  r.offset = offset;
+  r.arrival_ms = arrival_ms;
+  r.partition_key = Keep(partition_key);
+  r.raw = Keep(data);
+  r.data = r.raw;
+  return r;
+}
+
+std::string_view RecordBatch::Keep(std::string_view bytes) {
+  if (bytes.empty()) return {};
+  if (bytes.size() > kPoolBlockBytes / 4) {
+    // Large values get storage of their own so the shared blocks stay dense.
+    arena_bytes_ += bytes.size();
+    return owned_.emplace_back(bytes);
+  }
+  if (blocks_.empty() || kPoolBlockBytes - block_used_ < bytes.size()) {
+    blocks_.push_back(static_cast<char*>(AllocateBlock(kPoolBlockBytes)));
+    block_used_ = 0;
+    arena_bytes_ += kPoolBlockBytes;
+  }
+  char* dst = blocks_.back() + block_used_;
+  std::copy(bytes.begin(), bytes.end(), dst);
+  block_used_ += bytes.size();
+  return {dst, bytes.size()};
+}
+
+std::string_view RecordBatch::Keep(std::string&& bytes) {
+  arena_bytes_ += bytes.capacity();
+  return owned_.emplace_back(std::move(bytes));
+}
+
+void RecordBatch::SetBytes(PipelineRecord& record, std::string_view bytes) {
+  record.data = bytes;
+  record.json = nullptr;
+}
+
+void RecordBatch::SetJson(PipelineRecord& record, JsonValue&& value) {
+  if (record.json == nullptr) {
+    record.json = new (json_allocator_.Malloc(sizeof(JsonValue))) JsonValue();
+  }
+  *record.json = std::move(value);
+}
+
+std::string_view RecordBatch::Bytes(PipelineRecord& record) {
+  if (record.json == nullptr) return record.data;
+  // Serialized into a reused buffer, then copied into the arena: no allocation per record.
+  scratch_.clear();
+  StringSink sink(scratch_);
+  StringWriter writer(sink);
+  record.json->Accept(writer);
+  record.data = Keep(std::string_view(scratch_));
+  record.json = nullptr;
+  return record.data;
+}
+
+JsonValue* RecordBatch::Json(PipelineRecord& record, std::string* error) {
+  if (record.json != nullptr) return record.json;
+  // A full-document parse: trailing non-whitespace after the value is an error too.
+  rapidjson::GenericDocument<rapidjson::UTF8<>, JsonAllocator> doc(&json_allocator_);
+  doc.Parse(record.data.data(), record.data.size());
+  if (doc.HasParseError()) {
+    if (error != nullptr) {
+      *error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at byte " +
+               std::to_string(doc.GetErrorOffset());
+    }
+    return nullptr;
+  }
+  SetJson(record, std::move(static_cast<JsonValue&>(doc)));
+  return record.json;
+}
+
+void RecordBatch::Fail(PipelineRecord& record, std::string code, std::string message) {
+  record.result = RecordResult::kProcessingFailed;
+  record.error_code = std::move(code);
+  record.error_message = std::move(message);
+}
+
+SequenceNumber RecordBatch::SequenceNumberOf(const PipelineRecord& record) const {
+  return EncodeSequenceNumber({shard_uid_, record.offset.get()});
+}
+
+void RecordBatch::Seal() {
+  for (PipelineRecord& r : records_) {
+    if (r.json == nullptr) continue;
+    r.is_json_object = r.json->IsObject();
+    if (r.ok()) Bytes(r);
+    r.json = nullptr;
+  }
+  json_allocator_.Clear();
+}
+
+size_t RecordBatch::MemoryBytes() const {
+  return arena_bytes_ + json_allocator_.Capacity() + records_.capacity() * sizeof(PipelineRecord);
+}
+
+namespace {
+
+// Splits off the first segment of a dotted path.
+std::pair<std::string_view, std::string_view> SplitFirst(std::string_view path) {
+  const size_t dot = path.find('.');
+  if (dot == std::string_view::npos) return {path, {}};
+  return {path.substr(0, dot), path.substr(dot + 1)};
+}
+
+JsonValue::MemberIterator FindMember(JsonValue& obj, std::string_view name) {
+  return obj.FindMember(
+      JsonValue(rapidjson::StringRef(name.data(), static_cast<rapidjson::SizeType>(name.size()))));
+}
+
+}  // namespace
+
+JsonValue* FindField(JsonValue& root, std::string_view path) {
+  JsonValue* at = &root;
+  while (true) {
+    if (!at->IsObject()) return nullptr;
+    auto [head, rest] = SplitFirst(path);
+    auto it = FindMember(*at, head);
+    if (it == at->MemberEnd()) return nullptr;
+    at = &it->value;
+    if (rest.empty() && path.size() == head.size()) return at;
+    path = rest;
+  }
+}
+
+bool SetField(JsonValue& root, std::string_view path, JsonValue&& value, JsonAllocator& alloc) {
+  if (!root.IsObject()) return false;
+  JsonValue* at = &root;
+  while (true) {
+    auto [head, rest] = SplitFirst(path);
+    const bool last = head.size() == path.size();
+    auto it = FindMember(*at, head);
+    if (last) {
+      if (it != at->MemberEnd()) {
+        it->value = std::move(value);
+      } else {
+        JsonValue key(head.data(), static_cast<rapidjson::SizeType>(head.size()), alloc);
+        at->AddMember(key, value, alloc);
+      }
+      return true;
+    }
+    if (it == at->MemberEnd()) {
+      JsonValue key(head.data(), static_cast<rapidjson::SizeType>(head.size()), alloc);
+      at->AddMember(key, JsonValue(rapidjson::kObjectType), alloc);
+      it = at->MemberEnd() - 1;
+    } else if (!it->value.IsObject()) {
+      it->value.SetObject();
+    }
+    at = &it->value;
+    path = rest;
+  }
+}
+
+bool RemoveField(JsonValue& root, std::string_view path, JsonValue* removed) {
+  JsonValue* parent = &root;
+  std::string_view leaf = path;
+  const size_t dot = path.rfind('.');
+  if (dot != std::string_view::npos) {
+    parent = FindField(root, path.substr(0, dot));
+    leaf = path.substr(dot + 1);
+  }
+  if (parent == nullptr || !parent->IsObject()) return false;
+  auto it = FindMember(*parent, leaf);
+  if (it == parent->MemberEnd()) return false;
+  if (removed != nullptr) *removed = std::move(it->value);
+  parent->EraseMember(it);
+  return true;
+}
+
+}  // namespace tideline::pipeline

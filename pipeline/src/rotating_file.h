@@ -1,0 +1,68 @@
+// Append-only NDJSON files in one directory, rotated by size and age: the file destination and
+// the backups are made of them.
+//
+// Durability: Append only buffers in the OS; Sync fsyncs the file (and the directory after a
+// file was created). A failed Append or Sync truncates the file back to its last synced length
+// and closes it, so a retried flush never leaves a half-written copy behind; the next Append
+// starts a new file. Files left with a torn last line by a crash are cut back to their last
+// complete line when the writer opens.
+//
+// Thread safety: none; one owner.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "storage/status.h"
+
+namespace tideline::pipeline {
+
+class RotatingFile {
+ public:
+  struct Options {
+    std::filesystem::path dir;
+    // File names: <prefix>-YYYY-MM-DD-HH-MM-SS-<n>.ndjson (UTC, creation time).
+    std::string prefix;
+    uint64_t rotate_bytes = 64u << 20;
+    std::chrono::seconds rotate_age{3600};
+  };
+
+  // Creates the directory and repairs torn files; IOError naming the path on failure.
+  static Result<std::unique_ptr<RotatingFile>> Open(Options options);
+  ~RotatingFile();
+  RotatingFile(const RotatingFile&) = delete;
+  RotatingFile& operator=(const RotatingFile&) = delete;
+
+  // Appends whole lines to the current file, starting a new one when the current is too big or
+  // too old.
+  Status Append(std::string_view lines);
+  // Makes everything appended so far durable.
+  Status Sync();
+  // Path of the file being written ("" when none is open).
+  std::string current_path() const;
+
+ private:
+  explicit RotatingFile(Options options) : options_(std::move(options)) {}
+  Status OpenNewFile();
+  // Truncates to the synced length and closes; used after any failure.
+  void Abandon();
+
+  Options options_;
+  int fd_ = -1;
+  std::filesystem::path path_;
+  uint64_t size_ = 0;
+  uint64_t synced_size_ = 0;
+  std::chrono::steady_clock::time_point opened_at_{};
+  bool dir_sync_pending_ = false;
+  uint64_t sequence_ = 0;
+};
+
+// Cuts `path` back to its last complete line (after the last '\n'); a file with no newline
+// becomes empty. Returns the bytes removed.
+Result<uint64_t> RepairTornTail(const std::filesystem::path& path);
+
+}  // namespace tideline::pipeline

@@ -1,0 +1,133 @@
+// One shard's reader: resume after the checkpoint, read, transform, hand to the buffer.
+#include "pipeline_impl.h"
+#include "storage/sequence_number.h"
+
+namespace tideline::pipeline {
+namespace {
+
+constexpr std::chrono::milliseconds kIdleWait{1000};
+constexpr std::chrono::milliseconds kErrorPause{1000};
+
+storage::StartingPosition ToStorage(StartPosition p) {
+  switch (p) {
+    case StartPosition::kTrimHorizon:
+      return storage::StartingPosition::kTrimHorizon;
+    case StartPosition::kLatest:
+      return storage::StartingPosition::kLatest;
+    case StartPosition::kAtTimestamp:
+      return storage::StartingPosition::kAtTimestamp;
+  }
+  return storage::StartingPosition::kTrimHorizon;
+}
+
+}  // namespace
+
+Result<uint64_t> PipelineImpl::ResumeOffset(const ShardSource& source) {
+  const StreamName& stream = options_.source.stream;
+  auto cp = store_.GetCheckpoint(options_.name, stream, source.shard);
+  if (cp.ok()) {
+    // A checkpoint of an earlier stream of the same name (deleted, then created again) names
+    // another shard uid: it does not apply.
+    auto pos = DecodeSequenceNumber(cp->sequence_number.get());
+    if (pos && pos->shard_uid == source.uid) return cp->offset.get() + 1;
+    log_->warn("pipeline {}: ignoring checkpoint {} of an earlier {}", options_.name,
+               cp->sequence_number.get(), stream.get());
+  } else if (cp.status().code() != StatusCode::kNotFound) {
+    return cp.status();
+  }
+  auto start = store_.ResolvePosition(stream, source.shard, ToStorage(options_.source.start), "",
+                                      options_.source.start_timestamp_ms);
+  if (!start.ok()) return start.status();
+  // Written at once so that LATEST / AT_TIMESTAMP mean the same position after a restart.
+  const storage::Store::ShardCheckpoint first{source.shard,
+                                              EncodeSequenceNumber({source.uid, start->get() - 1})};
+  TL_RETURN_IF_ERROR(store_.SetCheckpoints(options_.name, stream, std::span(&first, 1)));
+  log_->info("pipeline {}: {} starts at offset {}", options_.name, source.shard.get(),
+             start->get());
+  return start->get();
+}
+
+void PipelineImpl::RecordReadDelays(const RecordBatch& batch, int64_t now_ms) {
+  std::array<uint64_t, std::size(kReadDelayBucketsMs) + 1> local{};
+  for (const PipelineRecord& r : batch.records()) {
+    const int64_t delay = now_ms - r.arrival_ms;
+    size_t i = 0;
+    while (i < std::size(kReadDelayBucketsMs) && delay > kReadDelayBucketsMs[i])
+      ++i;
+    ++local[i];
+  }
+  for (size_t i = 0; i < local.size(); ++i) {
+    if (local[i] != 0) read_delay_[i].fetch_add(local[i], std::memory_order_relaxed);
+  }
+}
+
+void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
+  const StreamName& stream = options_.source.stream;
+  ShardStats& stats = *source.stats;
+  uint64_t next = 0;
+  while (!stop.stop_requested()) {
+    auto resumed = ResumeOffset(source);
+    if (resumed.ok()) {
+      next = *resumed;
+      break;
+    }
+    if (resumed.status().code() == StatusCode::kNotFound) return;  // stream deleted
+    log_->error("pipeline {}: cannot resume {}: {}", options_.name, source.shard.get(),
+                resumed.status().ToString());
+    if (!Pause(stop, kErrorPause)) return;
+  }
+  const storage::ReadLimits limits{options_.source.read_max_records,
+                                   options_.source.read_max_bytes};
+  while (!stop.stop_requested()) {
+    stats.next_offset.store(next, std::memory_order_relaxed);
+    auto batch = std::make_unique<RecordBatch>(stream, source.shard, source.uid);
+    batch->records().reserve(limits.max_records);
+    auto read =
+        store_.Read(stream, source.shard, Offset(next), limits, [&](const storage::RecordView& v) {
+          batch->Add(v.offset, v.arrival_ms, v.partition_key, v.data);
+        });
+    if (!read.ok()) {
+      if (read.status().code() == StatusCode::kNotFound) return;
+      log_->error("pipeline {}: reading {}: {}", options_.name, source.shard.get(),
+                  read.status().ToString());
+      if (!Pause(stop, kErrorPause)) return;
+      continue;
+    }
+    stats.last_arrival_ms.store(read->last_arrival_ms, std::memory_order_relaxed);
+    stats.last_offset.store(read->last_offset.get(), std::memory_order_relaxed);
+    const uint64_t first =
+        batch->records().empty() ? read->next.get() : batch->records().front().offset.get();
+    if (first > next) {
+      // Retention removed these before the pipeline got to them; Kinesis readers see the same.
+      stats.records_expired.fetch_add(first - next, std::memory_order_relaxed);
+      log_->warn("pipeline {}: {} records of {} expired before they were read", options_.name,
+                 first - next, source.shard.get());
+    }
+    next = read->next.get();
+    if (batch->records().empty()) {
+      auto waited = store_.WaitForRecords(stream, source.shard, Offset(next - 1), kIdleWait);
+      if (!waited.ok() && waited.status().code() == StatusCode::kNotFound) return;
+      continue;
+    }
+    RecordReadDelays(*batch, NowMs());
+    stats.records_read.fetch_add(batch->records().size(), std::memory_order_relaxed);
+    stats.bytes_read.fetch_add(BatchDataBytes(*batch), std::memory_order_relaxed);
+    stats.read_arrival_ms.store(batch->records().back().arrival_ms, std::memory_order_relaxed);
+    stats.next_offset.store(next, std::memory_order_relaxed);
+
+    for (const auto& processor : processors_)
+      processor->Process(*batch);
+    uint64_t dropped = 0;
+    uint64_t failed = 0;
+    for (const PipelineRecord& r : batch->records()) {
+      dropped += r.result == RecordResult::kDropped;
+      failed += r.result == RecordResult::kProcessingFailed;
+    }
+    stats.records_dropped.fetch_add(dropped, std::memory_order_relaxed);
+    stats.records_processing_failed.fetch_add(failed, std::memory_order_relaxed);
+    batch->Seal();
+    if (!buffer_.Push(std::move(batch), stop)) return;
+  }
+}
+
+}  // namespace tideline::pipeline

@@ -1,0 +1,349 @@
+// A pipeline over a real store: readers, transform results, buffer, file destination, backup and
+// checkpoints, including restarts, failing destinations and backups, and backpressure.
+#include "pipeline/pipeline.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "storage/sequence_number.h"
+#include "test_util/temp_dir.h"
+
+namespace tideline::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+// "drop..." -> Dropped, "fail..." -> ProcessingFailed, "raw..." stays text, anything else
+// becomes {"line": data, "n": <len>}.
+class TestProcessor final : public Processor {
+ public:
+  std::string_view type() const override { return "test"; }
+  void Process(RecordBatch& batch) override {
+    for (PipelineRecord& r : batch.records()) {
+      if (!r.ok()) continue;
+      if (r.data.starts_with("drop")) {
+        r.result = RecordResult::kDropped;
+      } else if (r.data.starts_with("fail")) {
+        RecordBatch::Fail(r, "Test.Failed", "asked to fail");
+      } else if (!r.data.starts_with("raw")) {
+        JsonValue v(rapidjson::kObjectType);
+        v.AddMember("line",
+                    JsonValue(r.data.data(), static_cast<rapidjson::SizeType>(r.data.size()),
+                              batch.allocator()),
+                    batch.allocator());
+        v.AddMember("n", static_cast<uint64_t>(r.data.size()), batch.allocator());
+        batch.SetJson(r, std::move(v));
+      }
+    }
+  }
+};
+
+// Delegates to a file destination after failing the first `failures` calls; can also be held
+// closed (blocking) until released.
+class ControlledDestination final : public Destination {
+ public:
+  ControlledDestination(std::unique_ptr<Destination> inner, int failures)
+      : inner_(std::move(inner)), failures_(failures) {}
+  std::string_view type() const override { return "file"; }
+  std::string description() const override { return inner_->description(); }
+  Status Deliver(std::span<const Document> docs, std::span<DeliveryResult> results,
+                 std::stop_token stop) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      ++calls_;
+      cv_.wait(lock, [&] { return open_ || stop.stop_requested(); });
+      if (stop.stop_requested()) return Status::Unavailable("stopping");
+      if (failures_ > 0) {
+        --failures_;
+        return Status::Unavailable("destination down on purpose");
+      }
+    }
+    return inner_->Deliver(docs, results, stop);
+  }
+  void SetOpen(bool open) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = open;
+    }
+    cv_.notify_all();
+  }
+  int calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  std::unique_ptr<Destination> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int failures_;
+  int calls_ = 0;
+  bool open_ = true;
+};
+
+// Polls `done` every 10 ms until it holds or `limit` passes. A pipeline exposes its progress as
+// state (checkpoints, status), not as events, so tests poll it; only the overall limit is a time.
+template <typename F>
+bool PollUntil(F done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage::StoreOptions so;
+    so.data_dir = dir_.Sub("data");
+    auto store = storage::Store::Open(so);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    options_.name = "pipe";
+    options_.source.stream = StreamName("logs");
+    options_.buffer.interval_s = 0;  // flush as soon as anything is buffered
+    options_.source.read_max_records = 50;
+    file_options_.path = dir_.Sub("out");
+    options_.destination.options = file_options_;
+    options_.backup.path = dir_.Sub("backup");
+  }
+
+  std::unique_ptr<Pipeline> Start(int destination_failures = 0,
+                                  ControlledDestination** control = nullptr) {
+    std::vector<std::unique_ptr<Processor>> processors;
+    processors.push_back(std::make_unique<TestProcessor>());
+    auto file = MakeFileDestination(file_options_, options_.name);
+    EXPECT_TRUE(file.ok()) << file.status().ToString();
+    auto dest = std::make_unique<ControlledDestination>(std::move(*file), destination_failures);
+    if (control != nullptr) *control = dest.get();
+    auto p = Pipeline::StartWith(options_, *store_, std::move(processors), std::move(dest));
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return p.ok() ? std::move(*p) : nullptr;
+  }
+
+  // Appends `lines` to the stream, spread over shards by partition key.
+  void Append(const std::vector<std::string>& lines) {
+    std::vector<storage::AppendRecord> records;
+    std::vector<std::string> keys;
+    keys.reserve(lines.size());
+    for (size_t i = 0; i < lines.size(); ++i)
+      keys.push_back("k" + std::to_string(i));
+    for (size_t i = 0; i < lines.size(); ++i)
+      records.push_back({keys[i], "", lines[i]});
+    auto r = store_->Append(StreamName("logs"), records);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+
+  // Waits (bounded) until every shard's checkpoint reaches its last offset.
+  bool WaitCaughtUp(Pipeline& p, std::chrono::seconds limit = std::chrono::seconds(30)) {
+    return PollUntil(
+        [&] {
+          auto info = store_->DescribeStream(StreamName("logs"));
+          if (!info.ok()) return false;
+          for (const auto& shard : info->shards) {
+            auto cp = store_->GetCheckpoint("pipe", StreamName("logs"), shard.id);
+            if (!cp.ok() || cp->offset.get() != shard.last_offset.get()) return false;
+          }
+          return p.GetStatus().state == "running";
+        },
+        limit);
+  }
+
+  // "line" fields of every document in the output, with how often each appears.
+  std::map<std::string, int> Delivered() {
+    std::map<std::string, int> out;
+    for (const auto& line : AllLines(fs::path(file_options_.path) / "pipe")) {
+      rapidjson::Document d;
+      d.Parse(line.c_str());
+      EXPECT_FALSE(d.HasParseError()) << line;
+      if (d.HasParseError()) continue;
+      ++out[d["document"]["line"].GetString()];
+    }
+    return out;
+  }
+
+  static std::vector<std::string> AllLines(const fs::path& dir) {
+    std::vector<std::string> lines;
+    if (!fs::exists(dir)) return lines;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      std::ifstream in(e.path());
+      for (std::string line; std::getline(in, line);)
+        lines.push_back(line);
+    }
+    return lines;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  PipelineOptions options_;
+  FileDestinationOptions file_options_;
+};
+
+std::vector<std::string> Numbered(const std::string& prefix, int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+TEST_F(PipelineTest, DeliversDropsAndBacksUpEveryRecordThenCheckpoints) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 4).ok());
+  auto p = Start();
+  auto lines = Numbered("ok-", 1000);
+  for (auto& l : Numbered("drop-", 50))
+    lines.push_back(l);
+  for (auto& l : Numbered("fail-", 30))
+    lines.push_back(l);
+  for (auto& l : Numbered("raw-", 20))
+    lines.push_back(l);  // not JSON: refused by the file destination
+  Append(lines);
+  ASSERT_TRUE(WaitCaughtUp(*p));
+
+  const auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 1000u);
+  for (const auto& [line, count] : delivered) {
+    EXPECT_TRUE(line.starts_with("ok-")) << line;
+    EXPECT_EQ(count, 1) << line;
+  }
+  EXPECT_EQ(AllLines(fs::path(dir_.Sub("backup")) / "pipe" / "processing-failed").size(), 30u);
+  EXPECT_EQ(AllLines(fs::path(dir_.Sub("backup")) / "pipe" / "file-failed").size(), 20u);
+
+  const PipelineStatus s = p->GetStatus();
+  ASSERT_EQ(s.shards.size(), 4u);
+  ShardCounters total;
+  for (const auto& sh : s.shards) {
+    EXPECT_EQ(sh.checkpoint_offset, sh.last_offset);
+    EXPECT_FALSE(sh.checkpoint.empty());
+    total.records_read += sh.counters.records_read;
+    total.records_dropped += sh.counters.records_dropped;
+    total.records_processing_failed += sh.counters.records_processing_failed;
+    total.records_delivered += sh.counters.records_delivered;
+    total.records_delivery_failed += sh.counters.records_delivery_failed;
+  }
+  EXPECT_EQ(total.records_read, 1100u);
+  EXPECT_EQ(total.records_dropped, 50u);
+  EXPECT_EQ(total.records_processing_failed, 30u);
+  EXPECT_EQ(total.records_delivered, 1000u);
+  EXPECT_EQ(total.records_delivery_failed, 20u);
+  EXPECT_EQ(s.read_delay_count, 1100u);
+  EXPECT_EQ(s.read_delay_buckets.back(), 1100u);  // cumulative
+}
+
+TEST_F(PipelineTest, RestartResumesAfterTheCheckpointWithoutRepeats) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 2).ok());
+  auto p = Start();
+  Append(Numbered("ok-a", 300));
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  p->Stop();
+  p.reset();
+  Append(Numbered("ok-b", 300));  // while the pipeline is down
+  p = Start();
+  Append(Numbered("ok-c", 300));
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  const auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 900u);
+  for (const auto& [line, count] : delivered)
+    EXPECT_EQ(count, 1) << line;
+}
+
+TEST_F(PipelineTest, LatestSkipsHistoryAndTheFirstCheckpointMakesItStick) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  Append(Numbered("ok-old", 100));
+  options_.source.start = StartPosition::kLatest;
+  auto p = Start();
+  ASSERT_TRUE(WaitCaughtUp(*p));  // the initial checkpoint sits at the end
+  p->Stop();
+  p.reset();
+  Append(Numbered("ok-new", 10));  // after the first start: must be delivered
+  p = Start();
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  const auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 10u);
+  EXPECT_EQ(delivered.count("ok-new0"), 1u);
+  EXPECT_EQ(delivered.count("ok-old0"), 0u);
+}
+
+TEST_F(PipelineTest, WaitsForTheStreamToBeCreated) {
+  auto p = Start();
+  EXPECT_EQ(p->GetStatus().state == "waiting for stream" || p->GetStatus().state == "starting",
+            true);
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 2).ok());
+  Append(Numbered("ok-", 100));
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  EXPECT_EQ(Delivered().size(), 100u);
+}
+
+TEST_F(PipelineTest, FailingDestinationStallsWithoutCheckpointingThenRecovers) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  ControlledDestination* control = nullptr;
+  auto p = Start(/*destination_failures=*/2, &control);
+  Append(Numbered("ok-", 20));
+  ASSERT_TRUE(WaitCaughtUp(*p));  // after two failed attempts and the backoff
+  EXPECT_GE(control->calls(), 3);
+  const auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 20u);
+  for (const auto& [line, count] : delivered)
+    EXPECT_EQ(count, 1) << line;
+}
+
+TEST_F(PipelineTest, BlockedDestinationBoundsWhatReadersTakeFromTheBacklog) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  options_.buffer.size_mib = 1;  // buffer memory limit 16 MiB
+  ControlledDestination* control = nullptr;
+  auto p = Start(0, &control);
+  control->SetOpen(false);
+  // 60 MiB of backlog: far more than the buffer may hold.
+  const std::string big(64 << 10, 'x');
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::string> lines(96, "ok-" + big);
+    for (size_t i = 0; i < lines.size(); ++i)
+      lines[i] += std::to_string(round * 1000 + i);
+    Append(lines);
+  }
+  // Give the readers two seconds to take what they can: without a bound they would read the
+  // whole backlog in far less.
+  uint64_t read = 0;
+  PollUntil(
+      [&] {
+        read = p->GetStatus().shards.empty() ? 0 : p->GetStatus().shards[0].counters.records_read;
+        return read >= 960;
+      },
+      std::chrono::seconds(2));
+  EXPECT_LT(read, 960u) << "readers must stop at the buffer's memory limit";
+  EXPECT_LE(p->GetStatus().buffered_bytes, 40u << 20);
+  control->SetOpen(true);
+  ASSERT_TRUE(WaitCaughtUp(*p, std::chrono::seconds(60)));
+  EXPECT_EQ(Delivered().size(), 960u);
+}
+
+TEST_F(PipelineTest, UnwritableBackupStopsCheckpointsUntilItCanBeWritten) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  auto p = Start();
+  const fs::path pf = fs::path(dir_.Sub("backup")) / "pipe" / "processing-failed";
+  // Replace the backup directory by a file: the first backup file cannot be created.
+  fs::remove_all(pf);
+  std::ofstream(pf.string()) << "in the way";
+  Append({"ok-1", "fail-1", "ok-2"});
+  ASSERT_TRUE(PollUntil([&] { return p->GetStatus().state == "stalled"; }));
+  EXPECT_NE(p->GetStatus().message.find("backup"), std::string::npos);
+  auto cp = store_->GetCheckpoint("pipe", StreamName("logs"), ShardId("shardId-000000000000"));
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->offset.get(), 0u) << "no checkpoint may pass an unbacked-up failure";
+  fs::remove(pf);
+  fs::create_directories(pf);
+  ASSERT_TRUE(WaitCaughtUp(*p, std::chrono::seconds(60)));
+  EXPECT_EQ(AllLines(pf).size(), 1u);
+}
+
+}  // namespace
+}  // namespace tideline::pipeline
