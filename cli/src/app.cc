@@ -112,6 +112,21 @@ void RegisterGet(CLI::App& app, Invocation& inv) {
   get->callback([&inv] { inv.command = Command::kGet; });
 }
 
+void RegisterPipeline(CLI::App& app, Invocation& inv) {
+  auto* pipeline = app.add_subcommand("pipeline", "Show the delivery pipelines a server runs");
+  pipeline->require_subcommand(1);
+  PipelineArgs& a = inv.pipeline;
+  auto* list = pipeline->add_subcommand("list", "One line per pipeline: state, lag, counts");
+  list->callback([&inv] { inv.command = Command::kPipelineList; });
+  auto* status =
+      pipeline->add_subcommand("status", "Per-shard checkpoints, lag and counters of pipelines");
+  status->add_option("name", a.name, "Pipeline name (default: every pipeline)");
+  status->add_flag("--json", a.json, "Print the server's JSON as is");
+  status->callback([&inv] { inv.command = Command::kPipelineStatus; });
+  for (CLI::App* sub : {list, status})
+    AddEndpoint(sub, a.endpoint);
+}
+
 }  // namespace
 
 void RegisterCommands(CLI::App& app, Invocation& inv) {
@@ -120,6 +135,7 @@ void RegisterCommands(CLI::App& app, Invocation& inv) {
   RegisterStream(app, inv);
   RegisterPut(app, inv);
   RegisterGet(app, inv);
+  RegisterPipeline(app, inv);
 }
 
 Status ValidateGetArgs(const GetArgs& args) {
@@ -210,6 +226,9 @@ int RunInvocation(const Invocation& inv) {
       return RunPut(inv.put);
     case Command::kGet:
       return RunGet(inv.get);
+    case Command::kPipelineList:
+    case Command::kPipelineStatus:
+      return RunPipelineCommand(inv.command, inv.pipeline);
     case Command::kNone:
       break;
   }

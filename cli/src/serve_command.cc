@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli_util.h"
+#include "pipeline/pipeline.h"
 #include "server/server.h"
 #include "storage/store.h"
 
@@ -65,8 +66,25 @@ int RunServe(const ServeArgs& args) {
   }
   std::unique_ptr<storage::Store> store = std::move(opened).value();
 
+  // Pipelines start before the API so that GET /pipelines sees them all; they wait for their
+  // streams if those do not exist yet.
+  std::vector<std::unique_ptr<pipeline::Pipeline>> pipelines;
+  std::vector<const pipeline::Pipeline*> pipeline_views;
+  for (pipeline::PipelineOptions options : config.pipelines) {
+    options.region = config.server.region;
+    options.account_id = config.server.account_id;
+    Result<std::unique_ptr<pipeline::Pipeline>> p = pipeline::Pipeline::Start(options, *store);
+    if (!p.ok()) {
+      pipelines.clear();
+      return Fail(p.status(), kExitUsage);
+    }
+    pipeline_views.push_back(p->get());
+    pipelines.push_back(std::move(*p));
+  }
+
   const server::ServerOptions server_options = ToServerOptions(config);
-  Result<std::unique_ptr<server::Server>> started = server::Server::Start(server_options, *store);
+  Result<std::unique_ptr<server::Server>> started =
+      server::Server::Start(server_options, *store, pipeline_views);
   if (!started.ok()) {
     return Fail(Status(started.status().code(), "cannot serve on " + config.server.listen + ": " +
                                                     started.status().message()),
@@ -82,6 +100,9 @@ int RunServe(const ServeArgs& args) {
   log->info("received {}, stopping", strsignal(signal_number));
   server->Stop();
   server.reset();
+  for (auto& p : pipelines)
+    p->Stop();
+  pipelines.clear();
   store.reset();  // flushes and closes RocksDB
   log->info("stopped cleanly");
   return 0;

@@ -49,23 +49,7 @@ void HttpSession::OnRead(beast::error_code ec, size_t /*bytes*/) {
 void HttpSession::HandleRequest(Request&& req) {
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
-  if (req.method() == http::verb::get &&
-      (req.target() == "/health" || req.target() == "/metrics")) {
-    auto res = std::make_unique<Response>(http::status::ok, version);
-    res->keep_alive(keep_alive);
-    const Status health = shared_.store->Health();
-    if (req.target() == "/health") {
-      res->set(http::field::content_type, "text/plain");
-      res->result(health.ok() ? http::status::ok : http::status::service_unavailable);
-      res->body() = health.ok() ? std::string("ok") : health.ToString();
-    } else {
-      res->set(http::field::content_type, "text/plain; version=0.0.4");
-      res->body() = shared_.metrics->Render(health);
-    }
-    res->prepare_payload();
-    SendRaw(std::move(res));
-    return;
-  }
+  if (req.method() == http::verb::get && HandleGet(req)) return;
   if (req.method() != http::verb::post) {
     Send(MakeError(ApiErrorType::kUnknownOperation,
                    fmt::format("Unsupported method {} {}", std::string(req.method_string()),
@@ -74,6 +58,44 @@ void HttpSession::HandleRequest(Request&& req) {
     return;
   }
   HandleApi(std::move(req));
+}
+
+bool HttpSession::HandleGet(const Request& req) {
+  const std::string_view target(req.target().data(), req.target().size());
+  const bool pipelines = target == "/pipelines" || target.starts_with("/pipelines/");
+  if (target != "/health" && target != "/metrics" && !pipelines) return false;
+  auto res = std::make_unique<Response>(http::status::ok, req.version());
+  res->keep_alive(req.keep_alive());
+  std::vector<pipeline::PipelineStatus> statuses;
+  if (target != "/health") {
+    for (const pipeline::Pipeline* p : *shared_.pipelines)
+      statuses.push_back(p->GetStatus());
+  }
+  const Status health = shared_.store->Health();
+  if (target == "/health") {
+    res->set(http::field::content_type, "text/plain");
+    res->result(health.ok() ? http::status::ok : http::status::service_unavailable);
+    res->body() = health.ok() ? std::string("ok") : health.ToString();
+  } else if (target == "/metrics") {
+    res->set(http::field::content_type, "text/plain; version=0.0.4");
+    res->body() = shared_.metrics->Render(health) + pipeline::PipelineMetricsText(statuses);
+  } else {
+    if (target != "/pipelines") {
+      const std::string_view name = target.substr(std::string_view("/pipelines/").size());
+      std::erase_if(statuses, [&](const pipeline::PipelineStatus& s) { return s.name != name; });
+      if (statuses.empty()) {
+        Send(MakeError(ApiErrorType::kResourceNotFound,
+                       fmt::format("Pipeline {} not found.", name.substr(0, 128))),
+             req.version(), req.keep_alive());
+        return true;
+      }
+    }
+    res->set(http::field::content_type, "application/json");
+    res->body() = pipeline::PipelineStatusJson(statuses);
+  }
+  res->prepare_payload();
+  SendRaw(std::move(res));
+  return true;
 }
 
 void HttpSession::HandleApi(Request&& req) {

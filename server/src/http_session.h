@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "metrics.h"
+#include "pipeline/pipeline.h"
 #include "server/server.h"
 
 namespace tideline::server {
@@ -26,6 +27,7 @@ struct SessionShared {
   Api* api = nullptr;
   Metrics* metrics = nullptr;
   storage::Store* store = nullptr;
+  const std::vector<const pipeline::Pipeline*>* pipelines = nullptr;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -41,6 +43,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnRead(boost::beast::error_code ec, size_t bytes);
   void HandleRequest(Request&& req);
   void HandleApi(Request&& req);
+  // GET /health, /metrics, /pipelines, /pipelines/NAME; false when `req` is none of them.
+  bool HandleGet(const Request& req);
   // Writes `resp` for a request of HTTP `version`; closes afterwards unless keep_alive.
   void Send(ApiResponse resp, unsigned version, bool keep_alive);
   void SendRaw(std::unique_ptr<Response> res);

@@ -48,8 +48,10 @@ Status ValidateOptions(const ServerOptions& o) {
 
 class ServerImpl final : public Server {
  public:
-  ServerImpl(const ServerOptions& options, storage::Store& store)
+  ServerImpl(const ServerOptions& options, storage::Store& store,
+             std::vector<const pipeline::Pipeline*> pipelines)
       : options_(options),
+        pipelines_(std::move(pipelines)),
         pool_(kBlockingThreads),
         api_(MakeContext(options, store, ioc_), metrics_,
              [this](std::function<void()> task) { net::post(pool_, std::move(task)); }),
@@ -62,7 +64,7 @@ class ServerImpl final : public Server {
     const auto address = net::ip::make_address(options_.host, ec);
     if (ec)
       return Status::InvalidArgument(fmt::format("bad host '{}': {}", options_.host, ec.message()));
-    SessionShared shared{&options_, &api_, &metrics_, &store_};
+    SessionShared shared{&options_, &api_, &metrics_, &store_, &pipelines_};
     listener_ = std::make_shared<Listener>(ioc_, shared);
     TL_RETURN_IF_ERROR(listener_->Bind({address, options_.port}));
     listener_->Run();
@@ -107,6 +109,7 @@ class ServerImpl final : public Server {
   }
 
   const ServerOptions options_;
+  const std::vector<const pipeline::Pipeline*> pipelines_;
   net::io_context ioc_;
   Metrics metrics_;
   net::thread_pool pool_;
@@ -120,9 +123,10 @@ class ServerImpl final : public Server {
 
 }  // namespace
 
-Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, storage::Store& store) {
+Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, storage::Store& store,
+                                              std::vector<const pipeline::Pipeline*> pipelines) {
   TL_RETURN_IF_ERROR(ValidateOptions(options));
-  auto server = std::make_unique<ServerImpl>(options, store);
+  auto server = std::make_unique<ServerImpl>(options, store, std::move(pipelines));
   TL_RETURN_IF_ERROR(server->Start());
   return std::unique_ptr<Server>(std::move(server));
 }

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <variant>
 
 namespace tideline::cli {
 namespace {
@@ -50,6 +51,42 @@ TEST(Config, ExampleFileDocumentsExactlyTheDefaults) {
   Result<Config> r = LoadConfigFile(TIDELINE_SOURCE_DIR "/examples/tideline.yaml");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ExpectDefaults(*r);
+}
+
+// The commented pipelines reference in examples/tideline.yaml must itself be a valid config
+// (with the url/command alternative resolved to url) whose values are the documented defaults.
+TEST(Config, ExampleFilePipelineReferenceParses) {
+  std::ifstream in(TIDELINE_SOURCE_DIR "/examples/tideline.yaml");
+  std::string yaml, line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("# pipelines:", 0) == 0) inside = true;
+    if (!inside) continue;
+    if (line.rfind("#", 0) != 0) break;
+    yaml += line.substr(line.size() > 1 ? 2 : 1) + "\n";
+  }
+  ASSERT_FALSE(yaml.empty());
+  Result<Config> r = ParseConfig(yaml, "tideline.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().message() << "\n" << yaml;
+  ASSERT_EQ(r->pipelines.size(), 1u);
+  const pipeline::PipelineOptions& p = r->pipelines[0];
+  const pipeline::PipelineOptions d;
+  EXPECT_EQ(p.processors.size(), 5u);
+  EXPECT_EQ(p.buffer.size_mib, d.buffer.size_mib);
+  EXPECT_EQ(p.buffer.interval_s, d.buffer.interval_s);
+  EXPECT_EQ(p.source.read_max_records, d.source.read_max_records);
+  const auto& lambda = std::get<pipeline::LambdaOptions>(p.processors[4].options);
+  const pipeline::LambdaOptions dl;
+  EXPECT_EQ(lambda.max_batch_bytes, dl.max_batch_bytes);
+  EXPECT_EQ(lambda.max_batch_records, dl.max_batch_records);
+  EXPECT_EQ(lambda.retries, dl.retries);
+  EXPECT_EQ(lambda.timeout, dl.timeout);
+  const auto& file = std::get<pipeline::FileDestinationOptions>(p.destination.options);
+  const pipeline::FileDestinationOptions df;
+  EXPECT_EQ(file.path, df.path);
+  EXPECT_EQ(file.rotate_mib, df.rotate_mib);
+  EXPECT_EQ(file.rotate_interval_s, df.rotate_interval_s);
+  EXPECT_EQ(p.backup.path, pipeline::BackupOptions().path);
 }
 
 TEST(Config, ReadsEverySetting) {
@@ -134,11 +171,136 @@ TEST(Config, DuplicateKeyIsAnError) {
             "config.yaml:3: logging.level: duplicate key");
 }
 
-TEST(Config, PipelinesKeyIsRejectedUntilSupported) {
-  for (const char* yaml : {"pipelines:\n", "pipelines: []\n", "pipelines:\n  - name: x\n"}) {
-    const std::string e = ErrorOf(std::string("logging:\n  level: info\n") + yaml);
-    EXPECT_EQ(e.rfind("config.yaml:3: pipelines: pipelines are not supported", 0), 0u) << e;
-  }
+constexpr const char* kFullPipeline = R"(pipelines:
+  - name: access-logs
+    source:
+      stream: web
+      starting_position: AT_TIMESTAMP
+      starting_timestamp: "2026-11-30T00:00:00Z"
+      read_max_records: 200
+    processors:
+      - type: access_log
+        keep_line_field: message
+      - type: geoip
+        database: /db/city.mmdb
+        asn_database: /db/asn.mmdb
+        target_field: client.geo
+      - type: json
+      - type: fields
+        add: {env: prod, team: web}
+        rename: {user_agent: agent}
+        copy: {status: http.status}
+        remove: [ident]
+        metadata: {kinesis.seq: sequence_number, kinesis.arrival: arrival_timestamp}
+      - type: lambda
+        command: [python3, transform.py]
+        retries: 5
+        timeout_ms: 2000
+    buffer:
+      size_mib: 2
+      interval_s: 1
+    destination:
+      file:
+        path: /out
+        rotate_mib: 16
+        rotate_interval_s: 600
+    backup:
+      path: /bk
+      mode: AllDocuments
+)";
+
+TEST(Config, ParsesAFullPipeline) {
+  Result<Config> r = ParseConfig(kFullPipeline, "config.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->pipelines.size(), 1u);
+  const pipeline::PipelineOptions& p = r->pipelines[0];
+  EXPECT_EQ(p.name, "access-logs");
+  EXPECT_EQ(p.source.stream.get(), "web");
+  EXPECT_EQ(p.source.start, pipeline::StartPosition::kAtTimestamp);
+  EXPECT_EQ(p.source.start_timestamp_ms, 1'795'996'800'000);
+  EXPECT_EQ(p.source.read_max_records, 200u);
+  ASSERT_EQ(p.processors.size(), 5u);
+  EXPECT_EQ(std::get<pipeline::AccessLogOptions>(p.processors[0].options).keep_line_field,
+            "message");
+  const auto& geo = std::get<pipeline::GeoIpOptions>(p.processors[1].options);
+  EXPECT_EQ(geo.database, "/db/city.mmdb");
+  EXPECT_EQ(geo.asn_database, "/db/asn.mmdb");
+  EXPECT_EQ(geo.source_field, "client_ip");
+  EXPECT_EQ(geo.target_field, "client.geo");
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(p.processors[2].options));
+  const auto& fields = std::get<pipeline::FieldsOptions>(p.processors[3].options);
+  ASSERT_EQ(fields.add.size(), 2u);
+  EXPECT_EQ(fields.add[1], (std::pair<std::string, std::string>("team", "web")));
+  EXPECT_EQ(fields.rename[0].second, "agent");
+  EXPECT_EQ(fields.copy[0].second, "http.status");
+  EXPECT_EQ(fields.remove, std::vector<std::string>{"ident"});
+  ASSERT_EQ(fields.metadata.size(), 2u);
+  EXPECT_EQ(fields.metadata[1].second, pipeline::MetadataField::kArrivalTimestamp);
+  const auto& lambda = std::get<pipeline::LambdaOptions>(p.processors[4].options);
+  EXPECT_EQ(lambda.command, (std::vector<std::string>{"python3", "transform.py"}));
+  EXPECT_EQ(lambda.retries, 5);
+  EXPECT_EQ(lambda.timeout.count(), 2000);
+  EXPECT_EQ(p.buffer.size_mib, 2u);
+  EXPECT_EQ(p.buffer.interval_s, 1u);
+  const auto& file = std::get<pipeline::FileDestinationOptions>(p.destination.options);
+  EXPECT_EQ(file.path, "/out");
+  EXPECT_EQ(file.rotate_mib, 16u);
+  EXPECT_EQ(file.rotate_interval_s, 600u);
+  EXPECT_EQ(p.backup.path, "/bk");
+  EXPECT_EQ(p.backup.mode, pipeline::BackupMode::kAllDocuments);
+}
+
+TEST(Config, PipelineDefaultsFollowFirehose) {
+  Result<Config> r =
+      ParseConfig("pipelines:\n  - name: p\n    source:\n      stream: s\n", "config.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const pipeline::PipelineOptions& p = r->pipelines.at(0);
+  EXPECT_EQ(p.source.start, pipeline::StartPosition::kTrimHorizon);
+  EXPECT_TRUE(p.processors.empty());
+  EXPECT_EQ(p.buffer.size_mib, 5u);
+  EXPECT_EQ(p.buffer.interval_s, 300u);
+  EXPECT_EQ(p.backup.mode, pipeline::BackupMode::kFailedDocumentsOnly);
+  EXPECT_TRUE(ParseConfig("pipelines: []\n", "config.yaml").ok());
+}
+
+TEST(Config, PipelineErrorsNameFileLineAndKey) {
+  const std::string head = "pipelines:\n  - name: p\n    source:\n      stream: s\n";
+  EXPECT_EQ(ErrorOf(head + "    processors:\n      - type: regex\n"),
+            "config.yaml:6: pipelines[0].processors[0].type: expected one of access_log, geoip, "
+            "json, fields, lambda, got \"regex\"");
+  EXPECT_EQ(ErrorOf(head + "    buffer:\n      size_mib: 0\n"),
+            "config.yaml:6: pipelines[0].buffer.size_mib: expected an integer in 1..128, got 0");
+  EXPECT_EQ(
+      ErrorOf(head + "    buffer:\n      interval_s: 901\n"),
+      "config.yaml:6: pipelines[0].buffer.interval_s: expected an integer in 0..900, got 901");
+  EXPECT_EQ(ErrorOf(head + "    processors:\n      - type: geoip\n"),
+            "config.yaml:6: pipelines[0].processors[0]: a geoip processor needs database");
+  EXPECT_EQ(ErrorOf(head + "    processors:\n      - type: lambda\n        url: http://x\n"
+                           "        command: [a]\n"),
+            "config.yaml:6: pipelines[0].processors[0]: a lambda processor needs exactly one of "
+            "url or command");
+  EXPECT_EQ(ErrorOf(head + "    processors:\n      - type: fields\n        metadata: {a: seq}\n"),
+            "config.yaml:7: pipelines[0].processors[0].metadata.a: expected one of "
+            "sequence_number, shard_id, partition_key, stream, arrival_timestamp, "
+            "arrival_timestamp_ms, got \"seq\"");
+  EXPECT_EQ(ErrorOf(head + "    backup:\n      mode: Some\n"),
+            "config.yaml:6: pipelines[0].backup.mode: expected one of FailedDocumentsOnly, "
+            "AllDocuments, got \"Some\"");
+  EXPECT_EQ(ErrorOf(head + "    sink: x\n"),
+            "config.yaml:5: pipelines[0].sink: unknown key (expected one of name, source, "
+            "processors, buffer, destination, backup)");
+  EXPECT_EQ(ErrorOf("pipelines:\n  - source:\n      stream: s\n"),
+            "config.yaml:2: pipelines[0]: missing name");
+  EXPECT_EQ(ErrorOf("pipelines:\n  - name: p\n"), "config.yaml:2: pipelines[0]: missing source");
+  EXPECT_EQ(ErrorOf("pipelines:\n  - name: bad/name\n    source:\n      stream: s\n"),
+            "config.yaml:2: pipelines[0]: pipeline name 'bad/name' must be 1..64 characters of "
+            "[A-Za-z0-9_.-]");
+  EXPECT_EQ(ErrorOf(head + "  - name: p\n    source:\n      stream: t\n"),
+            "config.yaml:5: pipelines[1]: duplicate pipeline name p");
+  EXPECT_EQ(ErrorOf("pipelines:\n  - name: p\n    source:\n      stream: s\n"
+                    "      starting_position: AT_TIMESTAMP\n"),
+            "config.yaml:3: pipelines[0].source: AT_TIMESTAMP needs starting_timestamp");
+  EXPECT_EQ(ErrorOf("pipelines: {a: 1}\n"), "config.yaml:1: pipelines: expected a list, got a map");
 }
 
 TEST(Config, MissingFileIsAnErrorNamingIt) {

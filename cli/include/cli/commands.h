@@ -60,6 +60,12 @@ struct GetArgs {
   GetFormat format = GetFormat::kData;
 };
 
+struct PipelineArgs {
+  std::string endpoint = kDefaultEndpoint;
+  std::string name;  // status: empty means every pipeline
+  bool json = false;
+};
+
 enum class Command {
   kNone,
   kServe,
@@ -68,7 +74,9 @@ enum class Command {
   kStreamDescribe,
   kStreamDelete,
   kPut,
-  kGet
+  kGet,
+  kPipelineList,
+  kPipelineStatus
 };
 
 struct Invocation {
@@ -77,6 +85,7 @@ struct Invocation {
   StreamArgs stream;
   PutArgs put;
   GetArgs get;
+  PipelineArgs pipeline;
 };
 
 void RegisterCommands(CLI::App& app, Invocation& invocation);
@@ -94,5 +103,6 @@ int RunServe(const ServeArgs& args);
 int RunStreamCommand(Command command, const StreamArgs& args);
 int RunPut(const PutArgs& args);
 int RunGet(const GetArgs& args);
+int RunPipelineCommand(Command command, const PipelineArgs& args);
 
 }  // namespace tideline::cli

@@ -11,7 +11,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "pipeline/options.h"
 #include "server/server.h"
 #include "storage/options.h"
 #include "storage/status.h"
@@ -58,6 +60,8 @@ struct Config {
   ServerConfig server;
   StorageConfig storage;
   LoggingConfig logging;
+  // Delivery pipelines `serve` runs; none by default. Region and account come from `server`.
+  std::vector<pipeline::PipelineOptions> pipelines;
 };
 
 // Parses `text`, naming it `file_name` in error messages. Returns InvalidArgument with a

@@ -5,9 +5,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "storage/status.h"
 #include "storage/store.h"
+
+namespace tideline::pipeline {
+class Pipeline;
+}
 
 namespace tideline::server {
 
@@ -33,9 +38,11 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Binds and starts serving on background threads. The store must outlive the server.
-  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options,
-                                               storage::Store& store);
+  // Binds and starts serving on background threads. The store must outlive the server, and so
+  // must `pipelines`, whose status GET /pipelines[/NAME] and GET /metrics report.
+  static Result<std::unique_ptr<Server>> Start(
+      const ServerOptions& options, storage::Store& store,
+      std::vector<const pipeline::Pipeline*> pipelines = {});
   virtual ~Server() = default;
   // The port actually bound.
   virtual uint16_t port() const = 0;
