@@ -215,19 +215,6 @@ JsonValue ToJson(const AccessLogLine& line, JsonAllocator& alloc) {
   return std::move(doc.object());
 }
 
-// True when `path` is a usable dotted path: non-empty segments.
-bool ValidPath(std::string_view path) {
-  if (path.empty()) return false;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = path.find('.', start);
-    const size_t end = dot == std::string_view::npos ? path.size() : dot;
-    if (end == start) return false;
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
-
 class AccessLogProcessor final : public Processor {
  public:
   explicit AccessLogProcessor(AccessLogOptions options) : options_(std::move(options)) {}
@@ -262,7 +249,7 @@ class AccessLogProcessor final : public Processor {
 }  // namespace
 
 Result<std::unique_ptr<Processor>> MakeAccessLogProcessor(const AccessLogOptions& options) {
-  if (!options.keep_line_field.empty() && !ValidPath(options.keep_line_field)) {
+  if (!options.keep_line_field.empty() && !FieldPathProblem(options.keep_line_field).empty()) {
     return Status::InvalidArgument("access_log: keep_line_field '" + options.keep_line_field +
                                    "' has an empty path segment");
   }

@@ -17,25 +17,6 @@ namespace {
 using rapidjson::SizeType;
 using rapidjson::StringRef;
 
-std::string_view JsonTypeName(const JsonValue& value) {
-  switch (value.GetType()) {
-    case rapidjson::kNullType:
-      return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType:
-      return "a boolean";
-    case rapidjson::kObjectType:
-      return "an object";
-    case rapidjson::kArrayType:
-      return "an array";
-    case rapidjson::kStringType:
-      return "a string";
-    case rapidjson::kNumberType:
-      return "a number";
-  }
-  return "an unknown value";
-}
-
 // A string member referencing bytes that live as long as the batch.
 JsonValue BatchString(std::string_view s) {
   return JsonValue(StringRef(s.data(), static_cast<SizeType>(s.size())));
@@ -45,28 +26,9 @@ JsonValue CopiedString(std::string_view s, JsonAllocator& alloc) {
   return JsonValue(s.data(), static_cast<SizeType>(s.size()), alloc);
 }
 
-// Empty when `path` is a usable dotted path, else what is wrong with it.
-std::string PathProblem(std::string_view path) {
-  if (path.empty()) return "is empty";
-  size_t start = 0;
-  while (true) {
-    const size_t dot = path.find('.', start);
-    const size_t end = dot == std::string_view::npos ? path.size() : dot;
-    if (end == start) {
-      // Appended piecewise: "'" + std::string(...) trips GCC 12's -Wrestrict (bug 105329).
-      std::string problem = "'";
-      problem.append(path);
-      problem.append("' has an empty segment");
-      return problem;
-    }
-    if (dot == std::string_view::npos) return {};
-    start = dot + 1;
-  }
-}
-
 Status CheckPath(std::string_view step, size_t index, std::string_view role,
                  std::string_view path) {
-  const std::string problem = PathProblem(path);
+  const std::string problem = FieldPathProblem(path);
   if (problem.empty()) return Status::Ok();
   const std::string what = role.empty() ? "path" : std::string(role) + " path";
   return Status::InvalidArgument("fields: " + std::string(step) + "[" + std::to_string(index) +

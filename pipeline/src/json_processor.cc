@@ -9,25 +9,6 @@
 namespace tideline::pipeline {
 namespace {
 
-std::string_view JsonTypeName(const JsonValue& value) {
-  switch (value.GetType()) {
-    case rapidjson::kNullType:
-      return "null";
-    case rapidjson::kFalseType:
-    case rapidjson::kTrueType:
-      return "a boolean";
-    case rapidjson::kObjectType:
-      return "an object";
-    case rapidjson::kArrayType:
-      return "an array";
-    case rapidjson::kStringType:
-      return "a string";
-    case rapidjson::kNumberType:
-      return "a number";
-  }
-  return "an unknown value";
-}
-
 class JsonProcessor final : public Processor {
  public:
   std::string_view type() const override { return "json"; }

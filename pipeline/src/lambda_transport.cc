@@ -1,5 +1,7 @@
 #include "lambda_transport.h"
 
+#include "pipeline_log.h"
+
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -102,18 +104,7 @@ void CloseFd(int& fd) {
 }  // namespace
 
 spdlog::logger& Log() {
-  static const std::shared_ptr<spdlog::logger> logger = [] {
-    if (auto existing = spdlog::get("pipeline")) return existing;
-    auto created = spdlog::default_logger()->clone("pipeline");
-    try {
-      spdlog::register_logger(created);
-    } catch (const spdlog::spdlog_ex&) {
-      // Registered concurrently by another processor: use that one.
-      if (auto existing = spdlog::get("pipeline")) return existing;
-    }
-    return created;
-  }();
-  return *logger;
+  return *PipelineLogger();
 }
 
 InvokeOutcome InvokeOutcome::Failure(std::string_view code, std::string message) {

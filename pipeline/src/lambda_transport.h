@@ -1,10 +1,12 @@
 // How a Lambda request reaches the transformer and its response comes back: an HTTP POST
 // (HttpInvoker) or one line on a long-lived subprocess's stdin/stdout (ProcessInvoker, framing
-// in pipeline/LAMBDA.md). An invoker only moves bytes; lambda_processor.cc parses and retries.
+// in pipeline/LAMBDA.md). An invoker only moves bytes; the caller parses (the accept callback)
+// and retries.
 //
-// Thread safety: Invoke may run concurrently; each invoker keeps a pool of idle connections or
-// children (guarded by its mutex), takes one per call and returns it when the call succeeded,
-// so concurrent calls never share one and a broken one is never reused.
+// Thread safety: Invoke may run concurrently. Each invoker keeps a pool of idle libcurl handles
+// or children (guarded by its mutex) and takes one per call, so concurrent calls never share
+// one. A handle goes back after every call (libcurl closes a broken connection itself); a child
+// goes back only after a call it served correctly.
 #pragma once
 
 #include <chrono>

@@ -1,6 +1,4 @@
 // Pipeline lifecycle: building the parts, the supervisor thread, stop, and status.
-#include <spdlog/sinks/stdout_color_sinks.h>
-
 #include "pipeline_impl.h"
 
 namespace tideline::pipeline {
@@ -17,14 +15,6 @@ size_t BufferMemoryLimit(const BufferOptions& b) {
 }
 
 }  // namespace
-
-std::shared_ptr<spdlog::logger> PipelineLogger() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto existing = spdlog::get("pipeline");
-    return existing ? existing : spdlog::stderr_color_mt("pipeline");
-  }();
-  return logger;
-}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -27,6 +27,7 @@
 #include "pipeline/destination.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/processor.h"
+#include "pipeline_log.h"
 
 namespace tideline::pipeline {
 
@@ -116,7 +117,6 @@ class PipelineImpl final : public Pipeline {
 // Builds a processor from its options (pipeline name/region/account fill Lambda's ARNs).
 Result<std::unique_ptr<Processor>> MakeProcessor(const ProcessorOptions& processor,
                                                  const PipelineOptions& pipeline);
-std::shared_ptr<spdlog::logger> PipelineLogger();
 int64_t NowMs();
 
 }  // namespace tideline::pipeline

@@ -208,4 +208,41 @@ bool RemoveField(JsonValue& root, std::string_view path, JsonValue* removed) {
   return true;
 }
 
+std::string FieldPathProblem(std::string_view path) {
+  if (path.empty()) return "is empty";
+  size_t start = 0;
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const size_t end = dot == std::string_view::npos ? path.size() : dot;
+    if (end == start) {
+      // Appended piecewise: "'" + std::string(...) trips GCC 12's -Wrestrict (bug 105329).
+      std::string problem = "'";
+      problem.append(path);
+      problem.append("' has an empty segment");
+      return problem;
+    }
+    if (dot == std::string_view::npos) return {};
+    start = dot + 1;
+  }
+}
+
+std::string_view JsonTypeName(const JsonValue& value) {
+  switch (value.GetType()) {
+    case rapidjson::kNullType:
+      return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType:
+      return "a boolean";
+    case rapidjson::kObjectType:
+      return "an object";
+    case rapidjson::kArrayType:
+      return "an array";
+    case rapidjson::kStringType:
+      return "a string";
+    case rapidjson::kNumberType:
+      return "a number";
+  }
+  return "an unknown value";
+}
+
 }  // namespace tideline::pipeline

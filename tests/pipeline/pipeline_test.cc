@@ -273,6 +273,30 @@ TEST_F(PipelineTest, LatestSkipsHistoryAndTheFirstCheckpointMakesItStick) {
   EXPECT_EQ(delivered.count("ok-old0"), 0u);
 }
 
+TEST_F(PipelineTest, AtTimestampStartsAtTheFirstRecordArrivedThen) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 2).ok());
+  Append(Numbered("ok-before", 50));
+  // The next records must arrive strictly later: let the wall clock pass one millisecond.
+  const int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() +
+                        1;
+  ASSERT_TRUE(PollUntil([&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count() > start;
+  }));
+  Append(Numbered("ok-after", 50));
+  options_.source.start = StartPosition::kAtTimestamp;
+  options_.source.start_timestamp_ms = start;
+  auto p = Start();
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  const auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 50u);
+  EXPECT_EQ(delivered.count("ok-after0"), 1u);
+  EXPECT_EQ(delivered.count("ok-before49"), 0u);
+}
+
 TEST_F(PipelineTest, WaitsForTheStreamToBeCreated) {
   auto p = Start();
   EXPECT_EQ(p->GetStatus().state == "waiting for stream" || p->GetStatus().state == "starting",

@@ -139,5 +139,11 @@ bool SetField(JsonValue& root, std::string_view path, JsonValue&& value, JsonAll
 // Removes `path`; returns whether it existed. The removed value is returned in `removed` when
 // given (it stays valid: it lives in the batch's pool).
 bool RemoveField(JsonValue& root, std::string_view path, JsonValue* removed = nullptr);
+// Empty when `path` is a usable dotted path (non-empty segments), else what is wrong with it,
+// e.g. "'a..b' has an empty segment", for option validation messages.
+std::string FieldPathProblem(std::string_view path);
+
+// "an object", "an array", "a string", ... for messages about unexpected JSON.
+std::string_view JsonTypeName(const JsonValue& value);
 
 }  // namespace tideline::pipeline
