@@ -3,10 +3,10 @@
 #include <cstdio>
 #include <thread>
 
-#include "storage/base64.h"
 #include "cli/commands.h"
 #include "cli/kinesis_client.h"
 #include "cli_util.h"
+#include "storage/base64.h"
 #include "storage/sequence_number.h"
 
 namespace tideline::cli {

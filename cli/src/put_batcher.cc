@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "storage/base64.h"
 #include "cli_util.h"
+#include "storage/base64.h"
 
 namespace tideline::cli {
 

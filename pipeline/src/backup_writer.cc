@@ -6,10 +6,6 @@
 namespace tideline::pipeline {
 namespace {
 
-void Str(StringWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
 void Base64Value(StringWriter& w, std::string_view bytes) {
   std::string encoded = Base64Encode(bytes);
   w.String(encoded.data(), static_cast<rapidjson::SizeType>(encoded.size()));
@@ -21,18 +17,43 @@ void KinesisMetadata(StringWriter& w, std::string_view stream, std::string_view 
   w.Key("kinesisRecordMetadata");
   w.StartObject();
   w.Key("stream");
-  Str(w, stream);
+  WriteString(w, stream);
   w.Key("shardId");
-  Str(w, shard);
+  WriteString(w, shard);
   if (!partition_key.empty()) {
     w.Key("partitionKey");
-    Str(w, partition_key);
+    WriteString(w, partition_key);
   }
   w.Key("sequenceNumber");
-  Str(w, sequence_number);
+  WriteString(w, sequence_number);
   w.Key("approximateArrivalTimestamp");
   w.Int64(arrival_ms);
   w.EndObject();
+}
+
+// The members every Firehose failure record starts with, up to and including rawData.
+struct FailureFields {
+  int attempts;
+  int64_t arrival_ms;
+  std::string_view error_code;
+  std::string_view error_message;
+  int64_t now_ms;
+  std::string_view raw;
+};
+
+void WriteFailureFields(StringWriter& w, const FailureFields& f) {
+  w.Key("attemptsMade");
+  w.Int(f.attempts);
+  w.Key("arrivalTimestamp");
+  w.Int64(f.arrival_ms);
+  w.Key("errorCode");
+  WriteString(w, f.error_code);
+  w.Key("errorMessage");
+  WriteString(w, f.error_message);
+  w.Key("attemptEndingTimestamp");
+  w.Int64(f.now_ms);
+  w.Key("rawData");
+  Base64Value(w, f.raw);
 }
 
 Result<std::unique_ptr<RotatingFile>> OpenTarget(const std::string& root, const char* sub) {
@@ -72,18 +93,8 @@ void BackupWriter::AddProcessingFailed(RecordBatch& batch, const PipelineRecord&
   StringSink sink(out);
   StringWriter w(sink);
   w.StartObject();
-  w.Key("attemptsMade");
-  w.Int(record.attempts);
-  w.Key("arrivalTimestamp");
-  w.Int64(record.arrival_ms);
-  w.Key("errorCode");
-  Str(w, record.error_code);
-  w.Key("errorMessage");
-  Str(w, record.error_message);
-  w.Key("attemptEndingTimestamp");
-  w.Int64(now_ms);
-  w.Key("rawData");
-  Base64Value(w, record.raw);
+  WriteFailureFields(w, {record.attempts, record.arrival_ms, record.error_code,
+                         record.error_message, now_ms, record.raw});
   KinesisMetadata(w, batch.stream().get(), batch.shard().get(), record.partition_key,
                   batch.SequenceNumberOf(record).get(), record.arrival_ms);
   w.EndObject();
@@ -96,22 +107,12 @@ void BackupWriter::AddDocumentLine(Target& target, const Document& doc,
   StringSink sink(target.staged);
   StringWriter w(sink);
   w.StartObject();
-  w.Key("attemptsMade");
-  w.Int(result.attempts);
-  w.Key("arrivalTimestamp");
-  w.Int64(doc.arrival_ms);
-  w.Key("errorCode");
-  Str(w, result.error_code);
-  w.Key("errorMessage");
-  Str(w, result.error_message);
-  w.Key("attemptEndingTimestamp");
-  w.Int64(now_ms);
-  w.Key("rawData");
-  Base64Value(w, doc.body);
+  WriteFailureFields(w, {result.attempts, doc.arrival_ms, result.error_code, result.error_message,
+                         now_ms, doc.body});
   w.Key("esDocumentId");
-  Str(w, doc.id);
+  WriteString(w, doc.id);
   w.Key("esIndexName");
-  Str(w, result.target);
+  WriteString(w, result.target);
   KinesisMetadata(w, doc.stream, doc.shard, {}, doc.sequence_number, doc.arrival_ms);
   w.EndObject();
   target.staged.push_back('\n');

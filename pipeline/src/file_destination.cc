@@ -8,10 +8,6 @@
 namespace tideline::pipeline {
 namespace {
 
-void Str(StringWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
 bool IsSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -59,13 +55,13 @@ class FileDestination final : public Destination {
       StringWriter w(sink);
       w.StartObject();
       w.Key("id");
-      Str(w, d.id);
+      WriteString(w, d.id);
       w.Key("stream");
-      Str(w, d.stream);
+      WriteString(w, d.stream);
       w.Key("shard");
-      Str(w, d.shard);
+      WriteString(w, d.shard);
       w.Key("sequenceNumber");
-      Str(w, d.sequence_number);
+      WriteString(w, d.sequence_number);
       w.Key("approximateArrivalTimestamp");
       w.Int64(d.arrival_ms);
       w.Key("document");

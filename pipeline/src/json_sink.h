@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include <string>
+#include <string_view>
 
 namespace tideline::pipeline {
 
@@ -19,5 +20,9 @@ class StringSink {
 };
 
 using StringWriter = rapidjson::Writer<StringSink>;
+
+inline void WriteString(StringWriter& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
 
 }  // namespace tideline::pipeline

@@ -11,9 +11,7 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
   std::string out;
   StringSink sink(out);
   StringWriter w(sink);
-  auto str = [&](std::string_view s) {
-    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  };
+  auto str = [&](std::string_view s) { WriteString(w, s); };
   w.StartObject();
   w.Key("pipelines");
   w.StartArray();

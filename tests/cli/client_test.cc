@@ -1,10 +1,10 @@
 // The CLI's Kinesis client against error bodies and against a real in-process server.
 #include <gtest/gtest.h>
 
-#include "storage/base64.h"
 #include "cli/kinesis_client.h"
 #include "cli/put_batcher.h"
 #include "server/server.h"
+#include "storage/base64.h"
 #include "storage/store.h"
 #include "test_util/temp_dir.h"
 

@@ -1,9 +1,9 @@
 // PutRecord(s), GetShardIterator and GetRecords against a real Store, with an injected clock.
 #include <string>
 
-#include "storage/base64.h"
 #include "handler_fixture.h"
 #include "iterator_token.h"
+#include "storage/base64.h"
 #include "storage/hash_key.h"
 
 namespace tideline::server {
