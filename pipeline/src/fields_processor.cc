@@ -42,24 +42,11 @@ class FieldsProcessor final : public Processor {
   std::string_view type() const override { return "fields"; }
 
   void Process(RecordBatch& batch) override {
-    std::string error;
     for (PipelineRecord& record : batch.records()) {
       if (!record.ok()) continue;
-      const bool was_bytes = record.json == nullptr;
-      JsonValue* root = batch.Json(record, &error);
-      if (root == nullptr) {
-        RecordBatch::Fail(record, "Fields.NotAnObject", "data is not valid JSON: " + error);
-        continue;
+      if (JsonValue* root = batch.JsonObjectOrFail(record, "Fields.NotAnObject")) {
+        Edit(batch, record, *root);
       }
-      if (!root->IsObject()) {
-        const std::string message =
-            "data is " + std::string(JsonTypeName(*root)) + ", not a JSON object";
-        // Back to the bytes as they were: a failed record keeps its data unchanged.
-        if (was_bytes) batch.SetBytes(record, record.data);
-        RecordBatch::Fail(record, "Fields.NotAnObject", message);
-        continue;
-      }
-      Edit(batch, record, *root);
     }
   }
 

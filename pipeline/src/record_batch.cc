@@ -111,6 +111,24 @@ JsonValue* RecordBatch::Json(PipelineRecord& record, std::string* error) {
   return record.json;
 }
 
+JsonValue* RecordBatch::JsonObjectOrFail(PipelineRecord& record, std::string_view error_code) {
+  const bool was_bytes = record.json == nullptr;
+  std::string error;
+  JsonValue* value = Json(record, &error);
+  if (value == nullptr) {
+    Fail(record, std::string(error_code), "data is not valid JSON: " + error);
+    return nullptr;
+  }
+  if (!value->IsObject()) {
+    std::string message = "data is " + std::string(JsonTypeName(*value)) + ", not a JSON object";
+    // Back to the bytes as they were: a failed record keeps its data unchanged.
+    if (was_bytes) SetBytes(record, record.data);
+    Fail(record, std::string(error_code), std::move(message));
+    return nullptr;
+  }
+  return value;
+}
+
 void RecordBatch::Fail(PipelineRecord& record, std::string code, std::string message) {
   record.result = RecordResult::kProcessingFailed;
   record.error_code = std::move(code);

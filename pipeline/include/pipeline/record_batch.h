@@ -100,6 +100,11 @@ class RecordBatch {
   // why, with the byte offset.
   JsonValue* Json(PipelineRecord& record, std::string* error = nullptr);
 
+  // The record's data as a JSON object, parsing it when needed. When the data is not valid JSON,
+  // or is JSON but not an object, the record keeps its bytes, is marked ProcessingFailed with
+  // `error_code` and a message saying which, and nullptr is returned.
+  JsonValue* JsonObjectOrFail(PipelineRecord& record, std::string_view error_code);
+
   // Marks a record ProcessingFailed with Firehose-style error code and message.
   static void Fail(PipelineRecord& record, std::string code, std::string message);
 
