@@ -81,9 +81,10 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
   while (!stop.stop_requested()) {
     stats.next_offset.store(next, std::memory_order_relaxed);
     auto batch = std::make_unique<RecordBatch>(stream, source.shard, source.uid);
-    batch->records().reserve(limits.max_records);
     auto read =
         store_.Read(stream, source.shard, Offset(next), limits, [&](const storage::RecordView& v) {
+          // Reserved at the first record: an idle shard's empty reads allocate nothing.
+          if (batch->records().empty()) batch->records().reserve(limits.max_records);
           batch->Add(v.offset, v.arrival_ms, v.partition_key, v.data);
         });
     if (!read.ok()) {
