@@ -90,6 +90,21 @@ inline Status ParseChoice(const Field& f, const std::vector<std::string>& choice
   return f.Error("expected one of " + joined + ", got " + Describe(f.value));
 }
 
+inline Status ParseBool(const Field& f, bool& out) {
+  if (f.value.IsScalar()) {
+    const std::string& s = f.value.Scalar();
+    if (s == "true") {
+      out = true;
+      return Status::Ok();
+    }
+    if (s == "false") {
+      out = false;
+      return Status::Ok();
+    }
+  }
+  return f.Error("expected true or false, got " + Describe(f.value));
+}
+
 using FieldParser = std::function<Status(const Field&)>;
 using Schema = std::vector<std::pair<std::string, FieldParser>>;
 

@@ -1,4 +1,6 @@
 // The `pipelines:` section of the configuration: each item becomes a PipelineOptions.
+#include <cstdlib>
+
 #include "cli/commands.h"
 #include "config_parse.h"
 #include "pipeline/options.h"
@@ -197,25 +199,107 @@ Status ParseSource(const Field& f, pipeline::SourceOptions& o) {
   return Status::Ok();
 }
 
+Status ParseFileDestination(const Field& x, pipeline::FileDestinationOptions& file) {
+  return ParseMap(
+      x.file, x.path, x.key, x.value,
+      {{"path", [&](const Field& y) { return ParseNonEmptyString(y, file.path); }},
+       {"rotate_mib", [&](const Field& y) { return ParseInteger(y, 1, 4096, file.rotate_mib); }},
+       {"rotate_interval_s",
+        [&](const Field& y) { return ParseInteger(y, 1, 86400, file.rotate_interval_s); }}});
+}
+
+Status ParseOpenSearchDestination(const Field& x, pipeline::OpenSearchDestinationOptions& os) {
+  using pipeline::DocumentIdMode;
+  using pipeline::IndexRotation;
+  bool has_url = false;
+  bool has_index = false;
+  const Schema schema = {
+      {"url",
+       [&](const Field& y) {
+         has_url = true;
+         if (y.value.IsSequence()) return ParseStringList(y, os.urls);
+         return ParseNonEmptyString(y, os.urls.emplace_back());
+       }},
+      {"index",
+       [&](const Field& y) {
+         has_index = true;
+         return ParseNonEmptyString(y, os.index);
+       }},
+      {"rotation",
+       [&](const Field& y) {
+         const std::vector<std::string> names = {"NoRotation", "OneHour", "OneDay", "OneWeek",
+                                                 "OneMonth"};
+         std::string v;
+         TL_RETURN_IF_ERROR(ParseChoice(y, names, v));
+         const IndexRotation values[] = {IndexRotation::kNoRotation, IndexRotation::kOneHour,
+                                         IndexRotation::kOneDay, IndexRotation::kOneWeek,
+                                         IndexRotation::kOneMonth};
+         for (size_t i = 0; i < names.size(); ++i) {
+           if (names[i] == v) os.rotation = values[i];
+         }
+         return Status::Ok();
+       }},
+      {"document_id",
+       [&](const Field& y) {
+         std::string v;
+         TL_RETURN_IF_ERROR(ParseChoice(y, {"stable", "auto"}, v));
+         os.document_id = v == "auto" ? DocumentIdMode::kAuto : DocumentIdMode::kStable;
+         return Status::Ok();
+       }},
+      {"retry_duration_s",
+       [&](const Field& y) { return ParseInteger(y, 0, 7200, os.retry_duration_s); }},
+      {"username", [&](const Field& y) { return ParseNonEmptyString(y, os.username); }},
+      {"password", [&](const Field& y) { return ParseString(y, os.password); }},
+      {"ca_file", [&](const Field& y) { return ParseNonEmptyString(y, os.ca_file); }},
+      {"tls_insecure", [&](const Field& y) { return ParseBool(y, os.tls_insecure); }},
+      {"gzip", [&](const Field& y) { return ParseBool(y, os.gzip); }},
+      {"concurrency", [&](const Field& y) { return ParseInteger(y, 1, 16, os.concurrency); }},
+      {"bulk_max_mib", [&](const Field& y) { return ParseInteger(y, 1, 100, os.bulk_max_mib); }},
+      {"keep_alive_connections",
+       [&](const Field& y) { return ParseInteger(y, 0, 64, os.keep_alive_connections); }},
+      {"request_timeout_s",
+       [&](const Field& y) { return ParseInteger(y, 1, 600, os.request_timeout_s); }},
+  };
+  TL_RETURN_IF_ERROR(ParseMap(x.file, x.path, x.key, x.value, schema));
+  if (!has_url) return x.Error("missing url");
+  if (!has_index) return x.Error("missing index");
+  // Passwords stay out of config files when the environment has them.
+  if (const char* env = std::getenv("TIDELINE_OPENSEARCH_PASSWORD");
+      env != nullptr && !os.username.empty() && os.password.empty()) {
+    os.password = env;
+  }
+  if (os.username.empty() != os.password.empty()) {
+    return x.Error(
+        "username and password go together (the password may come from "
+        "TIDELINE_OPENSEARCH_PASSWORD)");
+  }
+  return Status::Ok();
+}
+
 Status ParseDestination(const Field& f, pipeline::DestinationOptions& o) {
-  pipeline::FileDestinationOptions file;
-  bool has_file = false;
+  int kinds = 0;
   const Schema schema = {
       {"file",
        [&](const Field& x) {
-         has_file = true;
-         return ParseMap(
-             x.file, x.path, x.key, x.value,
-             {{"path", [&](const Field& y) { return ParseNonEmptyString(y, file.path); }},
-              {"rotate_mib",
-               [&](const Field& y) { return ParseInteger(y, 1, 4096, file.rotate_mib); }},
-              {"rotate_interval_s",
-               [&](const Field& y) { return ParseInteger(y, 1, 86400, file.rotate_interval_s); }}});
+         ++kinds;
+         pipeline::FileDestinationOptions file;
+         TL_RETURN_IF_ERROR(ParseFileDestination(x, file));
+         o.options = file;
+         return Status::Ok();
+       }},
+      {"opensearch",
+       [&](const Field& x) {
+         ++kinds;
+         if (!x.value.IsMap()) return x.Error("expected a map, got " + Describe(x.value));
+         pipeline::OpenSearchDestinationOptions os;
+         TL_RETURN_IF_ERROR(ParseOpenSearchDestination(x, os));
+         o.options = std::move(os);
+         return Status::Ok();
        }},
   };
   TL_RETURN_IF_ERROR(ParseMap(f.file, f.path, f.key, f.value, schema));
-  if (!has_file && !f.value.IsNull()) return f.Error("expected a destination: file");
-  o.options = file;
+  if (kinds == 0 && !f.value.IsNull()) return f.Error("expected a destination: file or opensearch");
+  if (kinds > 1) return f.Error("expected one destination, file or opensearch, not both");
   return Status::Ok();
 }
 

@@ -69,7 +69,7 @@ int RunServe(const ServeArgs& args) {
   // Pipelines start before the API so that GET /pipelines sees them all; they wait for their
   // streams if those do not exist yet.
   std::vector<std::unique_ptr<pipeline::Pipeline>> pipelines;
-  std::vector<const pipeline::Pipeline*> pipeline_views;
+  std::vector<pipeline::Pipeline*> pipeline_views;
   for (pipeline::PipelineOptions options : config.pipelines) {
     options.region = config.server.region;
     options.account_id = config.server.account_id;

@@ -99,6 +99,7 @@ void BackupWriter::AddProcessingFailed(RecordBatch& batch, const PipelineRecord&
                   batch.SequenceNumberOf(record).get(), record.arrival_ms);
   w.EndObject();
   out.push_back('\n');
+  ++processing_failed_.staged_lines;
   ++pending_;
 }
 
@@ -110,12 +111,13 @@ void BackupWriter::AddDocumentLine(Target& target, const Document& doc,
   WriteFailureFields(w, {result.attempts, doc.arrival_ms, result.error_code, result.error_message,
                          now_ms, doc.body});
   w.Key("esDocumentId");
-  WriteString(w, doc.id);
+  WriteString(w, result.auto_id ? std::string_view() : doc.id);
   w.Key("esIndexName");
   WriteString(w, result.target);
   KinesisMetadata(w, doc.stream, doc.shard, {}, doc.sequence_number, doc.arrival_ms);
   w.EndObject();
   target.staged.push_back('\n');
+  ++target.staged_lines;
   ++pending_;
 }
 
@@ -135,6 +137,8 @@ Status BackupWriter::Commit() {
     TL_RETURN_IF_ERROR(t->file->Append(t->staged));
     TL_RETURN_IF_ERROR(t->file->Sync());
     t->staged.clear();
+    t->committed_lines.fetch_add(t->staged_lines, std::memory_order_relaxed);
+    t->staged_lines = 0;
   }
   pending_ = 0;
   return Status::Ok();

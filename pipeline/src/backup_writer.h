@@ -8,9 +8,10 @@
 //   <type>-all/          AllDocuments mode: every delivered document, same shape, errorCode ""
 // Lines are staged with Add*() and made durable together by Commit().
 //
-// Thread safety: none; the pipeline's delivery thread owns it.
+// Thread safety: none, except committed(); the pipeline's delivery thread owns it.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -39,11 +40,25 @@ class BackupWriter {
   size_t pending() const { return pending_; }
   std::string directory() const { return root_; }
 
+  // Lines made durable so far, per file kind; may be read from any thread.
+  struct Counts {
+    uint64_t processing_failed = 0;
+    uint64_t delivery_failed = 0;
+    uint64_t all = 0;
+  };
+  Counts committed() const {
+    return {processing_failed_.committed_lines.load(std::memory_order_relaxed),
+            delivery_failed_.committed_lines.load(std::memory_order_relaxed),
+            all_.committed_lines.load(std::memory_order_relaxed)};
+  }
+
  private:
   BackupWriter() = default;
   struct Target {
     std::unique_ptr<RotatingFile> file;
     std::string staged;
+    size_t staged_lines = 0;
+    std::atomic<uint64_t> committed_lines{0};
   };
   void AddDocumentLine(Target& target, const Document& doc, const DeliveryResult& result,
                        int64_t now_ms);

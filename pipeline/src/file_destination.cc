@@ -1,5 +1,6 @@
 // The file destination: NDJSON documents with their metadata, fsynced before acknowledging.
 #include <rapidjson/reader.h>
+#include <atomic>
 
 #include "json_sink.h"
 #include "pipeline/destination.h"
@@ -72,13 +73,25 @@ class FileDestination final : public Destination {
       r.delivered = true;
     }
     TL_RETURN_IF_ERROR(file_->Append(lines_));
-    return file_->Sync();
+    TL_RETURN_IF_ERROR(file_->Sync());
+    requests_.fetch_add(1, std::memory_order_relaxed);
+    bytes_.fetch_add(lines_.size(), std::memory_order_relaxed);
+    return Status::Ok();
+  }
+
+  DestinationCounters counters() const override {
+    DestinationCounters c;
+    c.requests = requests_.load(std::memory_order_relaxed);
+    c.bytes_sent = bytes_.load(std::memory_order_relaxed);
+    return c;
   }
 
  private:
   std::unique_ptr<RotatingFile> file_;
   std::string dir_;
-  std::string lines_;  // reused across calls
+  std::string lines_;                  // reused across calls
+  std::atomic<uint64_t> requests_{0};  // fsynced appends
+  std::atomic<uint64_t> bytes_{0};
 };
 
 }  // namespace

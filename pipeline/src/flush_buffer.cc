@@ -15,6 +15,10 @@ FlushBuffer::FlushBuffer(size_t flush_bytes, std::chrono::milliseconds interval,
 bool FlushBuffer::Push(std::unique_ptr<RecordBatch> batch, std::stop_token stop) {
   const size_t data = BatchDataBytes(*batch);
   const size_t memory = batch->MemoryBytes();
+  int64_t oldest = 0;
+  for (const PipelineRecord& r : batch->records()) {
+    if (oldest == 0 || r.arrival_ms < oldest) oldest = r.arrival_ms;
+  }
   std::unique_lock<std::mutex> lock(mu_);
   // An empty buffer with nothing in flight always takes a batch, so one batch larger than
   // max_bytes cannot block forever.
@@ -28,6 +32,9 @@ bool FlushBuffer::Push(std::unique_ptr<RecordBatch> batch, std::stop_token stop)
   stats_.records += batch->records().size();
   stats_.data_bytes += data;
   stats_.memory_bytes += memory;
+  if (oldest != 0 && (stats_.oldest_arrival_ms == 0 || oldest < stats_.oldest_arrival_ms)) {
+    stats_.oldest_arrival_ms = oldest;
+  }
   batches_.push_back(std::move(batch));
   lock.unlock();
   changed_.notify_all();
@@ -53,6 +60,7 @@ std::vector<std::unique_ptr<RecordBatch>> FlushBuffer::Take(std::stop_token stop
   std::vector<std::unique_ptr<RecordBatch>> out;
   out.swap(batches_);
   in_flight_memory_ += stats_.memory_bytes;
+  in_flight_oldest_arrival_ms_ = stats_.oldest_arrival_ms;
   stats_ = Stats{};
   lock.unlock();
   changed_.notify_all();
@@ -63,13 +71,19 @@ void FlushBuffer::FlushDone() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_memory_ = 0;
+    in_flight_oldest_arrival_ms_ = 0;
   }
   changed_.notify_all();
 }
 
 FlushBuffer::Stats FlushBuffer::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  Stats s = stats_;
+  if (in_flight_oldest_arrival_ms_ != 0 &&
+      (s.oldest_arrival_ms == 0 || in_flight_oldest_arrival_ms_ < s.oldest_arrival_ms)) {
+    s.oldest_arrival_ms = in_flight_oldest_arrival_ms_;
+  }
+  return s;
 }
 
 }  // namespace tideline::pipeline

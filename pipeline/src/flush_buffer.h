@@ -37,6 +37,9 @@ class FlushBuffer {
     uint64_t records = 0;
     uint64_t data_bytes = 0;
     uint64_t memory_bytes = 0;
+    // Arrival time (ms) of the oldest record buffered or in delivery; 0 when there is none.
+    // now - this is Firehose's DataFreshness.
+    int64_t oldest_arrival_ms = 0;
   };
   Stats stats() const;
 
@@ -53,6 +56,7 @@ class FlushBuffer {
   std::chrono::steady_clock::time_point oldest_{};     // GUARDED_BY(mu_)
   Stats stats_;                                        // GUARDED_BY(mu_)
   uint64_t in_flight_memory_ = 0;                      // GUARDED_BY(mu_)
+  int64_t in_flight_oldest_arrival_ms_ = 0;            // GUARDED_BY(mu_)
 };
 
 // Sum of the data sizes of a batch's records (what the buffer's size hint counts).

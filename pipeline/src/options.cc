@@ -1,6 +1,7 @@
 // Validation of pipeline options, and the status JSON shared by the server and the CLI.
 #include "pipeline/options.h"
 #include "json_sink.h"
+#include "opensearch/index_name.h"
 #include "pipeline/pipeline.h"
 
 namespace tideline::pipeline {
@@ -14,6 +15,49 @@ bool ValidName(std::string_view name) {
     if (!ok) return false;
   }
   return name != "." && name != "..";
+}
+
+Status ValidateFileDestination(const FileDestinationOptions& file, const std::string& where) {
+  if (file.path.empty()) return Status::InvalidArgument(where + "destination path is required");
+  if (file.rotate_mib < 1 || file.rotate_mib > 4096) {
+    return Status::InvalidArgument(where + "destination rotate_mib must be in 1..4096");
+  }
+  if (file.rotate_interval_s < 1 || file.rotate_interval_s > 86400) {
+    return Status::InvalidArgument(where + "destination rotate_interval_s must be in 1..86400");
+  }
+  return Status::Ok();
+}
+
+Status Range(const std::string& where, const char* key, uint32_t v, uint32_t lo, uint32_t hi) {
+  if (v >= lo && v <= hi) return Status::Ok();
+  return Status::InvalidArgument(where + "destination " + key + " must be in " +
+                                 std::to_string(lo) + ".." + std::to_string(hi));
+}
+
+Status ValidateOpenSearchDestination(const OpenSearchDestinationOptions& os,
+                                     const std::string& where) {
+  if (os.urls.empty()) return Status::InvalidArgument(where + "destination url is required");
+  for (const auto& url : os.urls) {
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+      return Status::InvalidArgument(where + "destination url '" + url +
+                                     "' must start with http:// or https://");
+    }
+  }
+  TL_RETURN_IF_ERROR(opensearch::ValidateIndexName(os.index, where + "destination index"));
+  // The rotation suffix counts against OpenSearch's 255-byte limit too.
+  if (os.rotation != IndexRotation::kNoRotation &&
+      os.index.size() + opensearch::kMaxRotationSuffix > 255) {
+    return Status::InvalidArgument(where + "destination index is too long for its rotation");
+  }
+  TL_RETURN_IF_ERROR(Range(where, "retry_duration_s", os.retry_duration_s, 0, 7200));
+  TL_RETURN_IF_ERROR(Range(where, "concurrency", os.concurrency, 1, 16));
+  TL_RETURN_IF_ERROR(Range(where, "bulk_max_mib", os.bulk_max_mib, 1, 100));
+  TL_RETURN_IF_ERROR(Range(where, "keep_alive_connections", os.keep_alive_connections, 0, 64));
+  TL_RETURN_IF_ERROR(Range(where, "request_timeout_s", os.request_timeout_s, 1, 600));
+  if (os.username.empty() != os.password.empty()) {
+    return Status::InvalidArgument(where + "destination username and password go together");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -36,13 +80,17 @@ Status ValidatePipelineOptions(const PipelineOptions& o) {
   if (o.buffer.interval_s > 900) {
     return Status::InvalidArgument(where + "buffer.interval_s must be in 0..900");
   }
-  const auto& file = std::get<FileDestinationOptions>(o.destination.options);
-  if (file.path.empty()) return Status::InvalidArgument(where + "destination path is required");
-  if (file.rotate_mib < 1 || file.rotate_mib > 4096) {
-    return Status::InvalidArgument(where + "destination rotate_mib must be in 1..4096");
-  }
-  if (file.rotate_interval_s < 1 || file.rotate_interval_s > 86400) {
-    return Status::InvalidArgument(where + "destination rotate_interval_s must be in 1..86400");
+  if (const auto* file = std::get_if<FileDestinationOptions>(&o.destination.options)) {
+    TL_RETURN_IF_ERROR(ValidateFileDestination(*file, where));
+  } else {
+    const auto& os = std::get<OpenSearchDestinationOptions>(o.destination.options);
+    TL_RETURN_IF_ERROR(ValidateOpenSearchDestination(os, where));
+    // Firehose's OpenSearch buffering hints allow 1..100 MiB.
+    if (o.buffer.size_mib > 100) {
+      return Status::InvalidArgument(where +
+                                     "buffer.size_mib must be in 1..100 for an opensearch "
+                                     "destination");
+    }
   }
   if (o.backup.path.empty()) return Status::InvalidArgument(where + "backup.path is required");
   return Status::Ok();

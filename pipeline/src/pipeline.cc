@@ -58,8 +58,15 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(const PipelineOptions& options
     }
     processors.push_back(std::move(*p));
   }
-  const auto& file = std::get<FileDestinationOptions>(options.destination.options);
-  auto destination = MakeFileDestination(file, options.name);
+  auto destination = std::visit(
+      [&](const auto& o) -> Result<std::unique_ptr<Destination>> {
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, FileDestinationOptions>) {
+          return MakeFileDestination(o, options.name);
+        } else {
+          return MakeOpenSearchDestination(o);
+        }
+      },
+      options.destination.options);
   if (!destination.ok()) {
     return Status(destination.status().code(),
                   "pipeline " + options.name + ": destination: " + destination.status().message());
@@ -101,32 +108,67 @@ PipelineImpl::~PipelineImpl() {
 }
 
 void PipelineImpl::Start() {
-  delivery_ = std::jthread([this](std::stop_token stop) { DeliverLoop(stop); });
-  supervisor_ = std::jthread([this](std::stop_token stop) { Supervise(stop); });
+  StartThreads();
   log_->info("pipeline {}: started ({} -> {} processors -> {})", options_.name,
              options_.source.stream.get(), processors_.size(), destination_->type());
 }
 
-void PipelineImpl::Stop() {
-  std::call_once(stop_once_, [this] {
-    // Readers first, so nothing new enters the buffer; then the last flush, bounded in time.
-    supervisor_.request_stop();
-    store_.WakeWaiters();
-    if (supervisor_.joinable()) supervisor_.join();
-    delivery_.request_stop();
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (!delivery_done_cv_.wait_for(lock, kDrainTimeout, [&] { return delivery_done_; })) {
-        log_->warn(
-            "pipeline {}: last delivery did not finish in {} ms; its records will be "
-            "delivered again after restart",
-            options_.name, kDrainTimeout.count());
-        drain_.request_stop();
-      }
+void PipelineImpl::StartThreads() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    delivery_done_ = false;
+  }
+  drain_ = std::stop_source();
+  delivery_ = std::jthread([this](std::stop_token stop) { DeliverLoop(stop); });
+  supervisor_ = std::jthread([this](std::stop_token stop) { Supervise(stop); });
+}
+
+void PipelineImpl::StopThreads() {
+  // Readers first, so nothing new enters the buffer; then the last flush, bounded in time.
+  supervisor_.request_stop();
+  store_.WakeWaiters();
+  if (supervisor_.joinable()) supervisor_.join();
+  delivery_.request_stop();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!delivery_done_cv_.wait_for(lock, kDrainTimeout, [&] { return delivery_done_; })) {
+      log_->warn(
+          "pipeline {}: last delivery did not finish in {} ms; its records will be "
+          "delivered again after restart",
+          options_.name, kDrainTimeout.count());
+      drain_.request_stop();
     }
-    if (delivery_.joinable()) delivery_.join();
-    SetState("stopped", "");
-  });
+  }
+  if (delivery_.joinable()) delivery_.join();
+}
+
+void PipelineImpl::Stop() {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (stopped_) return;
+  stopped_ = true;
+  StopThreads();
+  SetState("stopped", "");
+}
+
+Status PipelineImpl::Reset(const ResetPosition& position) {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (stopped_) return Status::Unavailable("pipeline " + options_.name + " is stopped");
+  // Resolved before anything stops, so a bad position changes nothing.
+  auto checkpoints = ResetCheckpoints(position);
+  if (!checkpoints.ok()) return checkpoints.status();
+  StopThreads();
+  Status st = store_.SetCheckpoints(options_.name, options_.source.stream, *checkpoints);
+  if (st.ok()) {
+    for (const auto& cp : *checkpoints) {
+      log_->info("pipeline {}: reset {} to after {}", options_.name, cp.shard.get(),
+                 cp.sequence_number.get());
+    }
+  } else {
+    log_->error("pipeline {}: reset failed, resuming from the old checkpoints: {}", options_.name,
+                st.ToString());
+  }
+  StartThreads();
+  return st;
 }
 
 bool PipelineImpl::Pause(std::stop_token stop, std::chrono::milliseconds d) {
@@ -193,6 +235,15 @@ PipelineStatus PipelineImpl::GetStatus() const {
   s.buffered_records = buffered.records;
   s.buffered_bytes = buffered.data_bytes;
   s.flushes = flushes_.load(std::memory_order_relaxed);
+  if (buffered.oldest_arrival_ms != 0) {
+    s.data_freshness_ms = std::max<int64_t>(0, NowMs() - buffered.oldest_arrival_ms);
+  }
+  s.destination_type = destination_->type();
+  s.destination_counters = destination_->counters();
+  const BackupWriter::Counts backed_up = backup_->committed();
+  s.backup_processing_failed = backed_up.processing_failed;
+  s.backup_delivery_failed = backed_up.delivery_failed;
+  s.backup_all_documents = backed_up.all;
   for (const auto& b : read_delay_) {
     s.read_delay_buckets.push_back(b.load(std::memory_order_relaxed));
     s.read_delay_count += s.read_delay_buckets.back();

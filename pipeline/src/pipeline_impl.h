@@ -57,6 +57,7 @@ class PipelineImpl final : public Pipeline {
 
   void Start();
   void Stop() override;
+  Status Reset(const ResetPosition& position) override;
   PipelineStatus GetStatus() const override;
   const PipelineOptions& options() const override { return options_; }
 
@@ -68,6 +69,12 @@ class PipelineImpl final : public Pipeline {
   };
 
   // pipeline.cc
+  void StartThreads();
+  // Stops the readers, then delivery (bounded by kDrainTimeout), and joins them.
+  void StopThreads();
+  // The checkpoints `position` means for the current stream (reset.cc).
+  Result<std::vector<storage::Store::ShardCheckpoint>> ResetCheckpoints(
+      const ResetPosition& position) const;
   void Supervise(std::stop_token stop);
   void SetState(std::string state, std::string message);
   ShardStats& StatsFor(const std::string& shard_id);
@@ -109,9 +116,11 @@ class PipelineImpl final : public Pipeline {
   bool delivery_done_ = false;  // GUARDED_BY(mu_)
   std::condition_variable delivery_done_cv_;
 
+  // Serializes Stop and Reset, which stop and restart the threads below.
+  std::mutex lifecycle_mu_;
+  bool stopped_ = false;  // GUARDED_BY(lifecycle_mu_)
   std::jthread delivery_;
   std::jthread supervisor_;
-  std::once_flag stop_once_;
 };
 
 // Builds a processor from its options (pipeline name/region/account fill Lambda's ARNs).

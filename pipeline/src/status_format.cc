@@ -33,6 +33,38 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
     w.Uint64(p.buffered_bytes);
     w.Key("flushes");
     w.Uint64(p.flushes);
+    w.Key("dataFreshnessMs");
+    w.Int64(p.data_freshness_ms);
+    w.Key("backup");
+    w.StartObject();
+    w.Key("processingFailed");
+    w.Uint64(p.backup_processing_failed);
+    w.Key("deliveryFailed");
+    w.Uint64(p.backup_delivery_failed);
+    w.Key("allDocuments");
+    w.Uint64(p.backup_all_documents);
+    w.EndObject();
+    const DestinationCounters& dc = p.destination_counters;
+    w.Key("delivery");
+    w.StartObject();
+    w.Key("type");
+    str(p.destination_type);
+    w.Key("requests");
+    w.Uint64(dc.requests);
+    w.Key("requestFailures");
+    w.Uint64(dc.request_failures);
+    w.Key("documentsRetried");
+    w.Uint64(dc.documents_retried);
+    w.Key("bytesSent");
+    w.Uint64(dc.bytes_sent);
+    w.Key("documentsByStatus");
+    w.StartObject();
+    for (const auto& [status, n] : dc.documents_by_status) {
+      w.Key(status.c_str(), static_cast<rapidjson::SizeType>(status.size()));
+      w.Uint64(n);
+    }
+    w.EndObject();
+    w.EndObject();
     w.Key("readDelayMs");
     w.StartObject();
     w.Key("count");
@@ -147,6 +179,48 @@ std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
   for (const PipelineStatus& p : statuses) {
     fmt::format_to(std::back_inserter(out), "tideline_pipeline_stalled{{pipeline=\"{}\"}} {}\n",
                    p.name, p.state == "stalled" ? 1 : 0);
+  }
+  out += "# TYPE tideline_pipeline_data_freshness_ms gauge\n";
+  for (const PipelineStatus& p : statuses) {
+    fmt::format_to(std::back_inserter(out),
+                   "tideline_pipeline_data_freshness_ms{{pipeline=\"{}\"}} {}\n", p.name,
+                   p.data_freshness_ms);
+  }
+  out += "# TYPE tideline_pipeline_backup_documents_total counter\n";
+  for (const PipelineStatus& p : statuses) {
+    const std::pair<const char*, uint64_t> kinds[] = {
+        {"processing-failed", p.backup_processing_failed},
+        {"delivery-failed", p.backup_delivery_failed},
+        {"all", p.backup_all_documents}};
+    for (const auto& [kind, n] : kinds) {
+      fmt::format_to(std::back_inserter(out),
+                     "tideline_pipeline_backup_documents_total{{pipeline=\"{}\",kind=\"{}\"}} {}\n",
+                     p.name, kind, n);
+    }
+  }
+  const std::pair<const char*, uint64_t DestinationCounters::*> delivery[] = {
+      {"tideline_pipeline_delivery_requests_total", &DestinationCounters::requests},
+      {"tideline_pipeline_delivery_request_failures_total", &DestinationCounters::request_failures},
+      {"tideline_pipeline_delivery_documents_retried_total",
+       &DestinationCounters::documents_retried},
+      {"tideline_pipeline_delivery_bytes_sent_total", &DestinationCounters::bytes_sent},
+  };
+  for (const auto& [name, member] : delivery) {
+    fmt::format_to(std::back_inserter(out), "# TYPE {} counter\n", name);
+    for (const PipelineStatus& p : statuses) {
+      fmt::format_to(std::back_inserter(out), "{}{{pipeline=\"{}\",destination=\"{}\"}} {}\n", name,
+                     p.name, p.destination_type, p.destination_counters.*member);
+    }
+  }
+  out += "# TYPE tideline_pipeline_delivery_documents_total counter\n";
+  for (const PipelineStatus& p : statuses) {
+    for (const auto& [status, n] : p.destination_counters.documents_by_status) {
+      fmt::format_to(
+          std::back_inserter(out),
+          "tideline_pipeline_delivery_documents_total{{pipeline=\"{}\",destination=\"{}\","
+          "status=\"{}\"}} {}\n",
+          p.name, p.destination_type, status, n);
+    }
   }
   out += "# TYPE tideline_pipeline_read_delay_ms histogram\n";
   for (const PipelineStatus& p : statuses) {

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "errors.h"
+#include "pipeline_admin.h"
 #include "request_id.h"
 
 namespace tideline::server {
@@ -50,6 +51,7 @@ void HttpSession::HandleRequest(Request&& req) {
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
   if (req.method() == http::verb::get && HandleGet(req)) return;
+  if (req.method() == http::verb::post && HandlePipelinePost(req)) return;
   if (req.method() != http::verb::post) {
     Send(MakeError(ApiErrorType::kUnknownOperation,
                    fmt::format("Unsupported method {} {}", std::string(req.method_string()),
@@ -68,7 +70,7 @@ bool HttpSession::HandleGet(const Request& req) {
   res->keep_alive(req.keep_alive());
   std::vector<pipeline::PipelineStatus> statuses;
   if (target != "/health") {
-    for (const pipeline::Pipeline* p : *shared_.pipelines)
+    for (pipeline::Pipeline* p : *shared_.pipelines)
       statuses.push_back(p->GetStatus());
   }
   const Status health = shared_.store->Health();
@@ -95,6 +97,28 @@ bool HttpSession::HandleGet(const Request& req) {
   }
   res->prepare_payload();
   SendRaw(std::move(res));
+  return true;
+}
+
+bool HttpSession::HandlePipelinePost(Request& req) {
+  const std::string_view target(req.target().data(), req.target().size());
+  constexpr std::string_view kPrefix = "/pipelines/";
+  constexpr std::string_view kSuffix = "/reset";
+  if (!target.starts_with(kPrefix) || !target.ends_with(kSuffix) ||
+      target.size() <= kPrefix.size() + kSuffix.size()) {
+    return false;
+  }
+  std::string name(target.substr(kPrefix.size(), target.size() - kPrefix.size() - kSuffix.size()));
+  auto body = std::make_shared<std::string>(std::move(req.body()));
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  shared_.blocking([self = shared_from_this(), name = std::move(name), body, version, keep_alive] {
+    ApiResponse resp = HandlePipelineReset(*self->shared_.pipelines, name, *body);
+    net::post(self->stream_.get_executor(),
+              [self, resp = std::move(resp), version, keep_alive]() mutable {
+                self->Send(std::move(resp), version, keep_alive);
+              });
+  });
   return true;
 }
 

@@ -14,9 +14,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <functional>
 #include "api.h"
 #include "metrics.h"
 #include "pipeline/pipeline.h"
+
 #include "server/server.h"
 
 namespace tideline::server {
@@ -27,7 +29,9 @@ struct SessionShared {
   Api* api = nullptr;
   Metrics* metrics = nullptr;
   storage::Store* store = nullptr;
-  const std::vector<const pipeline::Pipeline*>* pipelines = nullptr;
+  const std::vector<pipeline::Pipeline*>* pipelines = nullptr;
+  // Runs slow administrative work (a pipeline reset) off the I/O threads.
+  std::function<void(std::function<void()>)> blocking;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
@@ -45,6 +49,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void HandleApi(Request&& req);
   // GET /health, /metrics, /pipelines, /pipelines/NAME; false when `req` is none of them.
   bool HandleGet(const Request& req);
+  // POST /pipelines/NAME/reset; false when `req` is not one.
+  bool HandlePipelinePost(Request& req);
   // Writes `resp` for a request of HTTP `version`; closes afterwards unless keep_alive.
   void Send(ApiResponse resp, unsigned version, bool keep_alive);
   void SendRaw(std::unique_ptr<Response> res);

@@ -49,7 +49,7 @@ Status ValidateOptions(const ServerOptions& o) {
 class ServerImpl final : public Server {
  public:
   ServerImpl(const ServerOptions& options, storage::Store& store,
-             std::vector<const pipeline::Pipeline*> pipelines)
+             std::vector<pipeline::Pipeline*> pipelines)
       : options_(options),
         pipelines_(std::move(pipelines)),
         pool_(kBlockingThreads),
@@ -64,7 +64,10 @@ class ServerImpl final : public Server {
     const auto address = net::ip::make_address(options_.host, ec);
     if (ec)
       return Status::InvalidArgument(fmt::format("bad host '{}': {}", options_.host, ec.message()));
-    SessionShared shared{&options_, &api_, &metrics_, &store_, &pipelines_};
+    SessionShared shared{
+        &options_,   &api_,
+        &metrics_,   &store_,
+        &pipelines_, [this](std::function<void()> task) { net::post(pool_, std::move(task)); }};
     listener_ = std::make_shared<Listener>(ioc_, shared);
     TL_RETURN_IF_ERROR(listener_->Bind({address, options_.port}));
     listener_->Run();
@@ -109,7 +112,7 @@ class ServerImpl final : public Server {
   }
 
   const ServerOptions options_;
-  const std::vector<const pipeline::Pipeline*> pipelines_;
+  const std::vector<pipeline::Pipeline*> pipelines_;
   net::io_context ioc_;
   Metrics metrics_;
   net::thread_pool pool_;
@@ -124,7 +127,7 @@ class ServerImpl final : public Server {
 }  // namespace
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, storage::Store& store,
-                                              std::vector<const pipeline::Pipeline*> pipelines) {
+                                              std::vector<pipeline::Pipeline*> pipelines) {
   TL_RETURN_IF_ERROR(ValidateOptions(options));
   auto server = std::make_unique<ServerImpl>(options, store, std::move(pipelines));
   TL_RETURN_IF_ERROR(server->Start());

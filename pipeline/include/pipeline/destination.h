@@ -7,6 +7,8 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "pipeline/options.h"
 #include "storage/status.h"
@@ -26,6 +28,9 @@ struct Document {
   std::string_view shard;
   std::string_view sequence_number;
   int64_t arrival_ms = 0;
+  // The index to use instead of the destination's rotated one (a redrive sends a backed-up
+  // document to the index it was meant for). Empty: the destination decides.
+  std::string_view index;
 };
 
 // What became of one document.
@@ -38,6 +43,23 @@ struct DeliveryResult {
   int attempts = 1;
   // Index (OpenSearch) or file the document was meant for, for the backup record.
   std::string target;
+  // The destination let the cluster choose the document's id (so the backup records none).
+  bool auto_id = false;
+};
+
+// A destination's own counters (Prometheus counters: they only grow), for GET /metrics.
+struct DestinationCounters {
+  // Requests sent: _bulk requests, file appends.
+  uint64_t requests = 0;
+  // Requests without a usable answer: connection errors, timeouts, whole-request errors.
+  uint64_t request_failures = 0;
+  // Documents sent again after a retryable failure.
+  uint64_t documents_retried = 0;
+  // Request bytes sent (compressed when gzip is on).
+  uint64_t bytes_sent = 0;
+  // Document outcomes by the status the destination gave them ("201", "409", "429", "400", ...),
+  // sorted by status.
+  std::vector<std::pair<std::string, uint64_t>> documents_by_status;
 };
 
 class Destination {
@@ -55,6 +77,8 @@ class Destination {
   // Called by one thread at a time.
   virtual Status Deliver(std::span<const Document> docs, std::span<DeliveryResult> results,
                          std::stop_token stop) = 0;
+  // A snapshot of the counters; may be called from any thread, also during Deliver.
+  virtual DestinationCounters counters() const { return {}; }
 };
 
 // NDJSON files under <options.path>/<pipeline>/, one line per document:
@@ -63,5 +87,13 @@ class Destination {
 // refuse it. Files rotate by size and age; Deliver returns after the lines are fsynced.
 Result<std::unique_ptr<Destination>> MakeFileDestination(const FileDestinationOptions& options,
                                                          const std::string& pipeline_name);
+
+// OpenSearch via POST /_bulk (see OpenSearchDestinationOptions and pipeline/PIPELINE.md): index
+// rotation on arrival time, stable ids sent as `create`, per-item retries with backoff until
+// the retry duration is spent, then failure (the pipeline backs the documents up). A document
+// reported delivered was acknowledged by the cluster. Deliver returns non-OK only when stopped.
+// Fails on invalid options (bad URL, index name); an unreachable cluster is not an error here.
+Result<std::unique_ptr<Destination>> MakeOpenSearchDestination(
+    const OpenSearchDestinationOptions& options);
 
 }  // namespace tideline::pipeline

@@ -57,9 +57,60 @@ struct FileDestinationOptions {
   uint32_t rotate_interval_s = 3600;
 };
 
+// Firehose's index rotation: the UTC arrival time of a record appended to the index name.
+//   kNoRotation "logs", kOneHour "logs-2016-02-25-13", kOneDay "logs-2016-02-25",
+//   kOneWeek "logs-2016-w08" (weeks start on Sunday; week 1 holds the year's first Saturday),
+//   kOneMonth "logs-2016-02".
+enum class IndexRotation { kNoRotation, kOneHour, kOneDay, kOneWeek, kOneMonth };
+
+enum class DocumentIdMode {
+  // "<stream>-<sequence number>", sent with the `create` action: a retry or a replay of a record
+  // already indexed answers 409, which counts as delivered, so the index holds it once.
+  kStable,
+  // OpenSearch generates the id (`index` action without _id): a retry after a lost
+  // acknowledgement can index the record twice.
+  kAuto,
+};
+
+struct OpenSearchDestinationOptions {
+  // Base URLs of one or more nodes ("https://search-1:9200"); requests go round robin and a
+  // node that fails a request is skipped for the next. Default: none (required)
+  std::vector<std::string> urls;
+  // Index name (before rotation): OpenSearch's rules, lowercase. Default: none (required)
+  std::string index;
+  // Default: kOneDay (Firehose's default)
+  IndexRotation rotation = IndexRotation::kOneDay;
+  // Default: kStable
+  DocumentIdMode document_id = DocumentIdMode::kStable;
+  // How long documents that fail with a retryable error (429, 5xx, connection errors,
+  // timeouts) are retried, from the first attempt, before they go to the backup. 0..7200.
+  // Default: 300
+  uint32_t retry_duration_s = 300;
+  // HTTP basic auth; both or neither. Default: none
+  std::string username;
+  std::string password;
+  // PEM CA bundle for https URLs (default: the system's). tls_insecure skips certificate and
+  // host name verification (tests only). Default: "", false
+  std::string ca_file;
+  bool tls_insecure = false;
+  // gzip request bodies (Content-Encoding: gzip). Default: false
+  bool gzip = false;
+  // Bulk requests in flight at once (1..16); a flush is split into this many requests or
+  // more. Default: 2
+  uint32_t concurrency = 2;
+  // Most bytes of NDJSON in one bulk request (1..100 MiB; a 413 halves a request further).
+  // Default: 5 MiB
+  uint32_t bulk_max_mib = 5;
+  // Connections kept open for reuse (HTTP keep-alive), 0..64; 0 closes each after its
+  // request. Default: 4
+  uint32_t keep_alive_connections = 4;
+  // Timeout of one bulk request (connect + send + response), 1..600 s. Default: 60
+  uint32_t request_timeout_s = 60;
+};
+
 struct DestinationOptions {
   // Default: a file destination under ./output
-  std::variant<FileDestinationOptions> options;
+  std::variant<FileDestinationOptions, OpenSearchDestinationOptions> options;
 };
 
 enum class BackupMode {

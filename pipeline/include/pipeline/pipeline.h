@@ -61,6 +61,16 @@ struct PipelineStatus {
   uint64_t buffered_records = 0;
   uint64_t buffered_bytes = 0;
   uint64_t flushes = 0;
+  // Age (ms) of the oldest record read and not yet delivered or backed up: Firehose's
+  // DataFreshness. 0 when everything read is settled.
+  int64_t data_freshness_ms = 0;
+  // "file", "opensearch", and the destination's own counters.
+  std::string destination_type;
+  DestinationCounters destination_counters;
+  // Backup lines made durable, by file kind.
+  uint64_t backup_processing_failed = 0;
+  uint64_t backup_delivery_failed = 0;
+  uint64_t backup_all_documents = 0;
   std::vector<ShardStatus> shards;
   // Append-to-read delay of records read (ms): how long a record waited in the store before
   // its reader picked it up, as a cumulative histogram over kReadDelayBucketsMs.
@@ -70,6 +80,18 @@ struct PipelineStatus {
 
 // Upper bounds (ms) of the read-delay histogram buckets; the last bucket is +Inf.
 inline constexpr int64_t kReadDelayBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000, 30000};
+
+// Where `Pipeline::Reset` moves a pipeline: its next read starts at this record.
+struct ResetPosition {
+  enum class Kind {
+    kTrimHorizon,       // every shard: the oldest record retained
+    kAtSequenceNumber,  // the shard of `sequence_number`: that record; other shards unchanged
+    kAtTimestamp,       // every shard: the first record that arrived at or after timestamp_ms
+  };
+  Kind kind = Kind::kTrimHorizon;
+  std::string sequence_number;
+  int64_t timestamp_ms = 0;
+};
 
 class Pipeline {
  public:
@@ -91,6 +113,12 @@ class Pipeline {
   // Stops reading, delivers what is buffered when the destination takes it at once, moves the
   // checkpoints for it, and joins the threads. Idempotent; the destructor calls it.
   virtual void Stop() = 0;
+  // Moves the checkpoints to `position` so that records are read, transformed and delivered
+  // again (with stable ids the index keeps each once): stops the readers and delivery (the
+  // flush in progress gets the same few seconds as at Stop), writes every moved shard's
+  // checkpoint in one synced batch, and starts reading again. Fails (changing nothing) when
+  // the stream does not exist or the sequence number is not one of its records.
+  virtual Status Reset(const ResetPosition& position) = 0;
   virtual PipelineStatus GetStatus() const = 0;
   virtual const PipelineOptions& options() const = 0;
 

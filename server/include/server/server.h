@@ -42,7 +42,7 @@ class Server {
   // must `pipelines`, whose status GET /pipelines[/NAME] and GET /metrics report.
   static Result<std::unique_ptr<Server>> Start(
       const ServerOptions& options, storage::Store& store,
-      std::vector<const pipeline::Pipeline*> pipelines = {});
+      std::vector<pipeline::Pipeline*> pipelines = {});
   virtual ~Server() = default;
   // The port actually bound.
   virtual uint16_t port() const = 0;

@@ -1,0 +1,296 @@
+// The driver of the OpenSearch destination: encode once, send in concurrent _bulk requests,
+// apply the retry policy per item, and settle every document (delivered, or failed with its
+// last error for the backup) within the retry duration.
+#include <rapidjson/document.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "opensearch/bulk_encoder.h"
+#include "opensearch/bulk_transport.h"
+#include "opensearch/index_name.h"
+#include "opensearch/retry_policy.h"
+#include "pipeline/destination.h"
+#include "pipeline_log.h"
+
+namespace tideline::pipeline {
+namespace {
+
+using namespace opensearch;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::chrono::milliseconds kBackoffBase{100};
+constexpr std::chrono::milliseconds kBackoffCap{10'000};
+// Most of a failed response's body quoted in an error message.
+constexpr size_t kQuoteBytes = 300;
+
+std::string Quote(std::string_view body) {
+  std::string s(body.substr(0, kQuoteBytes));
+  if (body.size() > kQuoteBytes) s += "...";
+  return s;
+}
+
+// Waits up to `d` unless stop is requested; false when stopping.
+bool Pause(std::stop_token stop, std::chrono::milliseconds d) {
+  std::mutex m;
+  std::condition_variable_any cv;
+  std::unique_lock<std::mutex> lock(m);
+  cv.wait_for(lock, stop, d, [] { return false; });
+  return !stop.stop_requested();
+}
+
+class OpenSearchDestination final : public Destination {
+ public:
+  OpenSearchDestination(const OpenSearchDestinationOptions& options,
+                        std::unique_ptr<BulkTransport> transport)
+      : options_(options),
+        transport_(std::move(transport)),
+        encoder_(options),
+        backoff_(kBackoffBase, kBackoffCap, std::random_device{}()),
+        max_request_bytes_(size_t{options.bulk_max_mib} << 20),
+        log_(PipelineLogger()) {}
+
+  std::string_view type() const override { return "opensearch"; }
+  std::string description() const override {
+    std::string urls;
+    for (const auto& u : options_.urls)
+      urls += (urls.empty() ? "" : ",") + u;
+    return "opensearch:" + urls + "/" + options_.index;
+  }
+
+  Status Deliver(std::span<const Document> docs, std::span<DeliveryResult> results,
+                 std::stop_token stop) override;
+
+  DestinationCounters counters() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    DestinationCounters c = counters_;
+    for (const auto& [status, n] : by_status_)
+      c.documents_by_status.emplace_back(std::to_string(status), n);
+    return c;
+  }
+
+ private:
+  // Documents of one round, sorted into what happens next.
+  struct Round {
+    std::vector<uint32_t> retry;       // after a backoff
+    std::vector<uint32_t> resend_now;  // split after a 413/400: no backoff
+    size_t split_bytes = SIZE_MAX;     // request size limit for the resend
+  };
+
+  void CheckCluster(std::stop_token stop);
+  void Settle(const BulkRequest& req, const HttpResponse& resp, std::span<DeliveryResult> results,
+              Round& round);
+  static void SetError(DeliveryResult& r, std::string code, std::string message) {
+    r.delivered = false;
+    r.error_code = std::move(code);
+    r.error_message = std::move(message);
+  }
+
+  const OpenSearchDestinationOptions options_;
+  std::unique_ptr<BulkTransport> transport_;
+  BulkEncoder encoder_;
+  Backoff backoff_;
+  // Lowered for good when the cluster answers 413 (its http.max_content_length is smaller).
+  size_t max_request_bytes_;
+  bool cluster_checked_ = false;
+  EncodedDocuments encoded_;
+  std::shared_ptr<spdlog::logger> log_;
+
+  mutable std::mutex mu_;
+  DestinationCounters counters_;       // GUARDED_BY(mu_), without documents_by_status
+  std::map<int, uint64_t> by_status_;  // GUARDED_BY(mu_)
+};
+
+void OpenSearchDestination::CheckCluster(std::stop_token stop) {
+  const HttpRequest get{"GET", "/", {}, false};
+  HttpResponse resp;
+  transport_->Send(std::span(&get, 1), std::span(&resp, 1), stop);
+  if (resp.status == 0) {
+    log_->warn("opensearch {}: not reachable yet: {}", description(), resp.error);
+    return;  // asked again before the next flush
+  }
+  cluster_checked_ = true;
+  if (resp.status == 401 || resp.status == 403) {
+    log_->error("opensearch {}: GET / answered {}: check username and password: {}", resp.node,
+                resp.status, Quote(resp.body));
+    return;
+  }
+  rapidjson::Document info;
+  info.Parse(resp.body.data(), resp.body.size());
+  const rapidjson::Value* version = nullptr;
+  if (!info.HasParseError() && info.IsObject() && info.HasMember("version") &&
+      info["version"].IsObject()) {
+    version = &info["version"];
+  }
+  if (resp.status != 200 || version == nullptr || !version->HasMember("number") ||
+      !(*version)["number"].IsString()) {
+    log_->warn("opensearch {}: GET / answered {} without a version: {}", resp.node, resp.status,
+               Quote(resp.body));
+    return;
+  }
+  const std::string number = (*version)["number"].GetString();
+  const bool is_opensearch =
+      version->HasMember("distribution") && (*version)["distribution"].IsString() &&
+      std::string_view((*version)["distribution"].GetString()) == "opensearch";
+  const int major = std::atoi(number.c_str());
+  log_->info("opensearch {}: {} {}", resp.node, is_opensearch ? "OpenSearch" : "Elasticsearch",
+             number);
+  // _bulk without mapping types needs OpenSearch (any) or Elasticsearch 7+.
+  if (!is_opensearch && major < 7) {
+    log_->warn("opensearch {}: Elasticsearch {} needs document types; bulk requests may fail",
+               resp.node, number);
+  }
+}
+
+Status OpenSearchDestination::Deliver(std::span<const Document> docs,
+                                      std::span<DeliveryResult> results, std::stop_token stop) {
+  if (!cluster_checked_) CheckCluster(stop);
+  encoder_.Encode(docs, results, encoded_);
+  std::vector<uint32_t> pending;
+  pending.reserve(docs.size());
+  for (uint32_t i = 0; i < docs.size(); ++i) {
+    if (encoded_.Lines(i).empty()) continue;  // refused by the encoder
+    results[i].delivered = false;
+    results[i].attempts = 0;
+    pending.push_back(i);
+  }
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(options_.retry_duration_s);
+  size_t split_bytes = max_request_bytes_;
+  int retry_round = 0;
+  std::vector<HttpRequest> http;
+  std::vector<HttpResponse> responses;
+  while (!pending.empty()) {
+    std::vector<BulkRequest> requests = PlanRequests(
+        encoded_, pending, std::min(split_bytes, max_request_bytes_), options_.concurrency);
+    BuildBodies(encoded_, options_.gzip, requests);
+    http.clear();
+    for (const BulkRequest& r : requests)
+      http.push_back({"POST", "/_bulk", r.body, options_.gzip});
+    responses.assign(requests.size(), HttpResponse());
+    transport_->Send(http, responses, stop);
+    if (stop.stop_requested()) return Status::Unavailable("delivery stopped");
+
+    Round round;
+    for (size_t k = 0; k < requests.size(); ++k)
+      Settle(requests[k], responses[k], results, round);
+    split_bytes = round.split_bytes;
+    if (!round.retry.empty() && Clock::now() >= deadline) {
+      // Out of time: these keep their last error and go to the backup.
+      log_->warn("opensearch {}: {} documents still failing after {} s; sending them to the backup",
+                 description(), round.retry.size(), options_.retry_duration_s);
+      round.retry.clear();
+    }
+    if (!round.retry.empty()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        counters_.documents_retried += round.retry.size();
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto wait = std::min(backoff_.Next(retry_round++), std::max(left, {}));
+      log_->debug("opensearch {}: retrying {} documents in {} ms", description(),
+                  round.retry.size(), wait.count());
+      if (!Pause(stop, wait)) return Status::Unavailable("delivery stopped");
+    }
+    pending = std::move(round.retry);
+    pending.insert(pending.end(), round.resend_now.begin(), round.resend_now.end());
+    std::sort(pending.begin(), pending.end());  // document order keeps requests contiguous
+  }
+  return Status::Ok();
+}
+
+void OpenSearchDestination::Settle(const BulkRequest& req, const HttpResponse& resp,
+                                   std::span<DeliveryResult> results, Round& round) {
+  for (uint32_t i : req.docs)
+    ++results[i].attempts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.requests;
+    counters_.bytes_sent += req.body.size();
+  }
+  auto retry_all = [&](std::string code, const std::string& message) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++counters_.request_failures;
+    }
+    log_->debug("opensearch {}: request of {} documents failed: {}", resp.node, req.docs.size(),
+                message);
+    for (uint32_t i : req.docs) {
+      SetError(results[i], code, message);
+      round.retry.push_back(i);
+    }
+  };
+
+  if (resp.status == 0) {
+    retry_all(resp.timed_out ? "OS.RequestTimeout" : "OS.ConnectionFailed",
+              "POST " + resp.node + "/_bulk: " + resp.error);
+    return;
+  }
+  const std::string http_error =
+      "HTTP " + std::to_string(resp.status) + " from " + resp.node + "/_bulk: " + Quote(resp.body);
+  switch (ClassifyRequest(resp.status)) {
+    case RequestAction::kRetryAll:
+      retry_all(std::to_string(resp.status), http_error);
+      return;
+    case RequestAction::kSplit:
+      if (req.docs.size() == 1) {
+        // The cluster refuses this one document as a request of its own: permanent.
+        SetError(results[req.docs[0]], std::to_string(resp.status), http_error);
+        std::lock_guard<std::mutex> lock(mu_);
+        ++counters_.request_failures;
+        ++by_status_[resp.status];
+        return;
+      }
+      if (resp.status == 413) {
+        max_request_bytes_ =
+            std::max<size_t>(1, std::min(max_request_bytes_, req.ndjson_bytes / 2));
+        log_->warn("opensearch {}: a {}-byte bulk request was too large; sending at most {} bytes",
+                   resp.node, req.ndjson_bytes, max_request_bytes_);
+      }
+      round.split_bytes = std::min(round.split_bytes, std::max<size_t>(1, req.ndjson_bytes / 2));
+      round.resend_now.insert(round.resend_now.end(), req.docs.begin(), req.docs.end());
+      return;
+    case RequestAction::kParseItems:
+      break;
+  }
+  auto items = ParseBulkResponse(resp.body, req.docs.size());
+  if (!items.ok()) {
+    retry_all("OS.InvalidResponse", "POST " + resp.node + "/_bulk: " + items.status().message());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t k = 0; k < req.docs.size(); ++k) {
+    const uint32_t i = req.docs[k];
+    const BulkItem& item = (*items)[k];
+    ++by_status_[item.status];
+    switch (ClassifyItem(item.status, encoded_.is_create(i))) {
+      case ItemAction::kDelivered:
+        results[i].delivered = true;
+        results[i].error_code.clear();
+        results[i].error_message.clear();
+        break;
+      case ItemAction::kRetry:
+        SetError(results[i], std::to_string(item.status), item.error);
+        round.retry.push_back(i);
+        break;
+      case ItemAction::kReject:
+        SetError(results[i], std::to_string(item.status), item.error);
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Destination>> MakeOpenSearchDestination(
+    const OpenSearchDestinationOptions& options) {
+  TL_RETURN_IF_ERROR(ValidateIndexName(options.index, "index"));
+  auto transport = BulkTransport::Make(options);
+  if (!transport.ok()) return transport.status();
+  return std::unique_ptr<Destination>(
+      std::make_unique<OpenSearchDestination>(options, std::move(*transport)));
+}
+
+}  // namespace tideline::pipeline

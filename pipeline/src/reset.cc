@@ -1,0 +1,47 @@
+// Pipeline::Reset's positions: which checkpoint each shard gets so that its reader resumes at
+// the requested record.
+#include "pipeline_impl.h"
+#include "storage/sequence_number.h"
+
+namespace tideline::pipeline {
+
+Result<std::vector<storage::Store::ShardCheckpoint>> PipelineImpl::ResetCheckpoints(
+    const ResetPosition& position) const {
+  const StreamName& stream = options_.source.stream;
+  auto info = store_.DescribeStream(stream);
+  if (!info.ok()) return info.status();
+  std::optional<SequencePosition> target;
+  if (position.kind == ResetPosition::Kind::kAtSequenceNumber) {
+    target = DecodeSequenceNumber(position.sequence_number);
+    if (!target) {
+      return Status::InvalidArgument("'" + position.sequence_number + "' is not a sequence number");
+    }
+  }
+  std::vector<storage::Store::ShardCheckpoint> out;
+  for (const storage::ShardInfo& shard : info->shards) {
+    storage::StartingPosition start = storage::StartingPosition::kTrimHorizon;
+    switch (position.kind) {
+      case ResetPosition::Kind::kTrimHorizon:
+        break;
+      case ResetPosition::Kind::kAtSequenceNumber:
+        if (target->shard_uid != shard.uid) continue;
+        start = storage::StartingPosition::kAtSequenceNumber;
+        break;
+      case ResetPosition::Kind::kAtTimestamp:
+        start = storage::StartingPosition::kAtTimestamp;
+        break;
+    }
+    auto offset = store_.ResolvePosition(stream, shard.id, start, position.sequence_number,
+                                         position.timestamp_ms);
+    if (!offset.ok()) return offset.status();
+    // A checkpoint names the last record handled: the one before the position.
+    out.push_back({shard.id, EncodeSequenceNumber({shard.uid, offset->get() - 1})});
+  }
+  if (out.empty()) {
+    return Status::InvalidArgument("sequence number " + position.sequence_number +
+                                   " belongs to no shard of stream " + stream.get());
+  }
+  return out;
+}
+
+}  // namespace tideline::pipeline
