@@ -123,8 +123,54 @@ void RegisterPipeline(CLI::App& app, Invocation& inv) {
   status->add_option("name", a.name, "Pipeline name (default: every pipeline)");
   status->add_flag("--json", a.json, "Print the server's JSON as is");
   status->callback([&inv] { inv.command = Command::kPipelineStatus; });
-  for (CLI::App* sub : {list, status})
+  auto* reset = pipeline->add_subcommand(
+      "reset", "Move a pipeline's checkpoints so that records are delivered again");
+  reset->add_option("name", a.name, "Pipeline name")->required();
+  auto* pos = reset->add_option_group("position", "Where the pipeline reads next");
+  pos->add_flag("--trim-horizon", a.trim_horizon, "From the oldest record retained");
+  pos->add_option_function<std::string>(
+      "--at-seq", [&a](const std::string& s) { a.at_seq = s; },
+      "From this record (its shard only)");
+  pos->add_option_function<std::string>(
+      "--at-timestamp", [&a](const std::string& s) { a.at_timestamp = s; },
+      "From an arrival time: epoch seconds or 2024-01-02T03:04:05Z");
+  pos->require_option(1);
+  reset->callback([&inv] { inv.command = Command::kPipelineReset; });
+  for (CLI::App* sub : {list, status, reset})
     AddEndpoint(sub, a.endpoint);
+}
+
+void RegisterBackup(CLI::App& app, Invocation& inv) {
+  auto* backup = app.add_subcommand("backup", "List backed-up documents and send them again");
+  backup->require_subcommand(1);
+  BackupArgs& a = inv.backup;
+  auto* list = backup->add_subcommand("list", "Backup files: kind, state, lines, error codes");
+  list->add_option("path", a.path, "Backup directory or file (default: ./backup)");
+  list->add_option("--backup-dir", a.path, "The same as PATH");
+  list->callback([&inv] { inv.command = Command::kBackupList; });
+
+  auto* redrive = backup->add_subcommand(
+      "redrive", "Send the documents of backup files to OpenSearch again, with the same ids");
+  redrive->add_option("path", a.path, "Backup file or directory")->required();
+  redrive->add_option("--url", a.urls, "OpenSearch node URL (repeatable)");
+  redrive->add_option("--config", a.config_path,
+                      "Take the OpenSearch settings from this configuration file...");
+  redrive->add_option("--pipeline", a.pipeline, "...from this pipeline's destination");
+  redrive->add_option("--username", a.username, "Basic auth user");
+  redrive->add_option("--password", a.password,
+                      "Basic auth password (default: $TIDELINE_OPENSEARCH_PASSWORD)");
+  redrive->add_option("--ca-file", a.ca_file, "PEM CA bundle for https");
+  redrive->add_flag("--insecure", a.insecure, "Skip TLS certificate verification");
+  redrive->add_flag("--gzip", a.gzip, "gzip request bodies");
+  redrive
+      ->add_option_function<uint32_t>(
+          "--retry-duration", [&a](const uint32_t& s) { a.retry_duration_s = s; },
+          "Seconds to retry failing documents before they are backed up again (default 300)")
+      ->check(CLI::Range(0, 7200));
+  redrive->add_flag_function(
+      "--progress,!--no-progress", [&a](int64_t n) { a.progress = n > 0; },
+      "Show a progress line on stderr (default: when stderr is a terminal)");
+  redrive->callback([&inv] { inv.command = Command::kBackupRedrive; });
 }
 
 }  // namespace
@@ -136,6 +182,7 @@ void RegisterCommands(CLI::App& app, Invocation& inv) {
   RegisterPut(app, inv);
   RegisterGet(app, inv);
   RegisterPipeline(app, inv);
+  RegisterBackup(app, inv);
 }
 
 Status ValidateGetArgs(const GetArgs& args) {
@@ -229,6 +276,12 @@ int RunInvocation(const Invocation& inv) {
     case Command::kPipelineList:
     case Command::kPipelineStatus:
       return RunPipelineCommand(inv.command, inv.pipeline);
+    case Command::kPipelineReset:
+      return RunPipelineReset(inv.pipeline);
+    case Command::kBackupList:
+      return RunBackupList(inv.backup);
+    case Command::kBackupRedrive:
+      return RunBackupRedrive(inv.backup);
     case Command::kNone:
       break;
   }

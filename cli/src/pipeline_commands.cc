@@ -104,4 +104,48 @@ int RunPipelineCommand(Command command, const PipelineArgs& args) {
   return 0;
 }
 
+int RunPipelineReset(const PipelineArgs& args) {
+  std::string body;
+  {
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("position");
+    if (args.at_seq) {
+      WriteString(w, "AT_SEQUENCE_NUMBER");
+      w.Key("sequenceNumber");
+      WriteString(w, *args.at_seq);
+    } else if (args.at_timestamp) {
+      const auto ms = ParseTimestampMs(*args.at_timestamp);
+      if (!ms) {
+        return Fail(Status::InvalidArgument("--at-timestamp: expected epoch seconds or "
+                                            "YYYY-MM-DDTHH:MM:SS[.fff]Z, got \"" +
+                                            *args.at_timestamp + "\""),
+                    kExitUsage);
+      }
+      WriteString(w, "AT_TIMESTAMP");
+      w.Key("timestampMs");
+      w.Int64(*ms);
+    } else {
+      WriteString(w, "TRIM_HORIZON");
+    }
+    w.EndObject();
+    body = buf.GetString();
+  }
+  HttpClient http(args.endpoint);
+  auto response = http.Post("/pipelines/" + args.name + "/reset", "application/json", "", body);
+  if (!response.ok()) return Fail(response.status(), kExitFailure);
+  if (response->status != 200) return Fail(ErrorStatus(*response), kExitFailure);
+  rapidjson::Document doc;
+  doc.Parse(response->body.c_str(), response->body.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("pipelines") ||
+      !doc["pipelines"].IsArray()) {
+    return Fail(Status::Internal("the server's reset answer is not the expected JSON"),
+                kExitFailure);
+  }
+  std::printf("pipeline %s reset; it reads again from:\n", args.name.c_str());
+  PrintStatus(doc["pipelines"]);
+  return 0;
+}
+
 }  // namespace tideline::cli

@@ -60,6 +60,7 @@ Result<std::unique_ptr<RotatingFile>> OpenTarget(const std::string& root, const 
   RotatingFile::Options o;
   o.dir = std::filesystem::path(root) / sub;
   o.prefix = sub;
+  o.release_after_sync = true;  // `tideline backup redrive` may take files away
   return RotatingFile::Open(std::move(o));
 }
 
@@ -103,9 +104,9 @@ void BackupWriter::AddProcessingFailed(RecordBatch& batch, const PipelineRecord&
   ++pending_;
 }
 
-void BackupWriter::AddDocumentLine(Target& target, const Document& doc,
-                                   const DeliveryResult& result, int64_t now_ms) {
-  StringSink sink(target.staged);
+void AppendDocumentLine(std::string& out, const Document& doc, const DeliveryResult& result,
+                        int64_t now_ms) {
+  StringSink sink(out);
   StringWriter w(sink);
   w.StartObject();
   WriteFailureFields(w, {result.attempts, doc.arrival_ms, result.error_code, result.error_message,
@@ -116,7 +117,12 @@ void BackupWriter::AddDocumentLine(Target& target, const Document& doc,
   WriteString(w, result.target);
   KinesisMetadata(w, doc.stream, doc.shard, {}, doc.sequence_number, doc.arrival_ms);
   w.EndObject();
-  target.staged.push_back('\n');
+  out.push_back('\n');
+}
+
+void BackupWriter::AddDocumentLine(Target& target, const Document& doc,
+                                   const DeliveryResult& result, int64_t now_ms) {
+  AppendDocumentLine(target.staged, doc, result, now_ms);
   ++target.staged_lines;
   ++pending_;
 }

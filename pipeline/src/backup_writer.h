@@ -22,6 +22,10 @@
 
 namespace tideline::pipeline {
 
+// Appends one failed-document line (the <type>-failed format above) to `out`.
+void AppendDocumentLine(std::string& out, const Document& doc, const DeliveryResult& result,
+                        int64_t now_ms);
+
 class BackupWriter {
  public:
   static Result<std::unique_ptr<BackupWriter>> Open(const BackupOptions& options,

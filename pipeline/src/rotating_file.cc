@@ -1,6 +1,7 @@
 #include "rotating_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,9 +115,43 @@ Status RotatingFile::OpenNewFile() {
     if (errno != EEXIST) return ErrnoStatus("creating", path_);
   }
   if (fd_ < 0) return ErrnoStatus("creating", path_);
+  if (options_.release_after_sync && ::flock(fd_, LOCK_EX) != 0) {
+    const Status s = ErrnoStatus("locking", path_);
+    ::close(fd_);
+    fd_ = -1;
+    return s;
+  }
   size_ = synced_size_ = 0;
   opened_at_ = std::chrono::steady_clock::now();
   dir_sync_pending_ = true;
+  return Status::Ok();
+}
+
+Status RotatingFile::Reopen() {
+  const bool fresh = size_ < options_.rotate_bytes &&
+                     std::chrono::steady_clock::now() - opened_at_ < options_.rotate_age;
+  if (path_.empty() || !fresh) return OpenNewFile();
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) {
+    if (errno == ENOENT) return OpenNewFile();  // taken away (redriven) since the last Sync
+    return ErrnoStatus("reopening", path_);
+  }
+  struct stat held {};
+  struct stat named {};
+  // Locked, then checked: a file renamed away while we waited for the lock is not ours.
+  if (::flock(fd_, LOCK_EX) != 0 || ::fstat(fd_, &held) != 0) {
+    const Status s = ErrnoStatus("locking", path_);
+    ::close(fd_);
+    fd_ = -1;
+    return s;
+  }
+  if (::stat(path_.c_str(), &named) != 0 || named.st_ino != held.st_ino ||
+      named.st_dev != held.st_dev) {
+    ::close(fd_);
+    fd_ = -1;
+    return OpenNewFile();
+  }
+  size_ = synced_size_ = static_cast<uint64_t>(held.st_size);
   return Status::Ok();
 }
 
@@ -124,10 +159,11 @@ Status RotatingFile::Append(std::string_view lines) {
   if (fd_ >= 0 && (size_ >= options_.rotate_bytes ||
                    std::chrono::steady_clock::now() - opened_at_ >= options_.rotate_age)) {
     TL_RETURN_IF_ERROR(Sync());
-    ::close(fd_);
+    if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
+    path_.clear();
   }
-  if (fd_ < 0) TL_RETURN_IF_ERROR(OpenNewFile());
+  if (fd_ < 0) TL_RETURN_IF_ERROR(options_.release_after_sync ? Reopen() : OpenNewFile());
   while (!lines.empty()) {
     const ssize_t n = ::write(fd_, lines.data(), lines.size());
     if (n < 0 && errno == EINTR) continue;
@@ -156,6 +192,10 @@ Status RotatingFile::Sync() {
     TL_RETURN_IF_ERROR(SyncDirectory(options_.dir));
     dir_sync_pending_ = false;
   }
+  if (options_.release_after_sync) {
+    ::close(fd_);  // also drops the lock
+    fd_ = -1;
+  }
   return Status::Ok();
 }
 
@@ -168,6 +208,7 @@ void RotatingFile::Abandon() {
   (void)rc;
   ::close(fd_);
   fd_ = -1;
+  path_.clear();  // the next Append starts a new file
 }
 
 std::string RotatingFile::current_path() const {

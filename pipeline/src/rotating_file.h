@@ -29,6 +29,11 @@ class RotatingFile {
     std::string prefix;
     uint64_t rotate_bytes = 64u << 20;
     std::chrono::seconds rotate_age{3600};
+    // Close the file after every Sync and reopen it for the next Append, holding an exclusive
+    // flock while it is open. Another process (a redrive) may then take a file away: it locks
+    // it and renames it, and the next Append, finding it gone, starts a new file. Backups use
+    // this; the file destination keeps its file open. Default: false
+    bool release_after_sync = false;
   };
 
   // Creates the directory and repairs torn files; IOError naming the path on failure.
@@ -48,6 +53,8 @@ class RotatingFile {
  private:
   explicit RotatingFile(Options options) : options_(std::move(options)) {}
   Status OpenNewFile();
+  // release_after_sync: reopens path_ if it is still there, under the lock; else a new file.
+  Status Reopen();
   // Truncates to the synced length and closes; used after any failure.
   void Abandon();
 

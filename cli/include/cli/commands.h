@@ -64,6 +64,28 @@ struct PipelineArgs {
   std::string endpoint = kDefaultEndpoint;
   std::string name;  // status: empty means every pipeline
   bool json = false;
+  // reset: exactly one of these.
+  bool trim_horizon = false;
+  std::optional<std::string> at_seq;
+  std::optional<std::string> at_timestamp;  // epoch seconds or ISO 8601 UTC
+};
+
+struct BackupArgs {
+  // list: a backup directory, a pipeline's, or a file (default ./backup).
+  // redrive: a backup file or directory (required).
+  std::string path;
+  // Where the documents go: --url (repeatable) with the flags below, or the opensearch
+  // destination of pipeline `pipeline` in the config file `config_path`.
+  std::vector<std::string> urls;
+  std::string config_path;
+  std::string pipeline;
+  std::string username;
+  std::string password;  // default: $TIDELINE_OPENSEARCH_PASSWORD
+  std::string ca_file;
+  bool insecure = false;
+  bool gzip = false;
+  std::optional<uint32_t> retry_duration_s;
+  std::optional<bool> progress;  // default: isatty(stderr)
 };
 
 enum class Command {
@@ -76,7 +98,10 @@ enum class Command {
   kPut,
   kGet,
   kPipelineList,
-  kPipelineStatus
+  kPipelineStatus,
+  kPipelineReset,
+  kBackupList,
+  kBackupRedrive,
 };
 
 struct Invocation {
@@ -86,6 +111,7 @@ struct Invocation {
   PutArgs put;
   GetArgs get;
   PipelineArgs pipeline;
+  BackupArgs backup;
 };
 
 void RegisterCommands(CLI::App& app, Invocation& invocation);
@@ -104,5 +130,8 @@ int RunStreamCommand(Command command, const StreamArgs& args);
 int RunPut(const PutArgs& args);
 int RunGet(const GetArgs& args);
 int RunPipelineCommand(Command command, const PipelineArgs& args);
+int RunPipelineReset(const PipelineArgs& args);
+int RunBackupList(const BackupArgs& args);
+int RunBackupRedrive(const BackupArgs& args);
 
 }  // namespace tideline::cli

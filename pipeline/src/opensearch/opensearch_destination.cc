@@ -108,7 +108,7 @@ void OpenSearchDestination::CheckCluster(std::stop_token stop) {
   HttpResponse resp;
   transport_->Send(std::span(&get, 1), std::span(&resp, 1), stop);
   if (resp.status == 0) {
-    log_->warn("opensearch {}: not reachable yet: {}", description(), resp.error);
+    log_->warn("{}: not reachable yet: {}", description(), resp.error);
     return;  // asked again before the next flush
   }
   cluster_checked_ = true;
@@ -178,7 +178,7 @@ Status OpenSearchDestination::Deliver(std::span<const Document> docs,
     split_bytes = round.split_bytes;
     if (!round.retry.empty() && Clock::now() >= deadline) {
       // Out of time: these keep their last error and go to the backup.
-      log_->warn("opensearch {}: {} documents still failing after {} s; sending them to the backup",
+      log_->warn("{}: {} documents still failing after {} s; sending them to the backup",
                  description(), round.retry.size(), options_.retry_duration_s);
       round.retry.clear();
     }
@@ -190,8 +190,8 @@ Status OpenSearchDestination::Deliver(std::span<const Document> docs,
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       const auto wait = std::min(backoff_.Next(retry_round++), std::max(left, {}));
-      log_->debug("opensearch {}: retrying {} documents in {} ms", description(),
-                  round.retry.size(), wait.count());
+      log_->debug("{}: retrying {} documents in {} ms", description(), round.retry.size(),
+                  wait.count());
       if (!Pause(stop, wait)) return Status::Unavailable("delivery stopped");
     }
     pending = std::move(round.retry);

@@ -1,0 +1,325 @@
+// Backup files for operators: listing, and redriving their documents through a destination.
+#include <fcntl.h>
+#include <rapidjson/document.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "backup_writer.h"
+#include "pipeline/backup.h"
+#include "pipeline_impl.h"
+#include "rotating_file.h"
+#include "storage/base64.h"
+
+namespace tideline::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kRedriving = "redriving";
+constexpr std::string_view kRedriven = "redriven";
+
+Status IoError(const std::string& what, const fs::path& path) {
+  return Status::IOError(what + " " + path.string() + ": " + std::strerror(errno));
+}
+
+// Kind and state of a backup file from where it lies.
+void Classify(const fs::path& path, BackupFile& f) {
+  const fs::path parent = path.parent_path();
+  const std::string dir = parent.filename().string();
+  if (dir == kRedriving || dir == kRedriven) {
+    f.state = dir;
+    f.kind = parent.parent_path().filename().string();
+  } else {
+    f.state = "pending";
+    f.kind = dir;
+  }
+}
+
+// Documents a destination refused (<type>-failed) or delivered (<type>-all). processing-failed
+// holds source records that never became documents.
+bool Redrivable(const BackupFile& f) {
+  return f.kind != "processing-failed" && (f.kind.ends_with("-failed") || f.kind.ends_with("-all"));
+}
+
+Status SyncDir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IoError("opening directory", dir);
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return IoError("fsyncing directory", dir);
+  return Status::Ok();
+}
+
+// Moves `from` into the sibling directory `sub` of its kind directory, durably.
+Result<fs::path> MoveInto(const fs::path& from, const fs::path& kind_dir, std::string_view sub) {
+  const fs::path dir = kind_dir / sub;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError("creating " + dir.string() + ": " + ec.message());
+  const fs::path to = dir / from.filename();
+  if (::rename(from.c_str(), to.c_str()) != 0) return IoError("moving", from);
+  TL_RETURN_IF_ERROR(SyncDir(dir));
+  TL_RETURN_IF_ERROR(SyncDir(from.parent_path()));
+  return to;
+}
+
+// Takes a pending file away from a pipeline that may be appending to it: under its flock, so
+// never in the middle of an append. nullopt when it is gone already.
+Result<std::optional<fs::path>> Claim(const fs::path& path, const fs::path& kind_dir) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<fs::path>();
+    return IoError("opening", path);
+  }
+  struct stat held {};
+  struct stat named {};
+  if (::flock(fd, LOCK_EX) != 0 || ::fstat(fd, &held) != 0) {
+    const Status s = IoError("locking", path);
+    ::close(fd);
+    return s;
+  }
+  if (::stat(path.c_str(), &named) != 0 || named.st_ino != held.st_ino) {
+    ::close(fd);
+    return std::optional<fs::path>();
+  }
+  auto moved = MoveInto(path, kind_dir, kRedriving);
+  ::close(fd);  // drops the lock: the pipeline's next append starts a new file
+  if (!moved.ok()) return moved.status();
+  return std::optional<fs::path>(*moved);
+}
+
+// One parsed backup line, owning what the Document views.
+struct Entry {
+  std::string body;
+  std::string id;
+  std::string index;
+  std::string stream;
+  std::string shard;
+  std::string sequence_number;
+  int64_t arrival_ms = 0;
+  int attempts = 0;
+};
+
+std::string GetString(const rapidjson::Value& v, const char* key) {
+  auto it = v.FindMember(key);
+  if (it == v.MemberEnd() || !it->value.IsString()) return {};
+  return {it->value.GetString(), it->value.GetStringLength()};
+}
+
+int64_t GetInt64(const rapidjson::Value& v, const char* key) {
+  auto it = v.FindMember(key);
+  return it != v.MemberEnd() && it->value.IsInt64() ? it->value.GetInt64() : 0;
+}
+
+// nullopt when the line is not a failed-document line we can send.
+std::optional<Entry> ParseLine(std::string_view line) {
+  rapidjson::Document d;
+  d.Parse(line.data(), line.size());
+  if (d.HasParseError() || !d.IsObject()) return std::nullopt;
+  auto raw = d.FindMember("rawData");
+  if (raw == d.MemberEnd() || !raw->value.IsString()) return std::nullopt;
+  auto body = Base64Decode(std::string_view(raw->value.GetString(), raw->value.GetStringLength()));
+  if (!body) return std::nullopt;
+  Entry e;
+  e.body = std::move(*body);
+  e.id = GetString(d, "esDocumentId");
+  e.index = GetString(d, "esIndexName");
+  e.arrival_ms = GetInt64(d, "arrivalTimestamp");
+  e.attempts = static_cast<int>(GetInt64(d, "attemptsMade"));
+  auto meta = d.FindMember("kinesisRecordMetadata");
+  if (meta != d.MemberEnd() && meta->value.IsObject()) {
+    e.stream = GetString(meta->value, "stream");
+    e.shard = GetString(meta->value, "shardId");
+    e.sequence_number = GetString(meta->value, "sequenceNumber");
+  }
+  return e;
+}
+
+class Redriver {
+ public:
+  Redriver(Destination& destination, const RedriveOptions& options, std::stop_token stop)
+      : destination_(destination), options_(options), stop_(stop) {}
+
+  Status File(const fs::path& path, const fs::path& kind_dir, RedriveProgress& progress);
+
+ private:
+  Status SendBatch(const fs::path& kind_dir, RedriveProgress& progress);
+  Status WriteFailed(const fs::path& kind_dir, std::string_view lines);
+
+  Destination& destination_;
+  const RedriveOptions& options_;
+  std::stop_token stop_;
+  std::vector<Entry> batch_;
+  size_t batch_bytes_ = 0;
+  std::string failed_lines_;
+  std::map<fs::path, std::unique_ptr<RotatingFile>> failed_files_;
+};
+
+Status Redriver::WriteFailed(const fs::path& kind_dir, std::string_view lines) {
+  auto& file = failed_files_[kind_dir];
+  if (!file) {
+    RotatingFile::Options o;
+    o.dir = kind_dir;
+    o.prefix = "redrive-failed";
+    o.release_after_sync = true;
+    auto opened = RotatingFile::Open(std::move(o));
+    if (!opened.ok()) return opened.status();
+    file = std::move(*opened);
+  }
+  TL_RETURN_IF_ERROR(file->Append(lines));
+  return file->Sync();
+}
+
+Status Redriver::SendBatch(const fs::path& kind_dir, RedriveProgress& progress) {
+  if (!batch_.empty()) {
+    std::vector<Document> docs(batch_.size());
+    for (size_t i = 0; i < batch_.size(); ++i) {
+      const Entry& e = batch_[i];
+      docs[i] = Document{e.id,         e.body, false, e.stream, e.shard, e.sequence_number,
+                         e.arrival_ms, e.index};
+    }
+    std::vector<DeliveryResult> results(docs.size());
+    TL_RETURN_IF_ERROR(destination_.Deliver(docs, results, stop_));
+    const int64_t now = NowMs();
+    for (size_t i = 0; i < docs.size(); ++i) {
+      if (results[i].delivered) {
+        ++progress.documents_delivered;
+        continue;
+      }
+      ++progress.documents_failed;
+      results[i].attempts += batch_[i].attempts;
+      AppendDocumentLine(failed_lines_, docs[i], results[i], now);
+    }
+  }
+  if (!failed_lines_.empty()) {
+    TL_RETURN_IF_ERROR(WriteFailed(kind_dir, failed_lines_));
+    failed_lines_.clear();
+  }
+  batch_.clear();
+  batch_bytes_ = 0;
+  if (options_.progress) options_.progress(progress);
+  return Status::Ok();
+}
+
+Status Redriver::File(const fs::path& path, const fs::path& kind_dir, RedriveProgress& progress) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return IoError("opening", path);
+  progress.current_file = path.string();
+  std::string line;
+  while (std::getline(in, line)) {
+    progress.bytes_done += line.size() + 1;
+    if (line.empty()) continue;
+    std::optional<Entry> e = ParseLine(line);
+    if (!e) {
+      // Kept as it is, so nothing of it is lost; it cannot be sent.
+      ++progress.documents_failed;
+      failed_lines_.append(line).push_back('\n');
+      continue;
+    }
+    batch_bytes_ += e->body.size();
+    batch_.push_back(std::move(*e));
+    if (batch_.size() >= options_.batch_documents || batch_bytes_ >= options_.batch_bytes) {
+      TL_RETURN_IF_ERROR(SendBatch(kind_dir, progress));
+    }
+  }
+  if (in.bad()) return IoError("reading", path);
+  return SendBatch(kind_dir, progress);
+}
+
+}  // namespace
+
+Result<std::vector<BackupFile>> ListBackupFiles(const std::string& root) {
+  std::vector<fs::path> paths;
+  std::error_code ec;
+  if (fs::is_regular_file(root, ec)) {
+    paths.emplace_back(root);
+  } else if (fs::is_directory(root, ec)) {
+    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      if (it->is_regular_file() && it->path().extension() == ".ndjson") {
+        paths.push_back(it->path());
+      }
+    }
+    if (ec) return Status::IOError("listing " + root + ": " + ec.message());
+  } else {
+    return Status::NotFound("no backup file or directory " + root);
+  }
+  std::sort(paths.begin(), paths.end());
+  std::vector<BackupFile> out;
+  for (const fs::path& p : paths) {
+    BackupFile f;
+    f.path = p.string();
+    Classify(p, f);
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return IoError("opening", p);
+    std::map<std::string, uint64_t> codes;
+    std::string line;
+    rapidjson::Document d;
+    while (std::getline(in, line)) {
+      f.bytes += line.size() + 1;
+      if (line.empty()) continue;
+      ++f.lines;
+      d.Parse(line.data(), line.size());
+      const std::string code =
+          !d.HasParseError() && d.IsObject() ? GetString(d, "errorCode") : "(unreadable)";
+      ++codes[code.empty() && f.kind.ends_with("-all") ? "(delivered)" : code];
+    }
+    f.error_codes.assign(codes.begin(), codes.end());
+    std::stable_sort(f.error_codes.begin(), f.error_codes.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Result<RedriveProgress> RedriveBackups(const std::string& root, Destination& destination,
+                                       const RedriveOptions& options, std::stop_token stop) {
+  auto files = ListBackupFiles(root);
+  if (!files.ok()) return files.status();
+  RedriveProgress progress;
+  std::vector<BackupFile> todo;
+  for (BackupFile& f : *files) {
+    if (f.state == kRedriven) continue;
+    if (!Redrivable(f)) {
+      ++progress.files_skipped;
+      continue;
+    }
+    progress.bytes_total += f.bytes;
+    todo.push_back(std::move(f));
+  }
+  // Interrupted redrives first: their files were taken from the pipeline already.
+  std::stable_partition(todo.begin(), todo.end(),
+                        [](const BackupFile& f) { return f.state == kRedriving; });
+  progress.files_total = todo.size();
+  Redriver redriver(destination, options, stop);
+  for (const BackupFile& f : todo) {
+    fs::path path = f.path;
+    const fs::path kind_dir =
+        f.state == kRedriving ? path.parent_path().parent_path() : path.parent_path();
+    if (f.state != kRedriving) {
+      auto claimed = Claim(path, kind_dir);
+      if (!claimed.ok()) return claimed.status();
+      if (!*claimed) {
+        ++progress.files_done;  // gone meanwhile (another redrive)
+        continue;
+      }
+      path = **claimed;
+    }
+    TL_RETURN_IF_ERROR(redriver.File(path, kind_dir, progress));
+    auto done = MoveInto(path, kind_dir, kRedriven);
+    if (!done.ok()) return done.status();
+    ++progress.files_done;
+    if (options.progress) options.progress(progress);
+  }
+  return progress;
+}
+
+}  // namespace tideline::pipeline
