@@ -68,11 +68,10 @@ std::string_view IndexNamer::NameFor(int64_t arrival_ms) {
     case IndexRotation::kOneWeek: {
       // %U: week 1 starts on the year's first Sunday; the days before it are week 0.
       const sys_days jan1 = sys_days(ymd.year() / std::chrono::January / 1);
-      const unsigned jan1_wday = std::chrono::weekday(jan1).c_encoding();  // 0 = Sunday
       const int yday = (day - jan1).count();
-      const int week = (yday + static_cast<int>(jan1_wday)) / 7;
+      const int wday = static_cast<int>(std::chrono::weekday(day).c_encoding());  // 0 = Sunday
+      const int week = (yday + 7 - wday) / 7;
       std::snprintf(suffix, sizeof suffix, "-%04d-w%02d", y, week);
-      const unsigned wday = std::chrono::weekday(day).c_encoding();
       const sys_days week_start = day - days(wday);
       const sys_days next_year = sys_days((ymd.year() + std::chrono::years(1)) / 1 / 1);
       period_start_ms_ = std::max(ToMs(week_start), ToMs(jan1));
