@@ -1,10 +1,12 @@
 // End-to-end pipeline load: producers append access-log lines to a durable store (fsync) at a
-// fixed rate while a pipeline (access_log [+ geoip] -> file destination, fsynced) tails every
-// shard. Reports the append-to-reader delay (arrival time of a record to the moment its shard
-// reader hands it to the transforms) p50/p99/max, delivered records/s and peak RSS.
+// fixed rate while a pipeline (access_log [+ geoip] -> file destination, fsynced, or an
+// OpenSearch cluster) tails every shard. Reports the append-to-reader delay (arrival time of a
+// record to the moment its shard reader hands it to the transforms) p50/p99/max, delivered
+// records/s and peak RSS; with --opensearch also the append-to-indexed latency (arrival to the
+// cluster's acknowledgement of the bulk item) with a 1 s buffer interval.
 //
 //   pipeline_bench [--seconds 30] [--rate 50000] [--shards 4] [--batch 500] [--geoip]
-//                  [--dir /tmp/tideline-pipeline-bench]
+//                  [--opensearch URL [--gzip]] [--dir /tmp/tideline-pipeline-bench]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -54,6 +56,37 @@ class DelayProbe final : public pipeline::Processor {
   std::vector<int32_t> delays_;
 };
 
+// Wraps the destination: when Deliver returns, each delivered document is acknowledged by the
+// cluster; records its arrival-to-acknowledgement latency.
+class AckProbe final : public pipeline::Destination {
+ public:
+  explicit AckProbe(std::unique_ptr<pipeline::Destination> inner) : inner_(std::move(inner)) {}
+  std::string_view type() const override { return inner_->type(); }
+  std::string description() const override { return inner_->description(); }
+  tideline::Status Deliver(std::span<const pipeline::Document> docs,
+                           std::span<pipeline::DeliveryResult> results,
+                           std::stop_token stop) override {
+    const tideline::Status st = inner_->Deliver(docs, results, stop);
+    const int64_t now = WallMs();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (size_t i = 0; i < docs.size(); ++i) {
+      if (results[i].delivered)
+        latencies_.push_back(static_cast<int32_t>(now - docs[i].arrival_ms));
+    }
+    return st;
+  }
+  pipeline::DestinationCounters counters() const override { return inner_->counters(); }
+  std::vector<int32_t> Take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::move(latencies_);
+  }
+
+ private:
+  std::unique_ptr<pipeline::Destination> inner_;
+  std::mutex mu_;
+  std::vector<int32_t> latencies_;
+};
+
 std::string Line(std::mt19937_64& rng, uint64_t n) {
   char buf[320];
   std::snprintf(buf, sizeof(buf),
@@ -87,7 +120,8 @@ int Percentile(std::vector<int32_t>& v, double p) {
 
 int main(int argc, char** argv) {
   int seconds = 30, rate = 50'000, shards = 4, batch_size = 500;
-  bool geoip = false;
+  bool geoip = false, gzip = false;
+  std::string opensearch;
   std::string dir = "/tmp/tideline-pipeline-bench";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -104,6 +138,10 @@ int main(int argc, char** argv) {
       geoip = true;
     else if (a == "--dir")
       dir = next();
+    else if (a == "--opensearch")
+      opensearch = next();
+    else if (a == "--gzip")
+      gzip = true;
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return 2;
@@ -155,8 +193,21 @@ int main(int argc, char** argv) {
     go.database = dir + "/geo.mmdb";
     processors.push_back(pipeline::MakeGeoIpProcessor(go).value());
   }
-  auto file = pipeline::MakeFileDestination(fo, po.name);
-  auto started = pipeline::Pipeline::StartWith(po, store, std::move(processors), std::move(*file));
+  auto made = opensearch.empty() ? pipeline::MakeFileDestination(fo, po.name) : [&] {
+    pipeline::OpenSearchDestinationOptions oo;
+    oo.urls = {opensearch};
+    oo.index = "bench";
+    oo.gzip = gzip;
+    return pipeline::MakeOpenSearchDestination(oo);
+  }();
+  if (!made.ok()) {
+    std::fprintf(stderr, "destination: %s\n", made.status().ToString().c_str());
+    return 1;
+  }
+  auto ack_owned = std::make_unique<AckProbe>(std::move(*made));
+  AckProbe* ack = ack_owned.get();
+  auto started =
+      pipeline::Pipeline::StartWith(po, store, std::move(processors), std::move(ack_owned));
   if (!started.ok()) {
     std::fprintf(stderr, "pipeline: %s\n", started.status().ToString().c_str());
     return 1;
@@ -208,8 +259,9 @@ int main(int argc, char** argv) {
   std::vector<int32_t> delays = probe->Take();
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  std::printf("pipeline_bench: %d shards, access_log%s -> file (fsync), buffer 5 MiB / 1 s\n",
-              shards, geoip ? " + geoip" : "");
+  std::printf("pipeline_bench: %d shards, access_log%s -> %s, buffer 5 MiB / 1 s\n", shards,
+              geoip ? " + geoip" : "",
+              opensearch.empty() ? "file (fsync)" : ("opensearch " + opensearch).c_str());
   std::printf("  appended %llu records in %.1f s (%.0f records/s offered, store fsync)\n",
               static_cast<unsigned long long>(appended.load()), put_s,
               static_cast<double>(appended.load()) / put_s);
@@ -219,6 +271,12 @@ int main(int argc, char** argv) {
   const int p50 = Percentile(delays, 0.50), p99 = Percentile(delays, 0.99);
   const int max = delays.empty() ? 0 : *std::max_element(delays.begin(), delays.end());
   std::printf("  append-to-reader delay: p50 %d ms, p99 %d ms, max %d ms\n", p50, p99, max);
+  std::vector<int32_t> acks = ack->Take();
+  if (!opensearch.empty()) {
+    std::printf("  append-to-indexed latency: p50 %d ms, p99 %d ms, max %d ms (%zu documents)\n",
+                Percentile(acks, 0.50), Percentile(acks, 0.99),
+                acks.empty() ? 0 : *std::max_element(acks.begin(), acks.end()), acks.size());
+  }
   std::printf("  peak RSS %.1f MiB (store, producers and pipeline in one process)\n",
               static_cast<double>(ru.ru_maxrss) / 1024.0);
   return 0;

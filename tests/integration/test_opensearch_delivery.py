@@ -44,7 +44,6 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.error
 import urllib.request
 import zlib
 
@@ -647,7 +646,13 @@ class KillTest(OpenSearchTestCase):
     def check_checkpoints(self, acked, where):
         """Status first, index and backup second: every acknowledged record at or below its
         shard's checkpoint was indexed or backed up before the checkpoint moved."""
-        status = pipeline_status(self.server)
+        deadline = time.monotonic() + 20
+        while True:  # the readers of a restarted pipeline report their shards a moment later
+            status = pipeline_status(self.server)
+            if len(status["shards"]) == SHARDS:
+                break
+            self.assertLess(time.monotonic(), deadline, f"{where}: no shards in {status}")
+            time.sleep(0.05)  # polling the status with a deadline
         checkpoint = {s["shardId"]: s["checkpointOffset"] for s in status["shards"]}
         ids = {d["_id"] for d in self.fake.docs()}
         failed = {f["esDocumentId"] for _, f in backup_lines(self.server, "opensearch-failed")}
@@ -709,8 +714,12 @@ class KillTest(OpenSearchTestCase):
         print(f"  indexed {counts['normal']} (+{extra} in flight), backup lines: "
               f"opensearch-failed {n_failed} for {counts['poison']} refused, processing-failed "
               f"{n_processing} for {counts['garbage']} garbage; fake {stats}", flush=True)
-        for fault in ("item_429", "request_503", "lost_ack", "mapping_error"):
+        # Per-item faults are certain at this size; a whole-request fault only very likely
+        # (a run makes ~80 bulk requests).
+        for fault in ("item_429", "mapping_error"):
             self.assertGreater(stats["faults"][fault], 0, f"no {fault} was injected: {stats}")
+        self.assertGreater(stats["faults"]["request_503"] + stats["faults"]["lost_ack"], 0,
+                           stats)
         self.assertEqual(self.server.stop(), 0, self.server.log_tail())
 
 
@@ -753,12 +762,16 @@ class DownThenRedriveTest(OpenSearchTestCase):
         self.assertEqual(sum(by_id.values()), len(parsed),
                          f"backed up more than once: {[i for i, c in by_id.items() if c > 1][:5]}")
         codes = collections.Counter(f["errorCode"] for _, f in failed)
-        print(f"  backup error codes: {dict(codes)}", flush=True)
+        attempts = collections.Counter(f["attemptsMade"] for _, f in failed)
+        print(f"  backup error codes: {dict(codes)}, attemptsMade: {dict(attempts)}, e.g. "
+              f"{ {k: v for k, v in failed[0][1].items() if k != 'rawData'} }", flush=True)
         self.assertTrue(all(c.startswith("OS.") for c in codes), codes)
         self.assertIn("OS.ConnectionFailed", codes)
-        for _, f in failed:
+        for _, f in failed:  # retried for retry_duration_s, then backed up
             self.assertEqual(f["esIndexName"], INDEX, f)
-            self.assertGreaterEqual(f["attemptsMade"], 1, f)
+            self.assertGreaterEqual(f["attemptsMade"], 2, f)
+            self.assertGreaterEqual(f["attemptEndingTimestamp"] - f["arrivalTimestamp"],
+                                    self.retry_duration_s * 1000, f)
         self.assertEqual(status["backup"]["deliveryFailed"], len(parsed), status["backup"])
         self.assertEqual(status["backup"]["processingFailed"], garbage, status["backup"])
         self.assertEqual(sum(s["recordsDeliveryFailed"] for s in status["shards"]), len(parsed))
@@ -778,6 +791,7 @@ class DownThenRedriveTest(OpenSearchTestCase):
         self.assertTrue(originals and processing_files)
 
         code, out = self.tideline("backup", "list", "--backup-dir", bdir)
+        print("  backup list:\n    " + "\n    ".join(out.splitlines()[:8]), flush=True)
         self.assertEqual(code, 0, out)
         for path in list(originals) + processing_files:
             self.assertIn(os.path.basename(path), out, "`backup list` names every file")

@@ -65,6 +65,7 @@ import dataclasses
 import functools
 import gzip
 import hmac
+import fnmatch
 import json
 import os
 import random
@@ -791,16 +792,37 @@ def route_info(store, body, query):
     return json_reply(200, CLUSTER_INFO)
 
 
+def filter_paths(value, patterns):
+    """OpenSearch's `filter_path` response filtering: dotted paths with * wildcards; arrays are
+    transparent; objects left empty are dropped. None means nothing is kept."""
+    if any(not p for p in patterns):
+        return value
+    if isinstance(value, list):
+        kept = [filter_paths(v, patterns) for v in value]
+        return [v for v in kept if v is not None]
+    if not isinstance(value, dict):
+        return None
+    out = {}
+    for key, child in value.items():
+        rest = [p[1:] for p in patterns if fnmatch.fnmatchcase(key, p[0])]
+        if rest:
+            kept = filter_paths(child, rest)
+            if kept is not None:
+                out[key] = kept
+    return out or None
+
+
 def route_bulk(store, body, query, index=None):
     """Answers a _bulk request; None means: close the connection without answering."""
     faults = store.faults
-    reply = bulk_outcome(store, faults, body, index)
+    patterns = [p.split(".") for q in query.get("filter_path", []) for p in q.split(",") if p]
+    reply = bulk_outcome(store, faults, body, index, patterns)
     if reply is not None and faults.latency_ms:
         time.sleep(faults.latency_ms / 1000)
     return reply
 
 
-def bulk_outcome(store, faults, body, index):
+def bulk_outcome(store, faults, body, index, patterns):
     started = time.monotonic()
     fault = store.request_fault(faults)
     if fault == "drop_connection":
@@ -818,7 +840,10 @@ def bulk_outcome(store, faults, body, index):
         return None
     errors = any("error" in result for item in results for result in item.values())
     took = int((time.monotonic() - started) * 1000)
-    return json_reply(200, {"took": took, "errors": errors, "items": results})
+    response = {"took": took, "errors": errors, "items": results}
+    if patterns:
+        response = filter_paths(response, patterns) or {}
+    return json_reply(200, response)
 
 
 def route_refresh(store, body, query, index=None):
