@@ -263,6 +263,81 @@ TEST(Config, PipelineDefaultsFollowFirehose) {
   EXPECT_TRUE(ParseConfig("pipelines: []\n", "config.yaml").ok());
 }
 
+TEST(Config, ParsesAnOpenSearchDestination) {
+  Result<Config> r = ParseConfig(
+      "pipelines:\n  - name: p\n    source:\n      stream: s\n    destination:\n"
+      "      opensearch:\n        url: [http://a:9200, https://b:9200]\n        index: logs\n"
+      "        rotation: OneWeek\n        document_id: auto\n        retry_duration_s: 0\n"
+      "        username: u\n        password: pw\n        ca_file: /ca.pem\n"
+      "        tls_insecure: true\n        gzip: true\n        concurrency: 4\n"
+      "        bulk_max_mib: 10\n        keep_alive_connections: 0\n"
+      "        request_timeout_s: 5\n",
+      "config.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& os =
+      std::get<pipeline::OpenSearchDestinationOptions>(r->pipelines.at(0).destination.options);
+  EXPECT_EQ(os.urls, (std::vector<std::string>{"http://a:9200", "https://b:9200"}));
+  EXPECT_EQ(os.index, "logs");
+  EXPECT_EQ(os.rotation, pipeline::IndexRotation::kOneWeek);
+  EXPECT_EQ(os.document_id, pipeline::DocumentIdMode::kAuto);
+  EXPECT_EQ(os.retry_duration_s, 0u);
+  EXPECT_EQ(os.username, "u");
+  EXPECT_EQ(os.password, "pw");
+  EXPECT_EQ(os.ca_file, "/ca.pem");
+  EXPECT_TRUE(os.tls_insecure);
+  EXPECT_TRUE(os.gzip);
+  EXPECT_EQ(os.concurrency, 4u);
+  EXPECT_EQ(os.bulk_max_mib, 10u);
+  EXPECT_EQ(os.keep_alive_connections, 0u);
+  EXPECT_EQ(os.request_timeout_s, 5u);
+}
+
+TEST(Config, OpenSearchDefaultsFollowFirehose) {
+  Result<Config> r = ParseConfig(
+      "pipelines:\n  - name: p\n    source:\n      stream: s\n    destination:\n"
+      "      opensearch:\n        url: http://a:9200\n        index: logs\n",
+      "config.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const auto& os =
+      std::get<pipeline::OpenSearchDestinationOptions>(r->pipelines.at(0).destination.options);
+  EXPECT_EQ(os.rotation, pipeline::IndexRotation::kOneDay);
+  EXPECT_EQ(os.document_id, pipeline::DocumentIdMode::kStable);
+  EXPECT_EQ(os.retry_duration_s, 300u);
+  EXPECT_FALSE(os.gzip);
+}
+
+TEST(Config, OpenSearchErrorsNameFileLineAndKey) {
+  const std::string head = "pipelines:\n  - name: p\n    source:\n      stream: s\n";
+  const std::string dest = head + "    destination:\n      opensearch:\n";
+  EXPECT_EQ(ErrorOf(dest + "        index: logs\n"),
+            "config.yaml:6: pipelines[0].destination.opensearch: missing url");
+  EXPECT_EQ(ErrorOf(dest + "        url: http://a\n        index: logs\n"
+                           "        retry_duration_s: 7201\n"),
+            "config.yaml:9: pipelines[0].destination.opensearch.retry_duration_s: expected an "
+            "integer in 0..7200, got 7201");
+  EXPECT_EQ(ErrorOf(dest + "        url: http://a\n        index: logs\n"
+                           "        rotation: Daily\n"),
+            "config.yaml:9: pipelines[0].destination.opensearch.rotation: expected one of "
+            "NoRotation, OneHour, OneDay, OneWeek, OneMonth, got \"Daily\"");
+  EXPECT_EQ(ErrorOf(dest + "        url: http://a\n        index: Logs\n"),
+            "config.yaml:2: pipelines[0]: pipeline p: destination index 'Logs' must be lowercase");
+  EXPECT_EQ(ErrorOf(dest + "        url: a:9200\n        index: logs\n"),
+            "config.yaml:2: pipelines[0]: pipeline p: destination url 'a:9200' must start with "
+            "http:// or https://");
+  EXPECT_EQ(ErrorOf(dest + "        url: http://a\n        index: logs\n        gzip: yes\n"),
+            "config.yaml:9: pipelines[0].destination.opensearch.gzip: expected true or false, "
+            "got \"yes\"");
+  EXPECT_EQ(ErrorOf(head + "    buffer:\n      size_mib: 101\n" +
+                    "    destination:\n      opensearch:\n        url: http://a\n"
+                    "        index: logs\n"),
+            "config.yaml:2: pipelines[0]: pipeline p: buffer.size_mib must be in 1..100 for an "
+            "opensearch destination");
+  EXPECT_EQ(ErrorOf(head + "    destination:\n      file: {}\n      opensearch: {url: http://a, "
+                           "index: l}\n"),
+            "config.yaml:5: pipelines[0].destination: expected one destination, file or "
+            "opensearch, not both");
+}
+
 TEST(Config, PipelineErrorsNameFileLineAndKey) {
   const std::string head = "pipelines:\n  - name: p\n    source:\n      stream: s\n";
   EXPECT_EQ(ErrorOf(head + "    processors:\n      - type: regex\n"),
