@@ -256,6 +256,57 @@ TEST_F(PipelineTest, RestartResumesAfterTheCheckpointWithoutRepeats) {
     EXPECT_EQ(count, 1) << line;
 }
 
+TEST_F(PipelineTest, ResetToTrimHorizonDeliversHistoryAgainAndKeepsRunning) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 2).ok());
+  auto p = Start();
+  Append(Numbered("ok-a", 200));
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  ResetPosition reset;
+  reset.kind = ResetPosition::Kind::kTrimHorizon;
+  ASSERT_TRUE(p->Reset(reset).ok());
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  Append(Numbered("ok-b", 100));  // still reading after the reset
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  const auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 300u);
+  for (const auto& [line, count] : delivered)
+    EXPECT_EQ(count, line.starts_with("ok-a") ? 2 : 1) << line;
+}
+
+TEST_F(PipelineTest, ResetAtSequenceNumberRewindsOnlyThatShard) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  auto p = Start();
+  Append(Numbered("ok-", 100));
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  auto info = store_->DescribeStream(StreamName("logs"));
+  ASSERT_TRUE(info.ok());
+  ResetPosition reset;
+  reset.kind = ResetPosition::Kind::kAtSequenceNumber;
+  // Offsets start at 1: offset 61 holds line ok-60.
+  reset.sequence_number = EncodeSequenceNumber({info->shards[0].uid, 61}).get();
+  ASSERT_TRUE(p->Reset(reset).ok());
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  const auto delivered = Delivered();
+  ASSERT_EQ(delivered.size(), 100u);
+  for (int i = 0; i < 100; ++i)
+    EXPECT_EQ(delivered.at("ok-" + std::to_string(i)), i >= 60 ? 2 : 1) << i;
+}
+
+TEST_F(PipelineTest, ResetToAnUnknownPositionChangesNothing) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  auto p = Start();
+  Append(Numbered("ok-", 10));
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  ResetPosition reset;
+  reset.kind = ResetPosition::Kind::kAtSequenceNumber;
+  reset.sequence_number = "12345";
+  EXPECT_EQ(p->Reset(reset).code(), StatusCode::kInvalidArgument);
+  Append(Numbered("more-", 10));
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  for (const auto& [line, count] : Delivered())
+    EXPECT_EQ(count, 1) << line;
+}
+
 TEST_F(PipelineTest, LatestSkipsHistoryAndTheFirstCheckpointMakesItStick) {
   ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
   Append(Numbered("ok-old", 100));
