@@ -284,6 +284,42 @@ TEST(OpenSearchDestinationTest, BasicAuthIsSentAndWrongCredentialsAreReported) {
   EXPECT_EQ(ok.delivered(), 3);
 }
 
+TEST(OpenSearchDestinationTest, HttpsVerifiesTheClusterCertificate) {
+  testing::TempDir certs("fake-os-tls");
+  const std::string key = (certs.path() / "key.pem").string();
+  const std::string cert = (certs.path() / "cert.pem").string();
+  const std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl is needed to make a test certificate";
+  FakeOpenSearch fake({"--tls-cert", cert, "--tls-key", key});
+  const std::string url = "https://" + fake.url().substr(std::string("http://").size());
+
+  auto o = Options(url);
+  o.ca_file = cert;
+  Batch trusted(10);
+  ASSERT_TRUE(Make(o)->Deliver(trusted.docs, trusted.results, {}).ok());
+  EXPECT_EQ(trusted.delivered(), 10);
+
+  // Without the CA the certificate is refused; nothing is sent.
+  o.ca_file.clear();
+  o.retry_duration_s = 0;
+  Batch untrusted(3);
+  ASSERT_TRUE(Make(o)->Deliver(untrusted.docs, untrusted.results, {}).ok());
+  EXPECT_EQ(untrusted.delivered(), 0);
+  EXPECT_EQ(untrusted.results[0].error_code, "OS.ConnectionFailed");
+
+  o.tls_insecure = true;
+  Batch insecure(3);
+  for (auto& id : insecure.ids)
+    id += "-insecure";
+  for (size_t i = 0; i < insecure.docs.size(); ++i)
+    insecure.docs[i].id = insecure.ids[i];
+  ASSERT_TRUE(Make(o)->Deliver(insecure.docs, insecure.results, {}).ok());
+  EXPECT_EQ(insecure.delivered(), 3);
+}
+
 TEST(OpenSearchDestinationTest, InvalidOptionsAreRefusedAtConstruction) {
   auto o = Options("ftp://x");
   EXPECT_FALSE(MakeOpenSearchDestination(o).ok());
