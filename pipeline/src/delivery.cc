@@ -26,8 +26,17 @@ void PipelineImpl::DeliverLoop(std::stop_token stop) {
     if (!batches.empty()) {
       // Once stopping, the last flush runs under the drain token: Stop() gives it a few
       // seconds before it gives up (the records are then read again after a restart).
+      const auto started = std::chrono::steady_clock::now();
       const bool done =
           DeliverFlush(batches, stop.stop_requested() ? drain_.get_token() : std::stop_token(stop));
+      if (done) {
+        // A moving average, so one slow flush (a retry) does not pull the next ones far ahead.
+        const double took =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                .count();
+        delivery_ms_ = delivery_ms_ == 0 ? took : 0.7 * delivery_ms_ + 0.3 * took;
+        buffer_.SetDeliveryEstimate(std::chrono::milliseconds(static_cast<int64_t>(delivery_ms_)));
+      }
       batches.clear();
       buffer_.FlushDone();
       if (!done && !stop.stop_requested()) continue;

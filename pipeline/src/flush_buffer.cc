@@ -1,5 +1,7 @@
 #include "flush_buffer.h"
 
+#include <algorithm>
+
 namespace tideline::pipeline {
 
 size_t BatchDataBytes(const RecordBatch& batch) {
@@ -43,7 +45,7 @@ bool FlushBuffer::Push(std::unique_ptr<RecordBatch> batch, std::stop_token stop)
 
 bool FlushBuffer::FlushDueLocked(std::chrono::steady_clock::time_point now) const {
   if (batches_.empty()) return false;
-  return stats_.data_bytes >= flush_bytes_ || now - oldest_ >= interval_ ||
+  return stats_.data_bytes >= flush_bytes_ || now - oldest_ >= interval_ - lead_ ||
          stats_.memory_bytes >= max_bytes_;
 }
 
@@ -53,7 +55,7 @@ std::vector<std::unique_ptr<RecordBatch>> FlushBuffer::Take(std::stop_token stop
     if (batches_.empty()) {
       changed_.wait(lock, stop, [&] { return !batches_.empty(); });
     } else {
-      changed_.wait_until(lock, stop, oldest_ + interval_,
+      changed_.wait_until(lock, stop, oldest_ + interval_ - lead_,
                           [&] { return FlushDueLocked(std::chrono::steady_clock::now()); });
     }
   }
@@ -74,6 +76,11 @@ void FlushBuffer::FlushDone() {
     in_flight_oldest_arrival_ms_ = 0;
   }
   changed_.notify_all();
+}
+
+void FlushBuffer::SetDeliveryEstimate(std::chrono::milliseconds estimate) {
+  std::lock_guard<std::mutex> lock(mu_);
+  lead_ = std::clamp(estimate, std::chrono::milliseconds(0), interval_ / 2);
 }
 
 FlushBuffer::Stats FlushBuffer::stats() const {

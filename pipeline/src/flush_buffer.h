@@ -32,6 +32,10 @@ class FlushBuffer {
   // max_bytes until FlushDone, so a flush being delivered holds readers back too.
   std::vector<std::unique_ptr<RecordBatch>> Take(std::stop_token stop);
   void FlushDone();
+  // How long the last flushes took to deliver (the delivery thread's moving average). A flush
+  // starts that much before the interval is up, at most half the interval early, so that a
+  // record is delivered, not merely handed to delivery, within the interval of its arrival.
+  void SetDeliveryEstimate(std::chrono::milliseconds estimate);
 
   struct Stats {
     uint64_t records = 0;
@@ -48,6 +52,7 @@ class FlushBuffer {
 
   const size_t flush_bytes_;
   const std::chrono::milliseconds interval_;
+  std::chrono::milliseconds lead_{0};  // GUARDED_BY(mu_); 0 <= lead_ <= interval_ / 2
   const size_t max_bytes_;
 
   mutable std::mutex mu_;

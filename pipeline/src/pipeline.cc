@@ -256,9 +256,15 @@ PipelineStatus PipelineImpl::GetStatus() const {
   for (auto& cp : store_.ListCheckpoints(options_.name)) {
     if (cp.stream == options_.source.stream) checkpoints[cp.shard.get()] = std::move(cp);
   }
+  const std::string retrying = destination_->retrying();
   std::lock_guard<std::mutex> lock(mu_);
   s.state = state_;
   s.message = message_;
+  if (s.state == "running" && !retrying.empty()) {
+    // Delivering, but the destination is retrying failures within its retry duration.
+    s.state = "retrying";
+    s.message = "destination: " + retrying;
+  }
   for (const auto& [id, st] : shards_) {
     ShardStatus& sh = s.shards.emplace_back();
     sh.shard_id = id;

@@ -109,6 +109,8 @@ class PipelineImpl final : public Pipeline {
   std::map<std::string, std::unique_ptr<ShardStats>> shards_;  // GUARDED_BY(mu_)
 
   std::atomic<uint64_t> flushes_{0};
+  // Moving average of a flush's delivery time (ms); the delivery thread's own.
+  double delivery_ms_ = 0;
   std::array<std::atomic<uint64_t>, std::size(kReadDelayBucketsMs) + 1> read_delay_{};
 
   // Bounds the last flush at Stop(); see DeliverLoop.

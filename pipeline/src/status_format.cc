@@ -175,6 +175,11 @@ std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
                    "tideline_pipeline_buffered_bytes{{pipeline=\"{}\"}} {}\n", p.name,
                    p.buffered_bytes);
   }
+  out += "# TYPE tideline_pipeline_retrying gauge\n";
+  for (const PipelineStatus& p : statuses) {
+    fmt::format_to(std::back_inserter(out), "tideline_pipeline_retrying{{pipeline=\"{}\"}} {}\n",
+                   p.name, p.state == "retrying" ? 1 : 0);
+  }
   out += "# TYPE tideline_pipeline_stalled gauge\n";
   for (const PipelineStatus& p : statuses) {
     fmt::format_to(std::back_inserter(out), "tideline_pipeline_stalled{{pipeline=\"{}\"}} {}\n",

@@ -228,7 +228,8 @@ def line_for(n):
             return f'10.0.0.1 - - [30/Nov/2026:10:00:00 +0000] "GET /item/{n}'
         return json.dumps({"n": n, "not": "an access log line"})
     f = expected_fields(n)
-    ts = f"{1 + n % 28:02d}/{MONTHS[n % 12]}/2026:{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}"
+    ts = (f"{1 + n % 28:02d}/{MONTHS[n % 12]}/2026:"
+          f"{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}")
     return (f'{f["client_ip"]} - - [{ts} +0000] "{f["method"]} {f["path"]} HTTP/1.1" '
             f'{f["status"]} {f["bytes"]} "-" "{f["user_agent"]}"')
 
@@ -408,10 +409,13 @@ class OpenSearchTestCase(unittest.TestCase):
     def logs(self):
         return f"\n{self.server.log_tail()}\n{self.fake.log_tail(10)}"
 
-    def wait_caught_up(self, producer_acked, deadline_s, what):
+    def wait_caught_up(self, producer_acked, deadline_s, what, fake_up=True):
         deadline = time.monotonic() + deadline_s
         while True:
-            self.assertTrue(self.server.alive(), "the server died" + self.logs())
+            self.assertTrue(self.server.alive(), f"{what}: the server died" + self.logs())
+            if fake_up and not self.fake.alive():  # SIGTERM makes the fake exit 0
+                self.fail(f"{what}: the fake OpenSearch exited with {self.fake.proc.returncode} "
+                          "without the test stopping it (killed from outside?)" + self.logs())
             status = pipeline_status(self.server)
             if caught_up(status, producer_acked):
                 return status
@@ -428,8 +432,9 @@ class OpenSearchTestCase(unittest.TestCase):
 
     def check_exactly_once_or_backup(self, acked, unknown, backup_dups_ok):
         """Every acknowledged record is where it belongs, once; a record whose PutRecords got no
-        answer (`unknown`) may be anywhere, but at most once in the index. Returns the numbers
-        of (indexed, backed-up-as-refused, processing-failed) acknowledged records."""
+        answer (`unknown`) may be anywhere, but at most once in the index. Returns (acknowledged
+        lines by kind, indexed in-flight lines, opensearch-failed lines, processing-failed
+        lines)."""
         docs = self.fake.docs()
         failed = backup_lines(self.server, "opensearch-failed")
         processing = backup_lines(self.server, "processing-failed")
@@ -687,6 +692,7 @@ class KillTest(OpenSearchTestCase):
                         break
                     time.sleep(0.05)  # polling the status with a deadline
                 stop.wait(rng.uniform(0.0, 1.5))  # a random moment, not a synchronization
+                self.assertTrue(self.fake.alive(), "the fake OpenSearch died" + self.logs())
                 self.server.kill()
                 self.server.start()
                 acked, _ = producer.snapshot()
@@ -749,7 +755,7 @@ class DownThenRedriveTest(OpenSearchTestCase):
         producer.run()
         acked, unknown = producer.snapshot()
         self.assertEqual((len(acked), unknown), (self.TOTAL, set()), dict(producer.errors))
-        status = self.wait_caught_up(acked, 120, "while OpenSearch is stopped")
+        status = self.wait_caught_up(acked, 120, "while OpenSearch is stopped", fake_up=False)
 
         self.assertEqual(self.server.health_status(), 200)
         self.assertEqual(status["state"], "running", status["message"])

@@ -244,6 +244,25 @@ TEST(OpenSearchDestinationTest, ClusterDownLongerThanRetryDurationFailsEveryDocu
   EXPECT_EQ(fake.Docs().size(), 0u);
 }
 
+TEST(OpenSearchDestinationTest, ReportsWhyItIsRetryingWhileItRetries) {
+  FakeOpenSearch fake;
+  fake.Faults(R"({"request_503_rate":1.0})");
+  auto dest = Make(Options(fake.url()));  // retries for 60 s
+  Batch b(5);
+  std::stop_source stop;
+  Status result;
+  std::thread deliver([&] { result = dest->Deliver(b.docs, b.results, stop.get_token()); });
+  std::string why;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((why = dest->retrying()).empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a condition
+  stop.request_stop();
+  deliver.join();
+  EXPECT_NE(why.find("503"), std::string::npos) << why;
+  EXPECT_FALSE(result.ok());
+  EXPECT_TRUE(dest->retrying().empty());
+}
+
 TEST(OpenSearchDestinationTest, StopEndsDeliveryWithoutSettling) {
   FakeOpenSearch fake;
   fake.Faults(R"({"down":true})");

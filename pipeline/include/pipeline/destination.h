@@ -79,6 +79,9 @@ class Destination {
                          std::stop_token stop) = 0;
   // A snapshot of the counters; may be called from any thread, also during Deliver.
   virtual DestinationCounters counters() const { return {}; }
+  // While a Deliver call is retrying failed documents: why ("503 from http://..."); empty
+  // otherwise. May be called from any thread.
+  virtual std::string retrying() const { return {}; }
 };
 
 // NDJSON files under <options.path>/<pipeline>/, one line per document:

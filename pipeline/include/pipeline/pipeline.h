@@ -54,8 +54,9 @@ struct PipelineStatus {
   std::string name;
   std::string stream;
   std::string destination;  // "file:<dir>"
-  // "running", "waiting for stream", "stalled" (destination or backup failing: see message),
-  // "stopped".
+  // "running", "waiting for stream", "retrying" (the destination is retrying failed documents
+  // within its retry duration: see message), "stalled" (destination or backup failing, nothing
+  // moves until it works: see message), "stopped".
   std::string state;
   std::string message;
   uint64_t buffered_records = 0;

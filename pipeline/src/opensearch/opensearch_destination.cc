@@ -66,6 +66,11 @@ class OpenSearchDestination final : public Destination {
   Status Deliver(std::span<const Document> docs, std::span<DeliveryResult> results,
                  std::stop_token stop) override;
 
+  std::string retrying() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return retrying_;
+  }
+
   DestinationCounters counters() const override {
     std::lock_guard<std::mutex> lock(mu_);
     DestinationCounters c = counters_;
@@ -83,6 +88,11 @@ class OpenSearchDestination final : public Destination {
   };
 
   void CheckCluster(std::stop_token stop);
+  Status Stopped() {
+    std::lock_guard<std::mutex> lock(mu_);
+    retrying_.clear();
+    return Status::Unavailable("delivery stopped");
+  }
   void Settle(const BulkRequest& req, const HttpResponse& resp, std::span<DeliveryResult> results,
               Round& round);
   static void SetError(DeliveryResult& r, std::string code, std::string message) {
@@ -104,6 +114,7 @@ class OpenSearchDestination final : public Destination {
   mutable std::mutex mu_;
   DestinationCounters counters_;       // GUARDED_BY(mu_), without documents_by_status
   std::map<int, uint64_t> by_status_;  // GUARDED_BY(mu_)
+  std::string retrying_;               // GUARDED_BY(mu_)
 };
 
 void OpenSearchDestination::CheckCluster(std::stop_token stop) {
@@ -173,7 +184,7 @@ Status OpenSearchDestination::Deliver(std::span<const Document> docs,
       http.push_back({"POST", kBulkPath, r.body, options_.gzip});
     responses.assign(requests.size(), HttpResponse());
     transport_->Send(http, responses, stop);
-    if (stop.stop_requested()) return Status::Unavailable("delivery stopped");
+    if (stop.stop_requested()) return Stopped();
 
     Round round;
     for (size_t k = 0; k < requests.size(); ++k)
@@ -186,21 +197,30 @@ Status OpenSearchDestination::Deliver(std::span<const Document> docs,
       round.retry.clear();
     }
     if (!round.retry.empty()) {
+      const DeliveryResult& example = results[round.retry.front()];
+      std::string why = example.error_code + ": " + example.error_message.substr(0, 200);
+      if (retry_round == 0) {
+        log_->warn("{}: {} documents failed ({}); retrying for up to {} s", description(),
+                   round.retry.size(), why, options_.retry_duration_s);
+      }
       {
         std::lock_guard<std::mutex> lock(mu_);
         counters_.documents_retried += round.retry.size();
+        retrying_ = std::to_string(round.retry.size()) + " documents, " + why;
       }
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       const auto wait = std::min(backoff_.Next(retry_round++), std::max(left, {}));
       log_->debug("{}: retrying {} documents in {} ms", description(), round.retry.size(),
                   wait.count());
-      if (!Pause(stop, wait)) return Status::Unavailable("delivery stopped");
+      if (!Pause(stop, wait)) return Stopped();
     }
     pending = std::move(round.retry);
     pending.insert(pending.end(), round.resend_now.begin(), round.resend_now.end());
     std::sort(pending.begin(), pending.end());  // document order keeps requests contiguous
   }
+  std::lock_guard<std::mutex> lock(mu_);
+  retrying_.clear();
   return Status::Ok();
 }
 
