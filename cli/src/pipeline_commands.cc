@@ -54,6 +54,24 @@ void PrintStatus(const rapidjson::Value& pipelines) {
                 static_cast<long long>(GetInt64(p, "bufferedRecords")),
                 FormatBytes(static_cast<uint64_t>(GetInt64(p, "bufferedBytes"))).c_str(),
                 static_cast<long long>(GetInt64(p, "flushes")));
+    if (p.HasMember("delivery") && p["delivery"].IsObject()) {
+      const auto& d = p["delivery"];
+      std::string statuses;
+      if (d.HasMember("documentsByStatus") && d["documentsByStatus"].IsObject()) {
+        for (const auto& m : d["documentsByStatus"].GetObject()) {
+          statuses += std::string(statuses.empty() ? "" : " ") + m.name.GetString() + ":" +
+                      std::to_string(m.value.IsUint64() ? m.value.GetUint64() : 0);
+        }
+      }
+      std::printf("  delivery: %lld requests (%lld failed), %lld documents retried, %s sent%s%s\n",
+                  static_cast<long long>(GetInt64(d, "requests")),
+                  static_cast<long long>(GetInt64(d, "requestFailures")),
+                  static_cast<long long>(GetInt64(d, "documentsRetried")),
+                  FormatBytes(static_cast<uint64_t>(GetInt64(d, "bytesSent"))).c_str(),
+                  statuses.empty() ? "" : ", documents by status ", statuses.c_str());
+    }
+    std::printf("  data freshness %lld ms\n",
+                static_cast<long long>(GetInt64(p, "dataFreshnessMs")));
     std::printf("  %-22s %-42s %9s %9s %10s %9s %9s %9s %7s %7s\n", "SHARD", "CHECKPOINT", "OFFSET",
                 "LAG", "BEHIND_MS", "READ", "DELIVERED", "DROPPED", "P_FAIL", "D_FAIL");
     if (!p.HasMember("shards") || !p["shards"].IsArray()) continue;

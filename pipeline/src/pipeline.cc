@@ -282,6 +282,7 @@ PipelineStatus PipelineImpl::GetStatus() const {
     ShardCounters& c = sh.counters;
     c.records_read = st->records_read.load(std::memory_order_relaxed);
     c.bytes_read = st->bytes_read.load(std::memory_order_relaxed);
+    c.records_transformed = st->records_transformed.load(std::memory_order_relaxed);
     c.records_dropped = st->records_dropped.load(std::memory_order_relaxed);
     c.records_processing_failed = st->records_processing_failed.load(std::memory_order_relaxed);
     c.records_delivered = st->records_delivered.load(std::memory_order_relaxed);

@@ -35,6 +35,7 @@ namespace tideline::pipeline {
 struct ShardStats {
   std::atomic<uint64_t> records_read{0};
   std::atomic<uint64_t> bytes_read{0};
+  std::atomic<uint64_t> records_transformed{0};
   std::atomic<uint64_t> records_dropped{0};
   std::atomic<uint64_t> records_processing_failed{0};
   std::atomic<uint64_t> records_delivered{0};

@@ -124,6 +124,8 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
       dropped += r.result == RecordResult::kDropped;
       failed += r.result == RecordResult::kProcessingFailed;
     }
+    stats.records_transformed.fetch_add(batch->records().size() - dropped - failed,
+                                        std::memory_order_relaxed);
     stats.records_dropped.fetch_add(dropped, std::memory_order_relaxed);
     stats.records_processing_failed.fetch_add(failed, std::memory_order_relaxed);
     batch->Seal();

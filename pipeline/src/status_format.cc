@@ -105,6 +105,7 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
       const std::pair<const char*, uint64_t> counters[] = {
           {"recordsRead", c.records_read},
           {"bytesRead", c.bytes_read},
+          {"recordsTransformed", c.records_transformed},
           {"recordsDropped", c.records_dropped},
           {"recordsProcessingFailed", c.records_processing_failed},
           {"recordsDelivered", c.records_delivered},
@@ -141,6 +142,7 @@ std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
   const std::pair<const char*, uint64_t ShardCounters::*> counters[] = {
       {"tideline_pipeline_records_read_total", &ShardCounters::records_read},
       {"tideline_pipeline_bytes_read_total", &ShardCounters::bytes_read},
+      {"tideline_pipeline_records_transformed_total", &ShardCounters::records_transformed},
       {"tideline_pipeline_records_dropped_total", &ShardCounters::records_dropped},
       {"tideline_pipeline_records_processing_failed_total",
        &ShardCounters::records_processing_failed},

@@ -225,12 +225,14 @@ TEST_F(PipelineTest, DeliversDropsAndBacksUpEveryRecordThenCheckpoints) {
     EXPECT_EQ(sh.checkpoint_offset, sh.last_offset);
     EXPECT_FALSE(sh.checkpoint.empty());
     total.records_read += sh.counters.records_read;
+    total.records_transformed += sh.counters.records_transformed;
     total.records_dropped += sh.counters.records_dropped;
     total.records_processing_failed += sh.counters.records_processing_failed;
     total.records_delivered += sh.counters.records_delivered;
     total.records_delivery_failed += sh.counters.records_delivery_failed;
   }
   EXPECT_EQ(total.records_read, 1100u);
+  EXPECT_EQ(total.records_transformed, 1020u);  // read - dropped - failed
   EXPECT_EQ(total.records_dropped, 50u);
   EXPECT_EQ(total.records_processing_failed, 30u);
   EXPECT_EQ(total.records_delivered, 1000u);

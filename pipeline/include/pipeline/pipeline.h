@@ -30,6 +30,7 @@ namespace tideline::pipeline {
 struct ShardCounters {
   uint64_t records_read = 0;
   uint64_t bytes_read = 0;
+  uint64_t records_transformed = 0;        // out of the processors as documents
   uint64_t records_dropped = 0;            // by a processor
   uint64_t records_processing_failed = 0;  // by a processor, sent to the backup
   uint64_t records_delivered = 0;
