@@ -12,51 +12,43 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
   StringSink sink(out);
   StringWriter w(sink);
   auto str = [&](std::string_view s) { WriteString(w, s); };
+  auto text = [&](const char* key, std::string_view s) {
+    w.Key(key);
+    str(s);
+  };
+  auto u64 = [&](const char* key, uint64_t v) {
+    w.Key(key);
+    w.Uint64(v);
+  };
   w.StartObject();
   w.Key("pipelines");
   w.StartArray();
   for (const PipelineStatus& p : statuses) {
     w.StartObject();
-    w.Key("name");
-    str(p.name);
-    w.Key("stream");
-    str(p.stream);
-    w.Key("destination");
-    str(p.destination);
-    w.Key("state");
-    str(p.state);
-    w.Key("message");
-    str(p.message);
-    w.Key("bufferedRecords");
-    w.Uint64(p.buffered_records);
-    w.Key("bufferedBytes");
-    w.Uint64(p.buffered_bytes);
-    w.Key("flushes");
-    w.Uint64(p.flushes);
+    text("name", p.name);
+    text("stream", p.stream);
+    text("destination", p.destination);
+    text("state", p.state);
+    text("message", p.message);
+    u64("bufferedRecords", p.buffered_records);
+    u64("bufferedBytes", p.buffered_bytes);
+    u64("flushes", p.flushes);
     w.Key("dataFreshnessMs");
     w.Int64(p.data_freshness_ms);
     w.Key("backup");
     w.StartObject();
-    w.Key("processingFailed");
-    w.Uint64(p.backup_processing_failed);
-    w.Key("deliveryFailed");
-    w.Uint64(p.backup_delivery_failed);
-    w.Key("allDocuments");
-    w.Uint64(p.backup_all_documents);
+    u64("processingFailed", p.backup_processing_failed);
+    u64("deliveryFailed", p.backup_delivery_failed);
+    u64("allDocuments", p.backup_all_documents);
     w.EndObject();
     const DestinationCounters& dc = p.destination_counters;
     w.Key("delivery");
     w.StartObject();
-    w.Key("type");
-    str(p.destination_type);
-    w.Key("requests");
-    w.Uint64(dc.requests);
-    w.Key("requestFailures");
-    w.Uint64(dc.request_failures);
-    w.Key("documentsRetried");
-    w.Uint64(dc.documents_retried);
-    w.Key("bytesSent");
-    w.Uint64(dc.bytes_sent);
+    text("type", p.destination_type);
+    u64("requests", dc.requests);
+    u64("requestFailures", dc.request_failures);
+    u64("documentsRetried", dc.documents_retried);
+    u64("bytesSent", dc.bytes_sent);
     w.Key("documentsByStatus");
     w.StartObject();
     for (const auto& [status, n] : dc.documents_by_status) {
@@ -67,8 +59,7 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
     w.EndObject();
     w.Key("readDelayMs");
     w.StartObject();
-    w.Key("count");
-    w.Uint64(p.read_delay_count);
+    u64("count", p.read_delay_count);
     w.Key("buckets");
     w.StartArray();
     for (size_t i = 0; i < p.read_delay_buckets.size(); ++i) {
@@ -79,8 +70,7 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
       } else {
         str("+Inf");
       }
-      w.Key("count");
-      w.Uint64(p.read_delay_buckets[i]);
+      u64("count", p.read_delay_buckets[i]);
       w.EndObject();
     }
     w.EndArray();
@@ -89,16 +79,11 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
     w.StartArray();
     for (const ShardStatus& s : p.shards) {
       w.StartObject();
-      w.Key("shardId");
-      str(s.shard_id);
-      w.Key("checkpoint");
-      str(s.checkpoint);
-      w.Key("checkpointOffset");
-      w.Uint64(s.checkpoint_offset);
-      w.Key("lastOffset");
-      w.Uint64(s.last_offset);
-      w.Key("lag");
-      w.Uint64(s.last_offset > s.checkpoint_offset ? s.last_offset - s.checkpoint_offset : 0);
+      text("shardId", s.shard_id);
+      text("checkpoint", s.checkpoint);
+      u64("checkpointOffset", s.checkpoint_offset);
+      u64("lastOffset", s.last_offset);
+      u64("lag", s.last_offset > s.checkpoint_offset ? s.last_offset - s.checkpoint_offset : 0);
       w.Key("millisBehindLatest");
       w.Int64(s.millis_behind_latest);
       const ShardCounters& c = s.counters;
@@ -112,10 +97,8 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
           {"recordsDeliveryFailed", c.records_delivery_failed},
           {"recordsExpired", c.records_expired},
       };
-      for (const auto& [key, value] : counters) {
-        w.Key(key);
-        w.Uint64(value);
-      }
+      for (const auto& [key, value] : counters)
+        u64(key, value);
       w.EndObject();
     }
     w.EndArray();
