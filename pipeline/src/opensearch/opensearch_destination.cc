@@ -93,8 +93,14 @@ class OpenSearchDestination final : public Destination {
     retrying_.clear();
     return Status::Unavailable("delivery stopped");
   }
+  // Sorts the documents of one request by its response (or its absence) into `round`.
   void Settle(const BulkRequest& req, const HttpResponse& resp, std::span<DeliveryResult> results,
               Round& round);
+  void SettleItems(const BulkRequest& req, const std::vector<BulkItem>& items,
+                   std::span<DeliveryResult> results, Round& round);
+  // Counts and reports a retry, then waits its backoff; false when stopped.
+  bool WaitToRetry(const std::vector<uint32_t>& retry, std::span<const DeliveryResult> results,
+                   int retry_round, Clock::time_point deadline, std::stop_token stop);
   static void SetError(DeliveryResult& r, std::string code, std::string message) {
     r.delivered = false;
     r.error_code = std::move(code);
@@ -196,24 +202,8 @@ Status OpenSearchDestination::Deliver(std::span<const Document> docs,
                  description(), round.retry.size(), options_.retry_duration_s);
       round.retry.clear();
     }
-    if (!round.retry.empty()) {
-      const DeliveryResult& example = results[round.retry.front()];
-      std::string why = example.error_code + ": " + example.error_message.substr(0, 200);
-      if (retry_round == 0) {
-        log_->warn("{}: {} documents failed ({}); retrying for up to {} s", description(),
-                   round.retry.size(), why, options_.retry_duration_s);
-      }
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        counters_.documents_retried += round.retry.size();
-        retrying_ = std::to_string(round.retry.size()) + " documents, " + why;
-      }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      const auto wait = std::min(backoff_.Next(retry_round++), std::max(left, {}));
-      log_->debug("{}: retrying {} documents in {} ms", description(), round.retry.size(),
-                  wait.count());
-      if (!Pause(stop, wait)) return Stopped();
+    if (!round.retry.empty() && !WaitToRetry(round.retry, results, retry_round++, deadline, stop)) {
+      return Stopped();
     }
     pending = std::move(round.retry);
     pending.insert(pending.end(), round.resend_now.begin(), round.resend_now.end());
@@ -222,6 +212,27 @@ Status OpenSearchDestination::Deliver(std::span<const Document> docs,
   std::lock_guard<std::mutex> lock(mu_);
   retrying_.clear();
   return Status::Ok();
+}
+
+bool OpenSearchDestination::WaitToRetry(const std::vector<uint32_t>& retry,
+                                        std::span<const DeliveryResult> results, int retry_round,
+                                        Clock::time_point deadline, std::stop_token stop) {
+  const DeliveryResult& example = results[retry.front()];
+  const std::string why = example.error_code + ": " + example.error_message.substr(0, 200);
+  if (retry_round == 0) {
+    log_->warn("{}: {} documents failed ({}); retrying for up to {} s", description(), retry.size(),
+               why, options_.retry_duration_s);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    counters_.documents_retried += retry.size();
+    retrying_ = std::to_string(retry.size()) + " documents, " + why;
+  }
+  // Never past the deadline: the last attempt starts within the retry duration.
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  const auto wait = std::min(backoff_.Next(retry_round), std::max(left, {}));
+  log_->debug("{}: retrying {} documents in {} ms", description(), retry.size(), wait.count());
+  return Pause(stop, wait);
 }
 
 void OpenSearchDestination::Settle(const BulkRequest& req, const HttpResponse& resp,
@@ -283,10 +294,15 @@ void OpenSearchDestination::Settle(const BulkRequest& req, const HttpResponse& r
     retry_all("OS.InvalidResponse", "POST " + resp.node + "/_bulk: " + items.status().message());
     return;
   }
+  SettleItems(req, *items, results, round);
+}
+
+void OpenSearchDestination::SettleItems(const BulkRequest& req, const std::vector<BulkItem>& items,
+                                        std::span<DeliveryResult> results, Round& round) {
   std::lock_guard<std::mutex> lock(mu_);
   for (size_t k = 0; k < req.docs.size(); ++k) {
     const uint32_t i = req.docs[k];
-    const BulkItem& item = (*items)[k];
+    const BulkItem& item = items[k];
     ++by_status_[item.status];
     switch (ClassifyItem(item.status, encoded_.is_create(i))) {
       case ItemAction::kDelivered:
