@@ -46,6 +46,8 @@ void AddPutOptions(CLI::App& app, LoadgenOptions& options, bool batch) {
   if (batch) {
     app.add_option("--batch", options.batch, "records per PutRecords")->capture_default_str();
   }
+  app.add_flag("--json-records", options.json_records,
+               "records are JSON objects {\"r\":\"<hex>\"} (documents for a pipeline)");
   app.add_option("--record-size", options.record_size, "bytes of data per record")
       ->capture_default_str();
   app.add_option("--pool-requests", options.pool_requests, "distinct pre-built requests")

@@ -23,6 +23,9 @@ struct LoadgenOptions {
   int batch = 500;
   // Bytes of (random) data per record, 1..1 MiB. Default: 1024
   size_t record_size = 1024;
+  // Records are JSON objects {"r":"<hex>"} of record_size bytes instead of random bytes, for a
+  // pipeline that indexes them as documents. Default: false
+  bool json_records = false;
   // How long put modes run; the longest replay may run. Default: 300
   double seconds = 300;
   // When > 0, create the stream with this many shards (and wait for ACTIVE) first. Default: 0

@@ -16,7 +16,7 @@ struct RandomRecord {
   std::string key_json;   // partition key as a JSON string literal
 };
 
-std::vector<RandomRecord> MakeRecords(size_t count, size_t record_size, uint64_t seed) {
+std::vector<RandomRecord> MakeRecords(size_t count, size_t record_size, bool json, uint64_t seed) {
   static constexpr char kKeyChars[] =
       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   std::mt19937_64 rng(seed);
@@ -29,7 +29,17 @@ std::vector<RandomRecord> MakeRecords(size_t count, size_t record_size, uint64_t
         bytes[j] = static_cast<char>(word >> (8 * (j - i)));
       }
     }
-    record.data_json = '"' + Base64Encode(bytes) + '"';
+    if (json) {
+      // {"r":"<hex>"}: record_size bytes when record_size >= 8.
+      static constexpr char kHex[] = "0123456789abcdef";
+      std::string doc = "{\"r\":\"";
+      for (size_t i = 0; doc.size() + 2 < record_size; ++i)
+        doc.push_back(kHex[static_cast<unsigned char>(bytes[i % record_size]) & 15]);
+      doc += "\"}";
+      record.data_json = '"' + Base64Encode(doc) + '"';
+    } else {
+      record.data_json = '"' + Base64Encode(bytes) + '"';
+    }
     std::string key(kPartitionKeyLength, 'a');
     for (char& c : key)
       c = kKeyChars[rng() % (sizeof(kKeyChars) - 1)];
@@ -54,7 +64,7 @@ std::vector<PreparedRequest> BuildPutRecordsPool(const LoadgenOptions& options) 
   size_t pool_size = std::max(
       batch * 2,
       std::min<size_t>(4096, kPoolBudgetBytes / 2 / EncodedRecordBytes(options.record_size)));
-  auto records = MakeRecords(pool_size, options.record_size, options.seed);
+  auto records = MakeRecords(pool_size, options.record_size, options.json_records, options.seed);
   std::string stream_json;
   AppendJsonString(stream_json, options.stream);
 
@@ -81,7 +91,7 @@ std::vector<PreparedRequest> BuildPutRecordsPool(const LoadgenOptions& options) 
 std::vector<PreparedRequest> BuildPutRecordPool(const LoadgenOptions& options) {
   size_t count = std::clamp<size_t>(kPoolBudgetBytes / EncodedRecordBytes(options.record_size), 1,
                                     static_cast<size_t>(options.pool_requests) * 16);
-  auto records = MakeRecords(count, options.record_size, options.seed);
+  auto records = MakeRecords(count, options.record_size, options.json_records, options.seed);
   std::string stream_json;
   AppendJsonString(stream_json, options.stream);
   std::vector<PreparedRequest> pool(count);
