@@ -89,6 +89,37 @@ TEST(Config, ExampleFilePipelineReferenceParses) {
   EXPECT_EQ(p.backup.path, pipeline::BackupOptions().path);
 }
 
+// The commented opensearch destination in that reference parses, with the documented defaults.
+TEST(Config, ExampleFileOpenSearchReferenceParses) {
+  std::ifstream in(TIDELINE_SOURCE_DIR "/examples/tideline.yaml");
+  std::string block, line;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line.find("# opensearch:") != std::string::npos) inside = true;
+    if (!inside) continue;
+    if (line.rfind("#       #", 0) != 0) break;
+    // "#       #   url: ..." -> "        url: ..." (both comment marks off, indentation kept).
+    block += "      " + line.substr(std::string("#       # ").size()) + "\n";
+  }
+  ASSERT_FALSE(block.empty());
+  const std::string yaml =
+      "pipelines:\n  - name: p\n    source:\n      stream: s\n    destination:\n" + block;
+  Result<Config> r = ParseConfig(yaml, "tideline.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().message() << "\n" << yaml;
+  const auto& os =
+      std::get<pipeline::OpenSearchDestinationOptions>(r->pipelines.at(0).destination.options);
+  const pipeline::OpenSearchDestinationOptions d;
+  EXPECT_EQ(os.rotation, d.rotation);
+  EXPECT_EQ(os.document_id, d.document_id);
+  EXPECT_EQ(os.retry_duration_s, d.retry_duration_s);
+  EXPECT_EQ(os.gzip, d.gzip);
+  EXPECT_EQ(os.tls_insecure, d.tls_insecure);
+  EXPECT_EQ(os.concurrency, d.concurrency);
+  EXPECT_EQ(os.bulk_max_mib, d.bulk_max_mib);
+  EXPECT_EQ(os.keep_alive_connections, d.keep_alive_connections);
+  EXPECT_EQ(os.request_timeout_s, d.request_timeout_s);
+}
+
 TEST(Config, ReadsEverySetting) {
   Result<Config> r = ParseConfig(
       "server:\n  listen: 0.0.0.0:9000\n  region: eu-west-1\n  account_id: '000000000001'\n"
