@@ -4,6 +4,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
+#include "buffer_pool.h"
 #include "errors.h"
 #include "pipeline_admin.h"
 #include "request_id.h"
@@ -166,6 +167,7 @@ void HttpSession::SendRaw(std::unique_ptr<Response> res) {
 }
 
 void HttpSession::OnWrite(bool close, beast::error_code ec, size_t /*bytes*/) {
+  if (response_) GiveResponseBuffer(std::move(response_->body()));
   response_.reset();
   if (ec || close) {
     Close();

@@ -7,9 +7,12 @@
 #include <fmt/format.h>
 #include <rapidjson/error/en.h>
 
+#include "buffer_pool.h"
 #include "storage/base64.h"
 
 namespace tideline::server {
+
+JsonWriter::JsonWriter() : buffer_(TakeResponseBuffer()), writer_(buffer_) {}
 
 // RawValue with no bytes does the writer's separator bookkeeping; the value itself then goes
 // straight into the buffer (the writer keeps no state about what follows its last token).

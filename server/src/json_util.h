@@ -20,6 +20,8 @@ namespace tideline::server {
 class StringOutput {
  public:
   using Ch = char;
+  // Builds in `buffer` (its size() is taken as capacity; contents are overwritten).
+  explicit StringOutput(std::string buffer = {}) : buf_(std::move(buffer)) {}
   void Reserve(size_t n) {
     if (buf_.size() - size_ < n) buf_.resize(std::max(2 * buf_.size(), size_ + n));
   }
@@ -68,7 +70,8 @@ namespace tideline::server {
 // Builds one JSON document into a string. Not thread-safe; one per response.
 class JsonWriter {
  public:
-  JsonWriter() : writer_(buffer_) {}
+  // Builds in a pooled buffer when one is free (see buffer_pool.h).
+  JsonWriter();
   void StartObject() { writer_.StartObject(); }
   void EndObject() { writer_.EndObject(); }
   void StartArray() { writer_.StartArray(); }
