@@ -168,6 +168,11 @@ class TidelineServer:
             return "(no server log)"
         return "--- server log (tail) ---\n" + "\n".join(text.splitlines()[-lines:])
 
+    def pipeline_status(self, name):
+        """The server's GET /pipelines/NAME status object of one pipeline."""
+        with urllib.request.urlopen(f"{self.endpoint}/pipelines/{name}", timeout=10) as r:
+            return json.loads(r.read())["pipelines"][0]
+
     # ---- clients -------------------------------------------------------------------------
 
     def boto3_client(self, validate=True, read_timeout=60):

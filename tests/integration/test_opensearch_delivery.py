@@ -326,11 +326,6 @@ pipelines:
     return config
 
 
-def pipeline_status(server):
-    with urllib.request.urlopen(f"{server.endpoint}/pipelines/{PIPELINE}", timeout=10) as r:
-        return json.loads(r.read())["pipelines"][0]
-
-
 def prometheus(server):
     """{'name{labels}': value} of GET /metrics."""
     with urllib.request.urlopen(f"{server.endpoint}/metrics", timeout=10) as r:
@@ -416,7 +411,7 @@ class OpenSearchTestCase(unittest.TestCase):
             if fake_up and not self.fake.alive():  # SIGTERM makes the fake exit 0
                 self.fail(f"{what}: the fake OpenSearch exited with {self.fake.proc.returncode} "
                           "without the test stopping it (killed from outside?)" + self.logs())
-            status = pipeline_status(self.server)
+            status = self.server.pipeline_status(PIPELINE)
             if caught_up(status, producer_acked):
                 return status
             if time.monotonic() > deadline:
@@ -653,7 +648,7 @@ class KillTest(OpenSearchTestCase):
         shard's checkpoint was indexed or backed up before the checkpoint moved."""
         deadline = time.monotonic() + 20
         while True:  # the readers of a restarted pipeline report their shards a moment later
-            status = pipeline_status(self.server)
+            status = self.server.pipeline_status(PIPELINE)
             if len(status["shards"]) == SHARDS:
                 break
             self.assertLess(time.monotonic(), deadline, f"{where}: no shards in {status}")
@@ -687,7 +682,7 @@ class KillTest(OpenSearchTestCase):
                 # request (or after 15 s without one), a random moment later.
                 deadline = time.monotonic() + 15
                 while time.monotonic() < deadline:
-                    if pipeline_status(self.server)["delivery"]["requests"] > 0:
+                    if self.server.pipeline_status(PIPELINE)["delivery"]["requests"] > 0:
                         mid_delivery += 1
                         break
                     time.sleep(0.05)  # polling the status with a deadline

@@ -20,7 +20,6 @@ import random
 import threading
 import time
 import unittest
-import urllib.request
 
 import harness
 from harness import seq_offset
@@ -96,11 +95,6 @@ def producer(server, ledger, stop):
         client.close()
 
 
-def pipeline_status(server):
-    with urllib.request.urlopen(f"{server.endpoint}/pipelines/{PIPELINE}", timeout=10) as r:
-        return json.loads(r.read())["pipelines"][0]
-
-
 def handled(workdir):
     """{(shard, offset)} of every record in the destination or the backup, and the destination's
     documents by sequence number."""
@@ -141,7 +135,7 @@ class PipelineRestartTest(unittest.TestCase):
     def check_checkpoints(self, where):
         """Checkpoints first, files second: anything at or below a checkpoint was durable in a
         file before the checkpoint was written, so it must be in what is read afterwards."""
-        status = pipeline_status(self.server)
+        status = self.server.pipeline_status(PIPELINE)
         seen, _ = handled(self.server.workdir)
         for shard in status["shards"]:
             for offset in range(1, shard["checkpointOffset"] + 1):
@@ -172,7 +166,7 @@ class PipelineRestartTest(unittest.TestCase):
         # Let the pipeline catch up with everything written, then check every acknowledged record.
         deadline = time.monotonic() + 60
         while True:
-            status = pipeline_status(self.server)
+            status = self.server.pipeline_status(PIPELINE)
             if status["state"] == "running" and all(s["lag"] == 0 for s in status["shards"]) \
                     and len(status["shards"]) == SHARDS:
                 break
