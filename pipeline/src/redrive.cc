@@ -285,7 +285,7 @@ Result<RedriveProgress> RedriveBackups(const std::string& root, Destination& des
   auto files = ListBackupFiles(root);
   if (!files.ok()) return files.status();
   RedriveProgress progress;
-  std::vector<BackupFile> todo;
+  std::vector<BackupFile> to_redrive;
   for (BackupFile& f : *files) {
     if (f.state == kRedriven) continue;
     if (!Redrivable(f)) {
@@ -293,14 +293,14 @@ Result<RedriveProgress> RedriveBackups(const std::string& root, Destination& des
       continue;
     }
     progress.bytes_total += f.bytes;
-    todo.push_back(std::move(f));
+    to_redrive.push_back(std::move(f));
   }
   // Interrupted redrives first: their files were taken from the pipeline already.
-  std::stable_partition(todo.begin(), todo.end(),
+  std::stable_partition(to_redrive.begin(), to_redrive.end(),
                         [](const BackupFile& f) { return f.state == kRedriving; });
-  progress.files_total = todo.size();
+  progress.files_total = to_redrive.size();
   Redriver redriver(destination, options, stop);
-  for (const BackupFile& f : todo) {
+  for (const BackupFile& f : to_redrive) {
     fs::path path = f.path;
     const fs::path kind_dir =
         f.state == kRedriving ? path.parent_path().parent_path() : path.parent_path();

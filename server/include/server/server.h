@@ -40,9 +40,8 @@ class Server {
  public:
   // Binds and starts serving on background threads. The store must outlive the server, and so
   // must `pipelines`, whose status GET /pipelines[/NAME] and GET /metrics report.
-  static Result<std::unique_ptr<Server>> Start(
-      const ServerOptions& options, storage::Store& store,
-      std::vector<pipeline::Pipeline*> pipelines = {});
+  static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, storage::Store& store,
+                                               std::vector<pipeline::Pipeline*> pipelines = {});
   virtual ~Server() = default;
   // The port actually bound.
   virtual uint16_t port() const = 0;
