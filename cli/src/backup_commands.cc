@@ -6,7 +6,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <thread>
 
@@ -47,10 +46,7 @@ Result<pipeline::OpenSearchDestinationOptions> RedriveDestination(const BackupAr
     return Status::InvalidArgument("give --url URL or --config FILE --pipeline NAME");
   if (!a.username.empty()) o.username = a.username;
   if (!a.password.empty()) o.password = a.password;
-  if (const char* env = std::getenv("TIDELINE_OPENSEARCH_PASSWORD");
-      env != nullptr && !o.username.empty() && o.password.empty()) {
-    o.password = env;
-  }
+  PasswordFromEnvironment(o);
   if (!a.ca_file.empty()) o.ca_file = a.ca_file;
   if (a.insecure) o.tls_insecure = true;
   if (a.gzip) o.gzip = true;

@@ -263,11 +263,7 @@ Status ParseOpenSearchDestination(const Field& x, pipeline::OpenSearchDestinatio
   TL_RETURN_IF_ERROR(ParseMap(x.file, x.path, x.key, x.value, schema));
   if (!has_url) return x.Error("missing url");
   if (!has_index) return x.Error("missing index");
-  // Passwords stay out of config files when the environment has them.
-  if (const char* env = std::getenv("TIDELINE_OPENSEARCH_PASSWORD");
-      env != nullptr && !os.username.empty() && os.password.empty()) {
-    os.password = env;
-  }
+  PasswordFromEnvironment(os);
   if (os.username.empty() != os.password.empty()) {
     return x.Error(
         "username and password go together (the password may come from "
@@ -367,3 +363,14 @@ Status ParsePipelines(std::string_view file, const Field& f, std::vector<Pipelin
 }
 
 }  // namespace tideline::cli::config_parse
+
+namespace tideline::cli {
+
+void PasswordFromEnvironment(pipeline::OpenSearchDestinationOptions& options) {
+  const char* env = std::getenv("TIDELINE_OPENSEARCH_PASSWORD");
+  if (env != nullptr && !options.username.empty() && options.password.empty()) {
+    options.password = env;
+  }
+}
+
+}  // namespace tideline::cli

@@ -88,16 +88,10 @@ bool PipelineImpl::DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batch
   }
 
   std::vector<DeliveryResult> results(flush.docs.size());
-  auto backoff = kFirstBackoff;
-  while (!flush.docs.empty()) {
-    const Status st = destination_->Deliver(flush.docs, results, stop);
-    if (st.ok()) break;
-    if (stop.stop_requested()) return false;
-    SetState("stalled", "destination: " + st.ToString());
-    log_->warn("pipeline {}: delivery failed, retrying in {} ms: {}", options_.name,
-               backoff.count(), st.ToString());
-    if (!Pause(stop, backoff)) return false;
-    backoff = std::min(backoff * 2, kMaxBackoff);
+  if (!flush.docs.empty() && !RetryUntilOk(stop, "destination", spdlog::level::warn, [&] {
+        return destination_->Deliver(flush.docs, results, stop);
+      })) {
+    return false;
   }
 
   const int64_t now = NowMs();
@@ -128,18 +122,10 @@ bool PipelineImpl::DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batch
 }
 
 bool PipelineImpl::CommitBackup(std::stop_token stop) {
-  auto backoff = kFirstBackoff;
-  while (backup_->pending() > 0) {
-    const Status st = backup_->Commit();
-    if (st.ok()) break;
-    // Data at risk: the records stay unacknowledged (no checkpoint) until the backup works.
-    SetState("stalled", "backup: " + st.ToString());
-    log_->error("pipeline {}: cannot write the backup under {}; not advancing: {}", options_.name,
-                backup_->directory(), st.ToString());
-    if (!Pause(stop, backoff)) return false;
-    backoff = std::min(backoff * 2, kMaxBackoff);
-  }
-  return true;
+  if (backup_->pending() == 0) return true;
+  // Data at risk: the records stay unacknowledged (no checkpoint) until the backup works.
+  return RetryUntilOk(stop, "backup under " + backup_->directory(), spdlog::level::err,
+                      [&] { return backup_->Commit(); });
 }
 
 bool PipelineImpl::MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch>>& batches,
@@ -153,23 +139,34 @@ bool PipelineImpl::MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch
   std::vector<storage::Store::ShardCheckpoint> checkpoints;
   for (auto& [shard, cp] : latest)
     checkpoints.push_back(std::move(cp));
-  auto backoff = kFirstBackoff;
-  while (!checkpoints.empty()) {
+  if (checkpoints.empty()) return true;
+  return RetryUntilOk(stop, "checkpoint", spdlog::level::err, [&] {
     const Status st = store_.SetCheckpoints(options_.name, options_.source.stream, checkpoints);
-    if (st.ok()) break;
     if (st.code() == StatusCode::kNotFound || st.code() == StatusCode::kInvalidArgument) {
       // The stream was deleted (and maybe created again): these records' checkpoints are gone
       // with it.
       log_->info("pipeline {}: not checkpointing records of a deleted stream: {}", options_.name,
                  st.ToString());
-      break;
+      return Status::Ok();
     }
-    SetState("stalled", "checkpoint: " + st.ToString());
-    log_->error("pipeline {}: cannot write checkpoints: {}", options_.name, st.ToString());
-    if (!Pause(stop, backoff)) return false;
+    return st;
+  });
+}
+
+bool PipelineImpl::RetryUntilOk(std::stop_token stop, const std::string& what,
+                                spdlog::level::level_enum level,
+                                const std::function<Status()>& attempt) {
+  auto backoff = kFirstBackoff;
+  while (true) {
+    const Status st = attempt();
+    if (st.ok()) return true;
+    if (stop.stop_requested()) return false;
+    SetState("stalled", what + ": " + st.ToString());
+    log_->log(level, "pipeline {}: {} failed; not advancing, retrying in {} ms: {}", options_.name,
+              what, backoff.count(), st.ToString());
+    if (!WaitUnlessStopped(stop, backoff)) return false;
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
-  return true;
 }
 
 }  // namespace tideline::pipeline

@@ -4,23 +4,13 @@
 
 namespace tideline::pipeline {
 
-size_t BatchDataBytes(const RecordBatch& batch) {
-  size_t n = 0;
-  for (const PipelineRecord& r : batch.records())
-    n += r.raw.size();
-  return n;
-}
-
 FlushBuffer::FlushBuffer(size_t flush_bytes, std::chrono::milliseconds interval, size_t max_bytes)
     : flush_bytes_(flush_bytes), interval_(interval), max_bytes_(max_bytes) {}
 
 bool FlushBuffer::Push(std::unique_ptr<RecordBatch> batch, std::stop_token stop) {
-  const size_t data = BatchDataBytes(*batch);
+  const size_t data = batch->raw_bytes();
   const size_t memory = batch->MemoryBytes();
-  int64_t oldest = 0;
-  for (const PipelineRecord& r : batch->records()) {
-    if (oldest == 0 || r.arrival_ms < oldest) oldest = r.arrival_ms;
-  }
+  const int64_t oldest = batch->oldest_arrival_ms();
   std::unique_lock<std::mutex> lock(mu_);
   // An empty buffer with nothing in flight always takes a batch, so one batch larger than
   // max_bytes cannot block forever.

@@ -64,7 +64,4 @@ class FlushBuffer {
   int64_t in_flight_oldest_arrival_ms_ = 0;            // GUARDED_BY(mu_)
 };
 
-// Sum of the data sizes of a batch's records (what the buffer's size hint counts).
-size_t BatchDataBytes(const RecordBatch& batch);
-
 }  // namespace tideline::pipeline

@@ -34,8 +34,7 @@ Status Range(const std::string& where, const char* key, uint32_t v, uint32_t lo,
                                  std::to_string(lo) + ".." + std::to_string(hi));
 }
 
-Status ValidateOpenSearchDestination(const OpenSearchDestinationOptions& os,
-                                     const std::string& where) {
+Status ValidateOpenSearch(const OpenSearchDestinationOptions& os, const std::string& where) {
   if (os.urls.empty()) return Status::InvalidArgument(where + "destination url is required");
   for (const auto& url : os.urls) {
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
@@ -62,6 +61,10 @@ Status ValidateOpenSearchDestination(const OpenSearchDestinationOptions& os,
 
 }  // namespace
 
+Status ValidateOpenSearchDestination(const OpenSearchDestinationOptions& options) {
+  return ValidateOpenSearch(options, "");
+}
+
 Status ValidatePipelineOptions(const PipelineOptions& o) {
   if (!ValidName(o.name)) {
     return Status::InvalidArgument("pipeline name '" + o.name +
@@ -84,7 +87,7 @@ Status ValidatePipelineOptions(const PipelineOptions& o) {
     TL_RETURN_IF_ERROR(ValidateFileDestination(*file, where));
   } else {
     const auto& os = std::get<OpenSearchDestinationOptions>(o.destination.options);
-    TL_RETURN_IF_ERROR(ValidateOpenSearchDestination(os, where));
+    TL_RETURN_IF_ERROR(ValidateOpenSearch(os, where));
     // Firehose's OpenSearch buffering hints allow 1..100 MiB.
     if (o.buffer.size_mib > 100) {
       return Status::InvalidArgument(where +

@@ -171,14 +171,6 @@ Status PipelineImpl::Reset(const ResetPosition& position) {
   return st;
 }
 
-bool PipelineImpl::Pause(std::stop_token stop, std::chrono::milliseconds d) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock<std::mutex> lock(m);
-  cv.wait_for(lock, stop, d, [] { return false; });
-  return !stop.stop_requested();
-}
-
 void PipelineImpl::SetState(std::string state, std::string message) {
   std::lock_guard<std::mutex> lock(mu_);
   if (state_ != state)
@@ -205,7 +197,7 @@ void PipelineImpl::Supervise(std::stop_token stop) {
         log_->error("pipeline {}: describing {}: {}", options_.name, stream.get(),
                     info.status().ToString());
       }
-      Pause(stop, kStreamPoll);
+      WaitUnlessStopped(stop, kStreamPoll);
       continue;
     }
     SetState("running", "");
@@ -215,7 +207,7 @@ void PipelineImpl::Supervise(std::stop_token stop) {
       readers.emplace_back([this, source](std::stop_token s) { ReadShard(s, source); });
     }
     // Watch for the stream being deleted (and perhaps created again under the same name).
-    while (Pause(stop, kStreamPoll)) {
+    while (WaitUnlessStopped(stop, kStreamPoll)) {
       auto now = store_.DescribeStream(stream);
       if (!now.ok() || now->uid != info->uid) break;
     }

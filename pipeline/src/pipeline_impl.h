@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,7 @@
 #include "pipeline/pipeline.h"
 #include "pipeline/processor.h"
 #include "pipeline_log.h"
+#include "stop_wait.h"
 
 namespace tideline::pipeline {
 
@@ -79,8 +81,6 @@ class PipelineImpl final : public Pipeline {
   void Supervise(std::stop_token stop);
   void SetState(std::string state, std::string message);
   ShardStats& StatsFor(const std::string& shard_id);
-  // Waits up to `d` unless stop is requested; false when stopping.
-  bool Pause(std::stop_token stop, std::chrono::milliseconds d);
 
   // shard_reader.cc
   void ReadShard(std::stop_token stop, ShardSource source);
@@ -93,6 +93,11 @@ class PipelineImpl final : public Pipeline {
   // the flush was done (its records will be read again).
   bool DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batches, std::stop_token stop);
   bool CommitBackup(std::stop_token stop);
+  // Runs `attempt` until it returns OK. While it fails, the pipeline is `stalled` with
+  // "<what>: <error>", each failure is logged at `level`, and tries are spaced by a doubling
+  // backoff. False when stop was requested first.
+  bool RetryUntilOk(std::stop_token stop, const std::string& what, spdlog::level::level_enum level,
+                    const std::function<Status()>& attempt);
   bool MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch>>& batches,
                        std::stop_token stop);
 

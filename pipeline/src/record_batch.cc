@@ -45,6 +45,8 @@ PipelineRecord& RecordBatch::Add(Offset offset, int64_t arrival_ms, std::string_
   r.partition_key = Keep(partition_key);
   r.raw = Keep(data);
   r.data = r.raw;
+  raw_bytes_ += data.size();
+  if (oldest_arrival_ms_ == 0 || arrival_ms < oldest_arrival_ms_) oldest_arrival_ms_ = arrival_ms;
   return r;
 }
 

@@ -49,15 +49,6 @@ bool Redrivable(const BackupFile& f) {
   return f.kind != "processing-failed" && (f.kind.ends_with("-failed") || f.kind.ends_with("-all"));
 }
 
-Status SyncDir(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("opening directory", dir);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return IoError("fsyncing directory", dir);
-  return Status::Ok();
-}
-
 // Moves `from` into the sibling directory `sub` of its kind directory, durably.
 Result<fs::path> MoveInto(const fs::path& from, const fs::path& kind_dir, std::string_view sub) {
   const fs::path dir = kind_dir / sub;
@@ -66,32 +57,19 @@ Result<fs::path> MoveInto(const fs::path& from, const fs::path& kind_dir, std::s
   if (ec) return Status::IOError("creating " + dir.string() + ": " + ec.message());
   const fs::path to = dir / from.filename();
   if (::rename(from.c_str(), to.c_str()) != 0) return IoError("moving", from);
-  TL_RETURN_IF_ERROR(SyncDir(dir));
-  TL_RETURN_IF_ERROR(SyncDir(from.parent_path()));
+  TL_RETURN_IF_ERROR(SyncDirectory(dir));
+  TL_RETURN_IF_ERROR(SyncDirectory(from.parent_path()));
   return to;
 }
 
 // Takes a pending file away from a pipeline that may be appending to it: under its flock, so
 // never in the middle of an append. nullopt when it is gone already.
 Result<std::optional<fs::path>> Claim(const fs::path& path, const fs::path& kind_dir) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::optional<fs::path>();
-    return IoError("opening", path);
-  }
-  struct stat held {};
-  struct stat named {};
-  if (::flock(fd, LOCK_EX) != 0 || ::fstat(fd, &held) != 0) {
-    const Status s = IoError("locking", path);
-    ::close(fd);
-    return s;
-  }
-  if (::stat(path.c_str(), &named) != 0 || named.st_ino != held.st_ino) {
-    ::close(fd);
-    return std::optional<fs::path>();
-  }
+  auto locked = OpenLocked(path, O_RDONLY | O_CLOEXEC);
+  if (!locked.ok()) return locked.status();
+  if (!*locked) return std::optional<fs::path>();
   auto moved = MoveInto(path, kind_dir, kRedriving);
-  ::close(fd);  // drops the lock: the pipeline's next append starts a new file
+  ::close((*locked)->fd);  // drops the lock: the pipeline's next append starts a new file
   if (!moved.ok()) return moved.status();
   return std::optional<fs::path>(*moved);
 }

@@ -18,6 +18,17 @@ Status ErrnoStatus(const std::string& what, const std::filesystem::path& path) {
   return Status::IOError(what + " " + path.string() + ": " + std::strerror(errno));
 }
 
+std::string FileStamp(std::chrono::system_clock::time_point now) {
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d-%H-%M-%S", &tm);
+  return buf;
+}
+
+}  // namespace
+
 Status SyncDirectory(const std::filesystem::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("opening directory", dir);
@@ -29,16 +40,26 @@ Status SyncDirectory(const std::filesystem::path& dir) {
   return Status::Ok();
 }
 
-std::string FileStamp(std::chrono::system_clock::time_point now) {
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%d-%H-%M-%S", &tm);
-  return buf;
+Result<std::optional<LockedFile>> OpenLocked(const std::filesystem::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<LockedFile>();
+    return ErrnoStatus("opening", path);
+  }
+  struct stat held {};
+  struct stat named {};
+  if (::flock(fd, LOCK_EX) != 0 || ::fstat(fd, &held) != 0) {
+    const Status s = ErrnoStatus("locking", path);
+    ::close(fd);
+    return s;
+  }
+  if (::stat(path.c_str(), &named) != 0 || named.st_ino != held.st_ino ||
+      named.st_dev != held.st_dev) {
+    ::close(fd);
+    return std::optional<LockedFile>();
+  }
+  return std::optional<LockedFile>(LockedFile{fd, static_cast<uint64_t>(held.st_size)});
 }
-
-}  // namespace
 
 Result<uint64_t> RepairTornTail(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
@@ -131,27 +152,11 @@ Status RotatingFile::Reopen() {
   const bool fresh = size_ < options_.rotate_bytes &&
                      std::chrono::steady_clock::now() - opened_at_ < options_.rotate_age;
   if (path_.empty() || !fresh) return OpenNewFile();
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd_ < 0) {
-    if (errno == ENOENT) return OpenNewFile();  // taken away (redriven) since the last Sync
-    return ErrnoStatus("reopening", path_);
-  }
-  struct stat held {};
-  struct stat named {};
-  // Locked, then checked: a file renamed away while we waited for the lock is not ours.
-  if (::flock(fd_, LOCK_EX) != 0 || ::fstat(fd_, &held) != 0) {
-    const Status s = ErrnoStatus("locking", path_);
-    ::close(fd_);
-    fd_ = -1;
-    return s;
-  }
-  if (::stat(path_.c_str(), &named) != 0 || named.st_ino != held.st_ino ||
-      named.st_dev != held.st_dev) {
-    ::close(fd_);
-    fd_ = -1;
-    return OpenNewFile();
-  }
-  size_ = synced_size_ = static_cast<uint64_t>(held.st_size);
+  auto locked = OpenLocked(path_, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (!locked.ok()) return locked.status();
+  if (!*locked) return OpenNewFile();  // taken away (redriven) since the last Sync
+  fd_ = (*locked)->fd;
+  size_ = synced_size_ = (*locked)->size;
   return Status::Ok();
 }
 

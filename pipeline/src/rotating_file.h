@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -71,5 +72,18 @@ class RotatingFile {
 // Cuts `path` back to its last complete line (after the last '\n'); a file with no newline
 // becomes empty. Returns the bytes removed.
 Result<uint64_t> RepairTornTail(const std::filesystem::path& path);
+
+// fsyncs a directory, so that entries created or renamed in it are durable.
+Status SyncDirectory(const std::filesystem::path& dir);
+
+// The other side of release_after_sync: opens `path` with `flags`, takes its exclusive flock and
+// checks that, once locked, the file is still the one named `path` (one renamed away while we
+// waited for the lock is not). The caller closes `fd`, which drops the lock. nullopt when `path`
+// names no file any more.
+struct LockedFile {
+  int fd = -1;
+  uint64_t size = 0;
+};
+Result<std::optional<LockedFile>> OpenLocked(const std::filesystem::path& path, int flags);
 
 }  // namespace tideline::pipeline

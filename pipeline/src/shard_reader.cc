@@ -74,7 +74,7 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
     if (resumed.status().code() == StatusCode::kNotFound) return;  // stream deleted
     log_->error("pipeline {}: cannot resume {}: {}", options_.name, source.shard.get(),
                 resumed.status().ToString());
-    if (!Pause(stop, kErrorPause)) return;
+    if (!WaitUnlessStopped(stop, kErrorPause)) return;
   }
   const storage::ReadLimits limits{options_.source.read_max_records,
                                    options_.source.read_max_bytes};
@@ -91,7 +91,7 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
       if (read.status().code() == StatusCode::kNotFound) return;
       log_->error("pipeline {}: reading {}: {}", options_.name, source.shard.get(),
                   read.status().ToString());
-      if (!Pause(stop, kErrorPause)) return;
+      if (!WaitUnlessStopped(stop, kErrorPause)) return;
       continue;
     }
     stats.last_arrival_ms.store(read->last_arrival_ms, std::memory_order_relaxed);
@@ -112,7 +112,7 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
     }
     RecordReadDelays(*batch, NowMs());
     stats.records_read.fetch_add(batch->records().size(), std::memory_order_relaxed);
-    stats.bytes_read.fetch_add(BatchDataBytes(*batch), std::memory_order_relaxed);
+    stats.bytes_read.fetch_add(batch->raw_bytes(), std::memory_order_relaxed);
     stats.read_arrival_ms.store(batch->records().back().arrival_ms, std::memory_order_relaxed);
     stats.next_offset.store(next, std::memory_order_relaxed);
 

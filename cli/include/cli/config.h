@@ -71,6 +71,10 @@ Result<Config> ParseConfig(std::string_view text, std::string_view file_name);
 // Reads and parses a file; a missing or unreadable file is an error naming it.
 Result<Config> LoadConfigFile(const std::string& path);
 
+// Passwords stay out of config files and command lines: a destination with a username and no
+// password takes $TIDELINE_OPENSEARCH_PASSWORD, when it is set.
+void PasswordFromEnvironment(pipeline::OpenSearchDestinationOptions& options);
+
 // Overrides from the `serve` command line; each set field replaces the file's value.
 struct ConfigOverrides {
   std::optional<std::string> data_dir;

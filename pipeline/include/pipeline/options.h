@@ -139,5 +139,8 @@ struct PipelineOptions {
 };
 
 Status ValidatePipelineOptions(const PipelineOptions& options);
+// The destination part of that, on its own: MakeOpenSearchDestination checks with it too, for a
+// destination built without a pipeline (a redrive).
+Status ValidateOpenSearchDestination(const OpenSearchDestinationOptions& options);
 
 }  // namespace tideline::pipeline

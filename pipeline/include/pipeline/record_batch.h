@@ -118,6 +118,10 @@ class RecordBatch {
 
   // Bytes held by the batch (arena and JSON pool), for memory accounting.
   size_t MemoryBytes() const;
+  // Sum of the records' raw data sizes (what the buffer's size hint counts).
+  size_t raw_bytes() const { return raw_bytes_; }
+  // Arrival time (ms) of the batch's oldest record; 0 when it has none.
+  int64_t oldest_arrival_ms() const { return oldest_arrival_ms_; }
 
  private:
   StreamName stream_;
@@ -130,6 +134,8 @@ class RecordBatch {
   size_t block_used_ = 0;  // bytes used in blocks_.back()
   std::deque<std::string> owned_;
   size_t arena_bytes_ = 0;
+  size_t raw_bytes_ = 0;
+  int64_t oldest_arrival_ms_ = 0;
   JsonAllocator json_allocator_;
   std::string scratch_;  // serialization buffer reused by Bytes()
 };

@@ -160,15 +160,11 @@ Result<std::unique_ptr<BulkTransport>> BulkTransport::Make(
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   for (const std::string& url : options.urls) {
-    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-      return Status::InvalidArgument("url '" + url + "' must start with http:// or https://");
-    }
     std::string base = url;
     while (!base.empty() && base.back() == '/')
       base.pop_back();
     impl->nodes.push_back({base, {}});
   }
-  if (impl->nodes.empty()) return Status::InvalidArgument("no url");
   impl->multi = curl_multi_init();
   if (impl->multi == nullptr) return Status::Internal("curl_multi_init failed");
   curl_multi_setopt(impl->multi, CURLMOPT_MAXCONNECTS,

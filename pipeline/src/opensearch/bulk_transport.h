@@ -38,7 +38,7 @@ struct HttpRequest {
 
 class BulkTransport {
  public:
-  // Fails on options libcurl cannot use (a URL without http:// or https://).
+  // `options` are validated (ValidateOpenSearchDestination); fails only when libcurl does.
   static Result<std::unique_ptr<BulkTransport>> Make(const OpenSearchDestinationOptions& options);
   ~BulkTransport();
 

@@ -4,7 +4,6 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 
@@ -14,6 +13,7 @@
 #include "opensearch/retry_policy.h"
 #include "pipeline/destination.h"
 #include "pipeline_log.h"
+#include "stop_wait.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -35,15 +35,6 @@ std::string Quote(std::string_view body) {
   return s;
 }
 
-// Waits up to `d` unless stop is requested; false when stopping.
-bool Pause(std::stop_token stop, std::chrono::milliseconds d) {
-  std::mutex m;
-  std::condition_variable_any cv;
-  std::unique_lock<std::mutex> lock(m);
-  cv.wait_for(lock, stop, d, [] { return false; });
-  return !stop.stop_requested();
-}
-
 class OpenSearchDestination final : public Destination {
  public:
   OpenSearchDestination(const OpenSearchDestinationOptions& options,
@@ -53,18 +44,19 @@ class OpenSearchDestination final : public Destination {
         encoder_(options),
         backoff_(kBackoffBase, kBackoffCap, std::random_device{}()),
         max_request_bytes_(size_t{options.bulk_max_mib} << 20),
+        description_(Describe(options)),
         log_(PipelineLogger()) {}
 
   std::string_view type() const override { return "opensearch"; }
-  std::string description() const override {
-    std::string urls;
-    for (const auto& u : options_.urls)
-      urls += (urls.empty() ? "" : ",") + u;
-    return "opensearch:" + urls + "/" + options_.index;
-  }
+  std::string description() const override { return description_; }
 
   Status Deliver(std::span<const Document> docs, std::span<DeliveryResult> results,
-                 std::stop_token stop) override;
+                 std::stop_token stop) override {
+    const Status st = DeliverAll(docs, results, stop);
+    std::lock_guard<std::mutex> lock(mu_);
+    retrying_.clear();  // settled or stopped: nothing is waiting for a retry any more
+    return st;
+  }
 
   std::string retrying() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -88,11 +80,14 @@ class OpenSearchDestination final : public Destination {
   };
 
   void CheckCluster(std::stop_token stop);
-  Status Stopped() {
-    std::lock_guard<std::mutex> lock(mu_);
-    retrying_.clear();
-    return Status::Unavailable("delivery stopped");
+  static std::string Describe(const OpenSearchDestinationOptions& o) {
+    std::string urls;
+    for (const auto& u : o.urls)
+      urls += (urls.empty() ? "" : ",") + u;
+    return "opensearch:" + urls + "/" + o.index;
   }
+  Status DeliverAll(std::span<const Document> docs, std::span<DeliveryResult> results,
+                    std::stop_token stop);
   // Sorts the documents of one request by its response (or its absence) into `round`.
   void Settle(const BulkRequest& req, const HttpResponse& resp, std::span<DeliveryResult> results,
               Round& round);
@@ -114,6 +109,7 @@ class OpenSearchDestination final : public Destination {
   // Lowered for good when the cluster answers 413 (its http.max_content_length is smaller).
   size_t max_request_bytes_;
   bool cluster_checked_ = false;
+  const std::string description_;
   EncodedDocuments encoded_;
   std::shared_ptr<spdlog::logger> log_;
 
@@ -164,8 +160,8 @@ void OpenSearchDestination::CheckCluster(std::stop_token stop) {
   }
 }
 
-Status OpenSearchDestination::Deliver(std::span<const Document> docs,
-                                      std::span<DeliveryResult> results, std::stop_token stop) {
+Status OpenSearchDestination::DeliverAll(std::span<const Document> docs,
+                                         std::span<DeliveryResult> results, std::stop_token stop) {
   if (!cluster_checked_) CheckCluster(stop);
   encoder_.Encode(docs, results, encoded_);
   std::vector<uint32_t> pending;
@@ -190,7 +186,7 @@ Status OpenSearchDestination::Deliver(std::span<const Document> docs,
       http.push_back({"POST", kBulkPath, r.body, options_.gzip});
     responses.assign(requests.size(), HttpResponse());
     transport_->Send(http, responses, stop);
-    if (stop.stop_requested()) return Stopped();
+    if (stop.stop_requested()) return Status::Unavailable("delivery stopped");
 
     Round round;
     for (size_t k = 0; k < requests.size(); ++k)
@@ -203,14 +199,12 @@ Status OpenSearchDestination::Deliver(std::span<const Document> docs,
       round.retry.clear();
     }
     if (!round.retry.empty() && !WaitToRetry(round.retry, results, retry_round++, deadline, stop)) {
-      return Stopped();
+      return Status::Unavailable("delivery stopped");
     }
     pending = std::move(round.retry);
     pending.insert(pending.end(), round.resend_now.begin(), round.resend_now.end());
     std::sort(pending.begin(), pending.end());  // document order keeps requests contiguous
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  retrying_.clear();
   return Status::Ok();
 }
 
@@ -232,7 +226,7 @@ bool OpenSearchDestination::WaitToRetry(const std::vector<uint32_t>& retry,
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   const auto wait = std::min(backoff_.Next(retry_round), std::max(left, {}));
   log_->debug("{}: retrying {} documents in {} ms", description(), retry.size(), wait.count());
-  return Pause(stop, wait);
+  return WaitUnlessStopped(stop, wait);
 }
 
 void OpenSearchDestination::Settle(const BulkRequest& req, const HttpResponse& resp,
@@ -325,7 +319,7 @@ void OpenSearchDestination::SettleItems(const BulkRequest& req, const std::vecto
 
 Result<std::unique_ptr<Destination>> MakeOpenSearchDestination(
     const OpenSearchDestinationOptions& options) {
-  TL_RETURN_IF_ERROR(ValidateIndexName(options.index, "index"));
+  TL_RETURN_IF_ERROR(ValidateOpenSearchDestination(options));
   auto transport = BulkTransport::Make(options);
   if (!transport.ok()) return transport.status();
   return std::unique_ptr<Destination>(
