@@ -8,31 +8,11 @@
 #include <random>
 #include <unordered_map>
 
+#include "json_sink.h"
 #include "storage/base64.h"
 
 namespace tideline::pipeline::lambda {
 namespace {
-
-// Appends `s` as a JSON string. Bytes >= 0x80 pass through: the strings here (shard ids,
-// partition keys, ARNs) come from the Kinesis API, which only accepts Unicode.
-void AppendJsonString(std::string_view s, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out.append("\\u00");
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 15]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
 
 void AppendKey(std::string_view key, std::string& out) {
   out.push_back('"');
@@ -97,7 +77,7 @@ void AppendRecordEntry(const RequestContext& context, const RequestRecord& recor
   const std::string arrival = std::to_string(record.arrival_ms);
   out.push_back('{');
   AppendKey("recordId", out);
-  AppendJsonString(record.record_id, out);
+  AppendJsonString(out, record.record_id);
   out.push_back(',');
   AppendKey("approximateArrivalTimestamp", out);
   out.append(arrival);
@@ -109,16 +89,16 @@ void AppendRecordEntry(const RequestContext& context, const RequestRecord& recor
   AppendKey("kinesisRecordMetadata", out);
   out.push_back('{');
   AppendKey("shardId", out);
-  AppendJsonString(context.shard_id, out);
+  AppendJsonString(out, context.shard_id);
   out.push_back(',');
   AppendKey("partitionKey", out);
-  AppendJsonString(record.partition_key, out);
+  AppendJsonString(out, record.partition_key);
   out.push_back(',');
   AppendKey("approximateArrivalTimestamp", out);
   out.append(arrival);
   out.push_back(',');
   AppendKey("sequenceNumber", out);
-  AppendJsonString(record.sequence_number, out);
+  AppendJsonString(out, record.sequence_number);
   out.push_back(',');
   AppendKey("subsequenceNumber", out);
   out.append("0}}");
@@ -131,16 +111,16 @@ std::string EncodeRequest(const RequestContext& context, std::string_view invoca
               context.region.size() + invocation_id.size() + records_json.size());
   out.push_back('{');
   AppendKey("invocationId", out);
-  AppendJsonString(invocation_id, out);
+  AppendJsonString(out, invocation_id);
   out.push_back(',');
   AppendKey("deliveryStreamArn", out);
-  AppendJsonString(context.delivery_stream_arn, out);
+  AppendJsonString(out, context.delivery_stream_arn);
   out.push_back(',');
   AppendKey("sourceKinesisStreamArn", out);
-  AppendJsonString(context.source_stream_arn, out);
+  AppendJsonString(out, context.source_stream_arn);
   out.push_back(',');
   AppendKey("region", out);
-  AppendJsonString(context.region, out);
+  AppendJsonString(out, context.region);
   out.push_back(',');
   out.append(kRecordsKey);
   out.append(records_json);

@@ -9,29 +9,6 @@
 #include "json_sink.h"
 
 namespace tideline::pipeline::opensearch {
-namespace {
-
-// Most ids and index names need no JSON escaping: append them as they are.
-bool NeedsEscape(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == '"' || c == '\\') return true;
-  }
-  return false;
-}
-
-void AppendJsonString(std::string& out, std::string_view s) {
-  if (!NeedsEscape(s)) {
-    out.push_back('"');
-    out.append(s);
-    out.push_back('"');
-    return;
-  }
-  StringSink sink(out);
-  StringWriter w(sink);
-  WriteString(w, s);
-}
-
-}  // namespace
 
 BulkEncoder::BulkEncoder(const OpenSearchDestinationOptions& options)
     : stable_ids_(options.document_id == DocumentIdMode::kStable),
