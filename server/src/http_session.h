@@ -44,6 +44,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
   void DoRead();
+  void OnHeader(boost::beast::error_code ec, size_t bytes);
   void OnRead(boost::beast::error_code ec, size_t bytes);
   void HandleRequest(Request&& req);
   void HandleApi(Request&& req);
@@ -59,6 +60,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Close();
   void Drain();
 
+  static constexpr size_t kBodyReadBuffer = 64u << 10;  // Beast's largest single read
+  static constexpr size_t kIdleReadBuffer = 8u << 10;
   static constexpr std::chrono::seconds kLingerTimeout{5};
   static constexpr size_t kLingerMaxBytes = 64u << 20;
 

@@ -1,4 +1,7 @@
 // One real HTTP exchange: Server::Start on port 0 and a small Beast client.
+#include <sstream>
+
+#include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -17,10 +20,10 @@ using tcp = net::ip::tcp;
 
 class HttpTest : public HandlerTest {
  protected:
-  void StartServer() {
+  void StartServer(size_t max_body_bytes = 4096) {
     ServerOptions o;
     o.port = 0;
-    o.max_body_bytes = 4096;
+    o.max_body_bytes = max_body_bytes;
     auto s = Server::Start(o, *store_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(*s);
@@ -121,6 +124,71 @@ TEST_F(HttpTest, LargeBodyOverTheLimitStillGetsThe413) {
   http::read(stream_, buffer_, res, ec);
   ASSERT_FALSE(ec) << ec.message();
   EXPECT_EQ(res.result_int(), 413);
+}
+
+// Bodies larger than the read buffer, a second request pipelined behind the first in the same
+// write, and a chunked body: each is read whole and answered in order on one connection.
+TEST_F(HttpTest, LargePipelinedAndChunkedBodiesAreReadWhole) {
+  StartServer(8u << 20);
+  ASSERT_EQ(Post("CreateStream", R"({"StreamName":"big","ShardCount":1})").result_int(), 200);
+  std::string records;
+  for (int i = 0; i < 300; ++i) {
+    // 1,368 base64 characters (1 KiB of data) per record: ~420 KB of body.
+    records += fmt::format(R"({}{{"Data":"{}","PartitionKey":"k{}"}})", i ? "," : "",
+                           std::string(1368, static_cast<char>('A' + i % 26)), i);
+  }
+  http::request<http::string_body> big{http::verb::post, "/", 11};
+  big.set(http::field::host, "localhost");
+  big.set("X-Amz-Target", "Kinesis_20131202.PutRecords");
+  big.body() = R"({"StreamName":"big","Records":[)" + records + "]}";
+  big.prepare_payload();
+  http::request<http::string_body> small{http::verb::post, "/", 11};
+  small.set(http::field::host, "localhost");
+  small.set("X-Amz-Target", "Kinesis_20131202.PutRecord");
+  small.body() = R"({"StreamName":"big","Data":"aGk=","PartitionKey":"p"})";
+  small.prepare_payload();
+  std::ostringstream wire;
+  wire << big << small;
+  net::write(stream_.socket(), net::buffer(wire.str()));
+
+  http::response<http::string_body> first, second;
+  http::read(stream_, buffer_, first);
+  http::read(stream_, buffer_, second);
+  ASSERT_EQ(first.result_int(), 200) << first.body().substr(0, 300);
+  EXPECT_NE(first.body().find(R"("FailedRecordCount":0)"), std::string::npos);
+  ASSERT_EQ(second.result_int(), 200) << second.body();
+  EXPECT_NE(second.body().find("\"SequenceNumber\""), std::string::npos);
+
+  // Chunked transfer encoding: the body is reassembled before the API sees it.
+  const std::string body = R"({"StreamName":"big","Data":"Y2h1bmtlZA==","PartitionKey":"c"})";
+  const std::string chunked = fmt::format(
+      "POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: Kinesis_20131202.PutRecord\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+      10, body.substr(0, 10), body.size() - 10, body.substr(10));
+  net::write(stream_.socket(), net::buffer(chunked));
+  http::response<http::string_body> third;
+  http::read(stream_, buffer_, third);
+  ASSERT_EQ(third.result_int(), 200) << third.body();
+
+  // Everything arrived in order: 300 + 1 + 1 records, the last two with their own bytes.
+  auto it = Post("GetShardIterator", R"({"StreamName":"big","ShardId":"shardId-000000000000",)"
+                                     R"("ShardIteratorType":"TRIM_HORIZON"})");
+  ASSERT_EQ(it.result_int(), 200) << it.body();
+  rapidjson::Document it_doc;
+  it_doc.Parse(it.body().c_str());
+  ASSERT_TRUE(it_doc.IsObject() && it_doc.HasMember("ShardIterator")) << it.body();
+  auto got = Post("GetRecords", fmt::format(R"({{"ShardIterator":"{}","Limit":10000}})",
+                                            it_doc["ShardIterator"].GetString()));
+  ASSERT_EQ(got.result_int(), 200) << got.body().substr(0, 300);
+  rapidjson::Document doc;
+  doc.Parse(got.body().c_str());
+  ASSERT_TRUE(doc.IsObject() && doc.HasMember("Records")) << got.body().substr(0, 300);
+  const auto& recs = doc["Records"];
+  ASSERT_EQ(recs.Size(), 302u);
+  EXPECT_EQ(std::string(recs[0]["Data"].GetString()), std::string(1368, 'A'));
+  EXPECT_EQ(std::string(recs[299]["PartitionKey"].GetString()), "k299");
+  EXPECT_EQ(std::string(recs[300]["Data"].GetString()), "aGk=");
+  EXPECT_EQ(std::string(recs[301]["Data"].GetString()), "Y2h1bmtlZA==");
 }
 
 TEST_F(HttpTest, HealthReports503WithTheStickyWriteError) {
