@@ -77,6 +77,14 @@ Status StoreImpl::OpenDb() {
   rocksdb::DBOptions db_options;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   TL_RETURN_IF_ERROR(BuildRocksDbOptions(options_, &db_options, &cfs));
+  // Compactions only rewrite keys and blob references: they may wait, appends may not. Run
+  // them at the lowest CPU priority so that a burst of compaction never takes a core away from
+  // the group-commit writer or the I/O threads (the ack latency tail, FORMAT.md "Options").
+  if (auto pri = db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                            rocksdb::CpuPriority::kLow);
+      !pri.ok()) {
+    log_->warn("cannot lower the compaction threads' CPU priority: {}", pri.ToString());
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   auto s = rocksdb::DB::Open(db_options, dir, cfs, &handles, &db);
