@@ -107,6 +107,12 @@ bool HttpConnection::RoundTrip(std::string_view raw_request, HttpResponse& out,
   asio::write(socket_, asio::buffer(raw_request.data(), raw_request.size()), ec);
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxResponseBytes);
+  // The body is read into the caller's previous buffer: replay answers are ~14 MB, and a fresh
+  // one each time costs the generator a page fault per 4 KiB.
+  parser.get().body() = std::move(out.body);
+  parser.get().body().clear();
+  // Beast receives at most the read buffer's free capacity at a time (at least 512 bytes).
+  if (buffer_.capacity() < kReadBufferBytes) buffer_.reserve(kReadBufferBytes);
   if (!ec) http::read(socket_, buffer_, parser, ec);
   if (ec) {
     error = "HTTP exchange with " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message();

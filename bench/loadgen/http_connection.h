@@ -35,6 +35,7 @@ class HttpConnection {
  public:
   // Largest response body accepted (a GetRecords response is at most about 14 MB of JSON).
   static constexpr uint64_t kMaxResponseBytes = 64u << 20;
+  static constexpr size_t kReadBufferBytes = 64u << 10;
 
   explicit HttpConnection(Endpoint endpoint);
   HttpConnection(const HttpConnection&) = delete;

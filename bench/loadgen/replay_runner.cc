@@ -36,12 +36,12 @@ bool ShouldStop(const ReplayContext& ctx) {
 }
 
 // Outcome of one GetRecords call: true to continue reading the shard.
+// `response` is the reader's, reused from call to call so that its body buffer is too.
 bool ReadOnce(const ReplayContext& ctx, const std::string& shard, HttpConnection& connection,
-              std::string& iterator, int& empty_responses, int& errors) {
+              HttpResponse& response, std::string& iterator, int& empty_responses, int& errors) {
   std::string body = "{\"ShardIterator\":";
   AppendJsonString(body, iterator);
   body += ",\"Limit\":" + std::to_string(ctx.options.limit) + "}";
-  HttpResponse response;
   std::string error;
   auto sent = Clock::now();
   bool ok = connection.RoundTrip(BuildKinesisRequest(ctx.options.endpoint, "GetRecords", body),
@@ -91,8 +91,9 @@ void ReplayWorker(const ReplayContext& ctx, HttpConnection& connection) {
       continue;
     }
     int empty_responses = 0, errors = 0;
+    HttpResponse response;
     while (!ShouldStop(ctx) &&
-           ReadOnce(ctx, shard, connection, iterator, empty_responses, errors)) {
+           ReadOnce(ctx, shard, connection, response, iterator, empty_responses, errors)) {
     }
   }
 }
