@@ -79,7 +79,7 @@ Status StoreImpl::OpenDb() {
   TL_RETURN_IF_ERROR(BuildRocksDbOptions(options_, &db_options, &cfs));
   // Compactions only rewrite keys and blob references: they may wait, appends may not. Run
   // them at the lowest CPU priority so that a burst of compaction never takes a core away from
-  // the group-commit writer or the I/O threads (the ack latency tail, FORMAT.md "Options").
+  // the group-commit writer or the I/O threads (FORMAT.md, "The API path").
   if (auto pri = db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
                                                             rocksdb::CpuPriority::kLow);
       !pri.ok()) {
