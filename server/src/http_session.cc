@@ -105,7 +105,8 @@ bool HttpSession::HandleGet(const Request& req) {
     res->body() = health.ok() ? std::string("ok") : health.ToString();
   } else if (target == "/metrics") {
     res->set(http::field::content_type, "text/plain; version=0.0.4");
-    res->body() = shared_.metrics->Render(health) + pipeline::PipelineMetricsText(statuses);
+    res->body() = shared_.metrics->Render(health, shared_.store->Stats()) +
+                  pipeline::PipelineMetricsText(statuses);
   } else {
     if (target != "/pipelines") {
       const std::string_view name = target.substr(std::string_view("/pipelines/").size());

@@ -30,9 +30,43 @@ void Counter(std::string& out, std::string_view name, std::string_view help, uin
   out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
 }
 
+void Gauge(std::string& out, std::string_view name, std::string_view help, uint64_t value) {
+  out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
+}
+
+void RenderStore(std::string& out, const storage::StoreStats& s) {
+  constexpr std::string_view kCommit = "tideline_store_group_commit_seconds";
+  out += fmt::format(
+      "# HELP {0} Duration of each group commit: one write batch, its fsync and the memtable "
+      "insert.\n# TYPE {0} histogram\n",
+      kCommit);
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < s.commit_buckets.size(); ++i) {
+    cumulative += s.commit_buckets[i];
+    if (i < storage::StoreStats::kCommitBuckets.size()) {
+      out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", kCommit,
+                         storage::StoreStats::kCommitBuckets[i], cumulative);
+    } else {
+      out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", kCommit, cumulative);
+    }
+  }
+  out +=
+      fmt::format("{0}_sum {1:.6f}\n{0}_count {2}\n", kCommit, s.commit_seconds, s.group_commits);
+  Counter(out, "tideline_store_committed_records_total", "Records written by group commits.",
+          s.committed_records);
+  Gauge(out, "tideline_store_l0_files", "Level-0 files of the records column family.", s.l0_files);
+  Gauge(out, "tideline_store_pending_compaction_bytes",
+        "RocksDB's estimate of the bytes compaction has to rewrite.", s.pending_compaction_bytes);
+  Gauge(out, "tideline_store_write_delayed_rate_bytes",
+        "Rate RocksDB slows writes to while compaction catches up; 0 when writes are not slowed.",
+        s.delayed_write_rate);
+  Gauge(out, "tideline_store_write_stopped", "1 while RocksDB stops writes.",
+        s.write_stopped ? 1 : 0);
+}
+
 }  // namespace
 
-std::string Metrics::Render(const Status& health) const {
+std::string Metrics::Render(const Status& health, const storage::StoreStats& store) const {
   std::string out;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -65,6 +99,7 @@ std::string Metrics::Render(const Status& health) const {
       "# HELP tideline_store_healthy 1 unless the store has a sticky write error.\n"
       "# TYPE tideline_store_healthy gauge\ntideline_store_healthy {}\n",
       health.ok() ? 1 : 0);
+  RenderStore(out, store);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // API metrics in Prometheus text format: requests by operation and error type, request latency
-// (sum/count), records and bytes put and read.
+// (sum/count), records and bytes put and read; and the store's write path (group-commit
+// durations, RocksDB's L0 files, compaction debt and write stalls).
 //
 // Thread-safe: any thread may record; Render() may run concurrently with recording.
 #pragma once
@@ -13,6 +14,7 @@
 #include <utility>
 
 #include "storage/status.h"
+#include "storage/store.h"
 
 namespace tideline::server {
 
@@ -23,8 +25,8 @@ class Metrics {
   void RecordRequest(std::string_view operation, std::string_view error_type, double seconds);
   void AddRecordsPut(uint64_t records, uint64_t bytes);
   void AddRecordsRead(uint64_t records, uint64_t bytes);
-  // The exposition text; `health` is the store's Health().
-  std::string Render(const Status& health) const;
+  // The exposition text; `health` and `store` are the store's Health() and Stats().
+  std::string Render(const Status& health, const storage::StoreStats& store) const;
 
  private:
   struct OpStats {

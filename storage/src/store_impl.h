@@ -13,6 +13,7 @@
 #include <rocksdb/db.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -109,6 +110,7 @@ class StoreImpl final : public Store {
 
   const std::string& IteratorSecret() const override { return secret_; }
   Status Health() const override;
+  StoreStats Stats() const override;
 
  private:
   explicit StoreImpl(const StoreOptions& options);
@@ -185,6 +187,11 @@ class StoreImpl final : public Store {
   rocksdb::WriteBatch batch_;
   std::string value_prefix_;
   std::string value_suffix_;
+  // Written by the writer thread, read by Stats() from any thread.
+  std::atomic<uint64_t> group_commits_{0};
+  std::atomic<uint64_t> committed_records_{0};
+  std::atomic<uint64_t> commit_nanos_{0};
+  std::array<std::atomic<uint64_t>, StoreStats::kCommitBuckets.size() + 1> commit_buckets_{};
 
   // Readers waiting for new records (WaitForRecords): the writer notifies after publishing each
   // durable group (NotifyCommitted); WakeWaiters bumps wake_epoch_ to end every wait.

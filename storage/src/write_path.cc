@@ -1,5 +1,7 @@
 // The write path: routing on the caller's thread, one writer thread doing group commit.
 #include <algorithm>
+#include <charconv>
+#include <chrono>
 #include <future>
 
 #include "keys.h"
@@ -86,6 +88,32 @@ void StoreImpl::WaitForWriter() {
 Status StoreImpl::Health() const {
   std::lock_guard<std::mutex> lock(queue_mu_);
   return sticky_error_;
+}
+
+StoreStats StoreImpl::Stats() const {
+  StoreStats s;
+  s.group_commits = group_commits_.load(std::memory_order_relaxed);
+  s.committed_records = committed_records_.load(std::memory_order_relaxed);
+  s.commit_seconds = static_cast<double>(commit_nanos_.load(std::memory_order_relaxed)) / 1e9;
+  for (size_t i = 0; i < commit_buckets_.size(); ++i) {
+    s.commit_buckets[i] = commit_buckets_[i].load(std::memory_order_relaxed);
+  }
+  uint64_t value = 0;
+  std::string text;
+  if (db_->GetProperty(records_cf_, rocksdb::DB::Properties::kNumFilesAtLevelPrefix + "0", &text)) {
+    std::from_chars(text.data(), text.data() + text.size(), s.l0_files);
+  }
+  if (db_->GetIntProperty(records_cf_, rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                          &value)) {
+    s.pending_compaction_bytes = value;
+  }
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate, &value)) {
+    s.delayed_write_rate = value;
+  }
+  if (db_->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &value)) {
+    s.write_stopped = value != 0;
+  }
+  return s;
 }
 
 void StoreImpl::WriterLoop() {
@@ -186,7 +214,17 @@ Status StoreImpl::WriteGroup(std::vector<PendingAppend>& group, std::vector<Shar
   if (options_.write_fault_for_test) TL_RETURN_IF_ERROR(options_.write_fault_for_test());
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kFsync;
+  const auto started = std::chrono::steady_clock::now();
   TL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch_), "group commit write"));
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+  const auto& bounds = StoreStats::kCommitBuckets;
+  const size_t bucket =
+      std::lower_bound(bounds.begin(), bounds.end(), took.count()) - bounds.begin();
+  commit_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  commit_nanos_.fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count(),
+                          std::memory_order_relaxed);
+  committed_records_.fetch_add(total, std::memory_order_relaxed);
+  group_commits_.fetch_add(1, std::memory_order_relaxed);
   log_->debug("group commit: {} appends, {} records, {} bytes", group.size(), total,
               batch_.GetDataSize());
   return Status::Ok();

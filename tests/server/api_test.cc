@@ -41,7 +41,15 @@ TEST_F(ApiTest, MetricsCountRequestsErrorsAndRecords) {
   ASSERT_EQ(Dispatch(api, "Kinesis_20131202.DescribeStream", R"({"StreamName":"none"})").status,
             400u);
   EXPECT_TRUE(api.WaitIdle(std::chrono::milliseconds(1000)));
-  const std::string text = metrics_.Render(store_->Health());
+  const std::string text = metrics_.Render(store_->Health(), store_->Stats());
+  // The one PutRecords was one group commit of its two records.
+  EXPECT_NE(text.find("tideline_store_group_commit_seconds_count 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tideline_store_group_commit_seconds_bucket{le=\"+Inf\"} 1\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("tideline_store_committed_records_total 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tideline_store_write_stopped 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("tideline_store_l0_files 0\n"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(tideline_api_requests_total{operation="PutRecords",error="none"} 1)"),
             std::string::npos)
       << text;

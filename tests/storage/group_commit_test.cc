@@ -1,6 +1,7 @@
 // Group commit under concurrency: every record acked once, offsets dense, order kept.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -96,6 +97,47 @@ TEST_F(StoreTest, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
     read_total += records.size();
   }
   EXPECT_EQ(read_total, acked.size());
+
+  // Every acknowledged record was counted in exactly one group commit.
+  const StoreStats stats = store_->Stats();
+  EXPECT_EQ(stats.committed_records, acked.size());
+  EXPECT_GE(stats.group_commits, 1u);
+  EXPECT_LE(stats.group_commits, uint64_t{kThreads * kCallsPerThread});
+  uint64_t in_buckets = 0;
+  for (uint64_t n : stats.commit_buckets)
+    in_buckets += n;
+  EXPECT_EQ(in_buckets, stats.group_commits);
+}
+
+TEST_F(StoreTest, StatsCountSuccessfulGroupCommitsOnly) {
+  std::atomic<bool> fail{false};
+  options_.write_fault_for_test = [&fail] {
+    return fail ? Status::IOError("injected fsync failure") : Status::Ok();
+  };
+  Reopen();
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+  const StoreStats before = store_->Stats();
+  EXPECT_EQ(before.group_commits, 0u);
+  EXPECT_EQ(before.committed_records, 0u);
+  EXPECT_FALSE(before.write_stopped);
+
+  Put("s", {"a", "b"});
+  Put("s", {"c", "d", "e"});
+  StoreStats after = store_->Stats();
+  EXPECT_EQ(after.group_commits, 2u);  // sequential appends: one group commit each
+  EXPECT_EQ(after.committed_records, 5u);
+  EXPECT_GT(after.commit_seconds, 0.0);
+  uint64_t in_buckets = 0;
+  for (uint64_t n : after.commit_buckets)
+    in_buckets += n;
+  EXPECT_EQ(in_buckets, 2u);
+
+  fail = true;
+  const std::vector<AppendRecord> records{{"f", "", "d-f"}};
+  EXPECT_FALSE(store_->Append(StreamName("s"), records).ok());
+  after = store_->Stats();
+  EXPECT_EQ(after.group_commits, 2u);
+  EXPECT_EQ(after.committed_records, 5u);
 }
 
 TEST_F(StoreTest, ArrivalTimeIsMonotonicPerShardEvenIfClockGoesBack) {

@@ -4,6 +4,7 @@
 // serialised by a single writer thread (group commit); reads never wait for it.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -105,6 +106,22 @@ struct Checkpoint {
   int64_t updated_ms = 0;
 };
 
+// How the write path and RocksDB are doing, for monitoring (GET /metrics).
+struct StoreStats {
+  // Upper bounds in seconds of the group-commit duration buckets; one more bucket, +Inf, follows.
+  static constexpr std::array<double, 10> kCommitBuckets{0.0005, 0.001, 0.002, 0.005, 0.01,
+                                                         0.025,  0.05,  0.1,   0.25,  1.0};
+  uint64_t group_commits = 0;      // successful group commits (one write and one fsync each)
+  uint64_t committed_records = 0;  // records in them
+  double commit_seconds = 0;       // their total duration: write, fsync and memtable insert
+  std::array<uint64_t, kCommitBuckets.size() + 1> commit_buckets{};  // per bucket, not cumulative
+  // The records column family, as RocksDB reports it.
+  uint64_t l0_files = 0;
+  uint64_t pending_compaction_bytes = 0;
+  uint64_t delayed_write_rate = 0;  // bytes/s writes are slowed to; 0 when they are not
+  bool write_stopped = false;
+};
+
 class Store {
  public:
   // Opens (creating if needed) the store in options.data_dir. Fails with a clear message when
@@ -194,6 +211,7 @@ class Store {
   virtual const std::string& IteratorSecret() const = 0;
   // OK, or the sticky write error.
   virtual Status Health() const = 0;
+  virtual StoreStats Stats() const = 0;
 
  protected:
   Store() = default;
