@@ -95,10 +95,8 @@ std::string Metrics::Render(const Status& health, const storage::StoreStats& sto
           records_read_.load(std::memory_order_relaxed));
   Counter(out, "tideline_bytes_read_total", "Data plus partition key bytes returned.",
           bytes_read_.load(std::memory_order_relaxed));
-  out += fmt::format(
-      "# HELP tideline_store_healthy 1 unless the store has a sticky write error.\n"
-      "# TYPE tideline_store_healthy gauge\ntideline_store_healthy {}\n",
-      health.ok() ? 1 : 0);
+  Gauge(out, "tideline_store_healthy", "1 unless the store has a sticky write error.",
+        health.ok() ? 1 : 0);
   RenderStore(out, store);
   return out;
 }
