@@ -23,6 +23,8 @@ constexpr std::array kErrorTable = {
     ErrorRow{ApiErrorType::kSerialization, "SerializationException", 400},
     ErrorRow{ApiErrorType::kExpiredIterator, "ExpiredIteratorException", 400},
     ErrorRow{ApiErrorType::kLimitExceeded, "LimitExceededException", 400},
+    ErrorRow{ApiErrorType::kProvisionedThroughputExceeded, "ProvisionedThroughputExceededException",
+             400},
     ErrorRow{ApiErrorType::kUnknownOperation, "UnknownOperationException", 400},
     ErrorRow{ApiErrorType::kRequestTooLarge, "ValidationException", 413},
     ErrorRow{ApiErrorType::kInternalFailure, "InternalFailure", 500},
@@ -60,6 +62,8 @@ ApiErrorType ErrorTypeForStatus(StatusCode code) {
       return ApiErrorType::kExpiredIterator;
     case StatusCode::kUnavailable:
       return ApiErrorType::kServiceUnavailable;
+    case StatusCode::kThrottled:
+      return ApiErrorType::kProvisionedThroughputExceeded;
     case StatusCode::kOk:  // a bug in the caller; report it rather than pretend success
     case StatusCode::kIOError:
     case StatusCode::kCorruption:

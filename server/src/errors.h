@@ -18,6 +18,7 @@ enum class ApiErrorType {
   kSerialization,
   kExpiredIterator,
   kLimitExceeded,
+  kProvisionedThroughputExceeded,  // SDKs retry it with backoff
   kUnknownOperation,
   kRequestTooLarge,  // body over ServerOptions::max_body_bytes (HTTP 413)
   kInternalFailure,

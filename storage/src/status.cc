@@ -26,6 +26,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "Corruption";
     case StatusCode::kUnavailable:
       return "Unavailable";
+    case StatusCode::kThrottled:
+      return "Throttled";
     case StatusCode::kInternal:
       return "Internal";
   }

@@ -24,6 +24,7 @@ enum class StatusCode {
   kIOError,          // the disk said no; sticky on the write path
   kCorruption,       // stored bytes do not decode
   kUnavailable,      // shutting down or temporarily refusing work
+  kThrottled,        // over a throughput or in-flight budget now; the same call may pass later
   kInternal,         // a bug: an invariant did not hold
 };
 
@@ -49,6 +50,7 @@ class [[nodiscard]] Status {
   static Status Unavailable(std::string m) {
     return {StatusCode::kUnavailable, std::move(m), true};
   }
+  static Status Throttled(std::string m) { return {StatusCode::kThrottled, std::move(m), true}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
