@@ -324,6 +324,10 @@ Status ParsePipeline(const Field& f, PipelineOptions& p) {
                [&](const Field& y) { return ParseInteger(y, 0, 900, p.buffer.interval_s); }}});
        }},
       {"destination", [&](const Field& x) { return ParseDestination(x, p.destination); }},
+      {"max_document_depth",
+       [&](const Field& x) {
+         return ParseInteger(x, 1, pipeline::kMaxMaxDocumentDepth, p.max_document_depth);
+       }},
       {"backup",
        [&](const Field& x) {
          return ParseMap(

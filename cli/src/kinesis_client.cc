@@ -1,4 +1,5 @@
 #include "cli/kinesis_client.h"
+#include "common/json_parse.h"
 
 #include <curl/curl.h>
 #include <rapidjson/error/en.h>
@@ -86,8 +87,7 @@ Result<HttpResponse> HttpClient::Get(std::string_view path) {
 Status ErrorStatus(const HttpResponse& response) {
   ApiError error;
   rapidjson::Document doc;
-  doc.Parse(response.body.data(), response.body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  if (!json::ParseJson(doc, response.body, json::kPeerResponseLimits) && doc.IsObject()) {
     if (auto it = doc.FindMember("__type"); it != doc.MemberEnd() && it->value.IsString()) {
       error.type = it->value.GetString();
       // Some services send "namespace#Type".
@@ -120,10 +120,10 @@ Result<rapidjson::Document> KinesisClient::Call(std::string_view operation,
   if (!response.ok()) return response.status();
   if (response->status != 200) return ErrorStatus(*response);
   rapidjson::Document doc;
-  doc.Parse(response->body.data(), response->body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  auto error = json::ParseJson(doc, response->body, json::kPeerResponseLimits);
+  if (error || !doc.IsObject()) {
     return Status::Internal(std::string(operation) + ": the server sent a response that is not " +
-                            "a JSON object: " + rapidjson::GetParseError_En(doc.GetParseError()));
+                            "a JSON object: " + error.value_or("another JSON value"));
   }
   return doc;
 }

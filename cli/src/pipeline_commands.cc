@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/kinesis_client.h"
 #include "cli_util.h"
+#include "common/json_parse.h"
 
 namespace tideline::cli {
 namespace {
@@ -104,9 +105,8 @@ int RunPipelineCommand(Command command, const PipelineArgs& args) {
     return 0;
   }
   rapidjson::Document doc;
-  doc.Parse(response->body.c_str(), response->body.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("pipelines") ||
-      !doc["pipelines"].IsArray()) {
+  if (json::ParseJson(doc, response->body, json::kPeerResponseLimits) || !doc.IsObject() ||
+      !doc.HasMember("pipelines") || !doc["pipelines"].IsArray()) {
     return Fail(Status::Internal("the server's /pipelines answer is not the expected JSON"),
                 kExitFailure);
   }
@@ -155,9 +155,8 @@ int RunPipelineReset(const PipelineArgs& args) {
   if (!response.ok()) return Fail(response.status(), kExitFailure);
   if (response->status != 200) return Fail(ErrorStatus(*response), kExitFailure);
   rapidjson::Document doc;
-  doc.Parse(response->body.c_str(), response->body.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("pipelines") ||
-      !doc["pipelines"].IsArray()) {
+  if (json::ParseJson(doc, response->body, json::kPeerResponseLimits) || !doc.IsObject() ||
+      !doc.HasMember("pipelines") || !doc["pipelines"].IsArray()) {
     return Fail(Status::Internal("the server's reset answer is not the expected JSON"),
                 kExitFailure);
   }

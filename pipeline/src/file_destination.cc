@@ -1,7 +1,8 @@
 // The file destination: NDJSON documents with their metadata, fsynced before acknowledging.
-#include <rapidjson/reader.h>
+#include <rapidjson/writer.h>
 #include <atomic>
 
+#include "common/json_parse.h"
 #include "json_sink.h"
 #include "pipeline/destination.h"
 #include "rotating_file.h"
@@ -21,19 +22,10 @@ std::string_view TrimSpace(std::string_view s) {
   return s;
 }
 
-// True when `body` (trimmed) is exactly one JSON object.
-bool IsJsonObject(std::string_view body) {
-  if (body.empty() || body.front() != '{') return false;
-  rapidjson::BaseReaderHandler<> ignore;
-  rapidjson::Reader reader;
-  rapidjson::MemoryStream ms(body.data(), body.size());
-  return !reader.Parse(ms, ignore).IsError();
-}
-
 class FileDestination final : public Destination {
  public:
-  FileDestination(std::unique_ptr<RotatingFile> file, std::string dir)
-      : file_(std::move(file)), dir_(std::move(dir)) {}
+  FileDestination(std::unique_ptr<RotatingFile> file, std::string dir, uint32_t max_depth)
+      : file_(std::move(file)), dir_(std::move(dir)), max_depth_(max_depth) {}
 
   std::string_view type() const override { return "file"; }
   std::string description() const override { return "file:" + dir_; }
@@ -48,10 +40,12 @@ class FileDestination final : public Destination {
       r = DeliveryResult{};
       r.target = dir_;
       const std::string_view body = TrimSpace(d.body);
-      if (!d.body_is_json_object && !IsJsonObject(body)) {
-        r.error_code = "InvalidDocument";
-        r.error_message = "the document is not a JSON object";
-        continue;
+      if (!d.body_is_json_object) {
+        if (auto error = json::CheckJsonObject(body, json::Limits{.max_depth = max_depth_})) {
+          r.error_code = "InvalidDocument";
+          r.error_message = "the document is not a JSON object: " + std::move(*error);
+          continue;
+        }
       }
       StringWriter w(sink);
       w.StartObject();
@@ -89,6 +83,7 @@ class FileDestination final : public Destination {
  private:
   std::unique_ptr<RotatingFile> file_;
   std::string dir_;
+  const uint32_t max_depth_;
   std::string lines_;                  // reused across calls
   std::atomic<uint64_t> requests_{0};  // fsynced appends
   std::atomic<uint64_t> bytes_{0};
@@ -97,7 +92,8 @@ class FileDestination final : public Destination {
 }  // namespace
 
 Result<std::unique_ptr<Destination>> MakeFileDestination(const FileDestinationOptions& options,
-                                                         const std::string& pipeline_name) {
+                                                         const std::string& pipeline_name,
+                                                         uint32_t max_document_depth) {
   RotatingFile::Options o;
   o.dir = std::filesystem::path(options.path) / pipeline_name;
   o.prefix = pipeline_name;
@@ -105,7 +101,8 @@ Result<std::unique_ptr<Destination>> MakeFileDestination(const FileDestinationOp
   o.rotate_age = std::chrono::seconds(options.rotate_interval_s);
   auto file = RotatingFile::Open(o);
   if (!file.ok()) return file.status();
-  return std::unique_ptr<Destination>(new FileDestination(std::move(*file), o.dir.string()));
+  return std::unique_ptr<Destination>(
+      new FileDestination(std::move(*file), o.dir.string(), max_document_depth));
 }
 
 }  // namespace tideline::pipeline

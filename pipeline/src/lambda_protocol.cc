@@ -1,4 +1,5 @@
 #include "lambda_protocol.h"
+#include "common/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -158,11 +159,8 @@ std::string NewInvocationId() {
 Result<ParsedResponse> ParseResponse(std::string_view body,
                                      std::span<const std::string> record_ids) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::InvalidArgument("the response is not JSON: " +
-                                   std::string(rapidjson::GetParseError_En(doc.GetParseError())) +
-                                   " at byte " + std::to_string(doc.GetErrorOffset()));
+  if (auto error = json::ParseJson(doc, body, json::kPeerResponseLimits)) {
+    return Status::InvalidArgument("the response is not JSON: " + *error);
   }
   if (!doc.IsObject()) return Status::InvalidArgument("the response is not a JSON object");
   const rapidjson::Value* records = Member(doc, "records");

@@ -83,6 +83,9 @@ Status ValidatePipelineOptions(const PipelineOptions& o) {
   if (o.buffer.interval_s > 900) {
     return Status::InvalidArgument(where + "buffer.interval_s must be in 0..900");
   }
+  if (o.max_document_depth < 1 || o.max_document_depth > kMaxMaxDocumentDepth) {
+    return Status::InvalidArgument(where + "max_document_depth must be in 1..1000");
+  }
   if (const auto* file = std::get_if<FileDestinationOptions>(&o.destination.options)) {
     TL_RETURN_IF_ERROR(ValidateFileDestination(*file, where));
   } else {

@@ -61,9 +61,9 @@ Result<std::unique_ptr<Pipeline>> Pipeline::Start(const PipelineOptions& options
   auto destination = std::visit(
       [&](const auto& o) -> Result<std::unique_ptr<Destination>> {
         if constexpr (std::is_same_v<std::decay_t<decltype(o)>, FileDestinationOptions>) {
-          return MakeFileDestination(o, options.name);
+          return MakeFileDestination(o, options.name, options.max_document_depth);
         } else {
-          return MakeOpenSearchDestination(o);
+          return MakeOpenSearchDestination(o, options.max_document_depth);
         }
       },
       options.destination.options);

@@ -1,4 +1,5 @@
 #include "pipeline/record_batch.h"
+#include "common/json_parse.h"
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/writer.h>
@@ -26,10 +27,12 @@ std::string_view RecordResultName(RecordResult result) {
 // The JSON pool's chunks carry a small header; sized so that header + chunk fit a pool block.
 constexpr size_t kJsonChunkBytes = kPoolBlockBytes - 64;
 
-RecordBatch::RecordBatch(StreamName stream, ShardId shard, uint64_t shard_uid)
+RecordBatch::RecordBatch(StreamName stream, ShardId shard, uint64_t shard_uid,
+                         uint32_t max_document_depth)
     : stream_(std::move(stream)),
       shard_(std::move(shard)),
       shard_uid_(shard_uid),
+      max_depth_(max_document_depth),
       json_allocator_(kJsonChunkBytes) {}
 
 RecordBatch::~RecordBatch() {
@@ -91,7 +94,14 @@ std::string_view RecordBatch::Bytes(PipelineRecord& record) {
   scratch_.clear();
   StringSink sink(scratch_);
   StringWriter writer(sink);
-  record.json->Accept(writer);
+  if (!record.json->Accept(writer)) {
+    // Only a non-finite number makes the writer refuse; the parser admits none, so a processor
+    // made it. The record keeps its original bytes and goes to the backup.
+    record.json = nullptr;
+    Fail(record, "InvalidDocument",
+         "document holds a number JSON cannot represent (NaN or infinity)");
+    return record.data;
+  }
   record.data = Keep(std::string_view(scratch_));
   record.json = nullptr;
   return record.data;
@@ -101,12 +111,8 @@ JsonValue* RecordBatch::Json(PipelineRecord& record, std::string* error) {
   if (record.json != nullptr) return record.json;
   // A full-document parse: trailing non-whitespace after the value is an error too.
   rapidjson::GenericDocument<rapidjson::UTF8<>, JsonAllocator> doc(&json_allocator_);
-  doc.Parse(record.data.data(), record.data.size());
-  if (doc.HasParseError()) {
-    if (error != nullptr) {
-      *error = std::string(rapidjson::GetParseError_En(doc.GetParseError())) + " at byte " +
-               std::to_string(doc.GetErrorOffset());
-    }
+  if (auto parse_error = json::ParseJson(doc, record.data, json::Limits{.max_depth = max_depth_})) {
+    if (error != nullptr) *error = std::move(*parse_error);
     return nullptr;
   }
   SetJson(record, std::move(static_cast<JsonValue&>(doc)));

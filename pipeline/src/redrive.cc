@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/json_parse.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -100,8 +101,7 @@ int64_t GetInt64(const rapidjson::Value& v, const char* key) {
 // nullopt when the line is not a failed-document line we can send.
 std::optional<Entry> ParseLine(std::string_view line) {
   rapidjson::Document d;
-  d.Parse(line.data(), line.size());
-  if (d.HasParseError() || !d.IsObject()) return std::nullopt;
+  if (json::ParseJson(d, line, json::kPeerResponseLimits) || !d.IsObject()) return std::nullopt;
   auto raw = d.FindMember("rawData");
   if (raw == d.MemberEnd() || !raw->value.IsString()) return std::nullopt;
   auto body = Base64Decode(std::string_view(raw->value.GetString(), raw->value.GetStringLength()));
@@ -245,9 +245,8 @@ Result<std::vector<BackupFile>> ListBackupFiles(const std::string& root) {
       f.bytes += line.size() + 1;
       if (line.empty()) continue;
       ++f.lines;
-      d.Parse(line.data(), line.size());
-      const std::string code =
-          !d.HasParseError() && d.IsObject() ? GetString(d, "errorCode") : "(unreadable)";
+      const bool parsed = !json::ParseJson(d, line, json::kPeerResponseLimits) && d.IsObject();
+      const std::string code = parsed ? GetString(d, "errorCode") : "(unreadable)";
       ++codes[code.empty() && f.kind.ends_with("-all") ? "(delivered)" : code];
     }
     f.error_codes.assign(codes.begin(), codes.end());

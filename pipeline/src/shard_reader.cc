@@ -80,7 +80,8 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
                                    options_.source.read_max_bytes};
   while (!stop.stop_requested()) {
     stats.next_offset.store(next, std::memory_order_relaxed);
-    auto batch = std::make_unique<RecordBatch>(stream, source.shard, source.uid);
+    auto batch = std::make_unique<RecordBatch>(stream, source.shard, source.uid,
+                                               options_.max_document_depth);
     auto read =
         store_.Read(stream, source.shard, Offset(next), limits, [&](const storage::RecordView& v) {
           // Reserved at the first record: an idle shard's empty reads allocate nothing.

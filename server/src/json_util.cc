@@ -8,6 +8,8 @@
 #include <rapidjson/error/en.h>
 
 #include "buffer_pool.h"
+#include "common/json_parse.h"
+#include "common/utf8.h"
 #include "storage/base64.h"
 
 namespace tideline::server {
@@ -22,6 +24,17 @@ char* JsonWriter::RawStringSlot(size_t content_bytes) {
   slot[0] = '"';
   slot[content_bytes + 1] = '"';
   return slot + 1;
+}
+
+void JsonWriter::String(std::string_view s) {
+  if (IsValidUtf8(s)) {
+    writer_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    return;
+  }
+  // A response is always valid JSON: bytes that are not UTF-8 (from an old record, or echoed
+  // from a bad request into a message) go out as U+FFFD.
+  const std::string valid = ToValidUtf8(s);
+  writer_.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()));
 }
 
 void JsonWriter::TrustedString(std::string_view s) {
@@ -48,11 +61,9 @@ void JsonWriter::EpochSeconds(int64_t ms) {
 
 namespace {
 
-std::optional<std::string> CheckParsed(const rapidjson::Document& doc) {
-  if (doc.HasParseError()) {
-    return fmt::format("Malformed JSON at offset {}: {}", doc.GetErrorOffset(),
-                       rapidjson::GetParseError_En(doc.GetParseError()));
-  }
+std::optional<std::string> CheckParsed(std::optional<std::string> error,
+                                       const rapidjson::Document& doc) {
+  if (error) return error;
   if (!doc.IsObject()) return std::string("Expected a JSON object as the request body");
   return std::nullopt;
 }
@@ -61,29 +72,20 @@ bool IsBlank(std::string_view body) {
   return body.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
+// AWS answers an empty body with SerializationException too: every request is a JSON object,
+// `{}` when it has no members.
+constexpr std::string_view kEmptyBody = "Empty request body: expected a JSON object";
+
 }  // namespace
 
 std::optional<std::string> ParseJsonObject(rapidjson::Document& doc, std::string_view body) {
-  if (IsBlank(body)) {
-    doc.SetObject();
-    return std::nullopt;
-  }
-  doc.Parse(body.data(), body.size());
-  return CheckParsed(doc);
+  if (IsBlank(body)) return std::string(kEmptyBody);
+  return CheckParsed(json::ParseJson(doc, body, json::kApiBodyLimits), doc);
 }
 
 std::optional<std::string> ParseJsonObjectInsitu(rapidjson::Document& doc, std::string& body) {
-  if (IsBlank(body)) {
-    doc.SetObject();
-    return std::nullopt;
-  }
-  // ParseInsitu stops at a NUL, which would hide whatever follows it; and in-situ parsing
-  // writes NULs into the buffer, so check first. std::string keeps the terminating NUL.
-  if (body.find('\0') != std::string::npos) {
-    return std::string("Malformed JSON: embedded NUL character");
-  }
-  doc.ParseInsitu(body.data());
-  return CheckParsed(doc);
+  if (IsBlank(body)) return std::string(kEmptyBody);
+  return CheckParsed(json::ParseJsonInsitu(doc, body, json::kApiBodyLimits), doc);
 }
 
 void FieldReader::Fail(std::string message) {

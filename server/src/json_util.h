@@ -79,9 +79,8 @@ class JsonWriter {
   void Key(std::string_view k) {
     writer_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
   }
-  void String(std::string_view s) {
-    writer_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  }
+  // Ill-formed UTF-8 in `s` is written as U+FFFD, so the document is always valid JSON.
+  void String(std::string_view s);
   // A string known to need no escaping (base64, decimal digits), written without scanning.
   void TrustedString(std::string_view s);
   // `raw` as a base64 string value, encoded straight into the output.
@@ -106,8 +105,9 @@ class JsonWriter {
   rapidjson::Writer<StringOutput> writer_;
 };
 
-// Parses `body` as a JSON object; an empty body counts as {}. Returns the error message
-// (for a SerializationException) or nullopt on success.
+// Parses `body` as a JSON object within json::kApiBodyLimits (bounded depth and size, strict
+// UTF-8; see common/json_parse.h). An empty body is an error, as on AWS. Returns the error
+// message (for a SerializationException) or nullopt on success.
 std::optional<std::string> ParseJsonObject(rapidjson::Document& doc, std::string_view body);
 // Same, parsing in place: `body` is modified and must outlive `doc` (strings point into it).
 std::optional<std::string> ParseJsonObjectInsitu(rapidjson::Document& doc, std::string& body);

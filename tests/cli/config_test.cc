@@ -394,7 +394,7 @@ TEST(Config, PipelineErrorsNameFileLineAndKey) {
             "AllDocuments, got \"Some\"");
   EXPECT_EQ(ErrorOf(head + "    sink: x\n"),
             "config.yaml:5: pipelines[0].sink: unknown key (expected one of name, source, "
-            "processors, buffer, destination, backup)");
+            "processors, buffer, destination, max_document_depth, backup)");
   EXPECT_EQ(ErrorOf("pipelines:\n  - source:\n      stream: s\n"),
             "config.yaml:2: pipelines[0]: missing name");
   EXPECT_EQ(ErrorOf("pipelines:\n  - name: p\n"), "config.yaml:2: pipelines[0]: missing source");

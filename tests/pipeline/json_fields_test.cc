@@ -67,10 +67,10 @@ TEST_F(JsonFieldsTest, JsonProcessorFailsInvalidJsonWithTheParseError) {
     EXPECT_EQ(record.result, RecordResult::kProcessingFailed);
     EXPECT_EQ(record.error_code, "Json.ParseFailed");
     EXPECT_NE(record.error_message.find("not valid JSON"), std::string::npos);
-    EXPECT_NE(record.error_message.find("at byte"), std::string::npos) << record.error_message;
+    EXPECT_NE(record.error_message.find("at offset"), std::string::npos) << record.error_message;
     EXPECT_EQ(record.json, nullptr);
   }
-  EXPECT_EQ(batch_.records()[0].error_message, "data is not valid JSON: Invalid value. at byte 6");
+  EXPECT_EQ(batch_.records()[0].error_message, "data is not valid JSON: Malformed JSON at offset 6: Invalid value.");
 }
 
 TEST_F(JsonFieldsTest, JsonProcessorFailsValidJsonThatIsNotAnObjectAndKeepsItsBytes) {

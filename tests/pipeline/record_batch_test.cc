@@ -59,7 +59,7 @@ TEST(RecordBatchTest, JsonRejectsInvalidAndTrailingDataWithAReason) {
     PipelineRecord& r = batch.Add(Offset(1), 0, "k", bad);
     std::string error;
     EXPECT_EQ(batch.Json(r, &error), nullptr) << bad;
-    EXPECT_NE(error.find("at byte"), std::string::npos) << error;
+    EXPECT_NE(error.find("at offset"), std::string::npos) << error;
     EXPECT_EQ(r.data, bad);
     EXPECT_TRUE(r.ok());
   }

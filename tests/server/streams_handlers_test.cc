@@ -113,6 +113,33 @@ TEST_F(StreamsTest, MalformedJsonAndWrongTypesAreSerializationErrors) {
               "SerializationException", 400, "");
 }
 
+TEST_F(StreamsTest, HostileBodiesAreSerializationErrorsNotCrashes) {
+  // A million levels of nesting: the parser is iterative and stops at the API's depth limit.
+  const std::string deep = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  ExpectError(Call(&HandleCreateStream, deep), "SerializationException", 400,
+              "JSON nested deeper than 16 levels");
+  ExpectError(Call(&HandleListStreams, std::string(130'000, '[')), "SerializationException", 400,
+              "JSON nested deeper");
+  // Every request is a JSON object: an empty body is refused as AWS refuses it.
+  ExpectError(Call(&HandleListStreams, ""), "SerializationException", 400, "Empty request body");
+  ExpectError(Call(&HandleListStreams, " \r\n"), "SerializationException", 400, "");
+  // Invalid UTF-8, raw or escaped, never reaches the store.
+  ExpectError(Call(&HandleCreateStream, "{\"StreamName\":\"a\xFF\",\"ShardCount\":1}"),
+              "SerializationException", 400, "");
+  ExpectError(Call(&HandleCreateStream, R"({"StreamName":"a\uDC00","ShardCount":1})"),
+              "SerializationException", 400, "");
+  ExpectError(
+      Call(&HandleCreateStream, std::string("{\"StreamName\":\"a\",\"ShardCount\":1}\0x", 35)),
+      "SerializationException", 400, "");
+}
+
+TEST_F(StreamsTest, ErrorMessagesEchoingInvalidBytesAreStillValidJson) {
+  // A validation message quotes the value it refused; a name that is valid JSON but not a valid
+  // stream name is echoed, and the response stays valid JSON (ExpectError parses it).
+  ExpectError(Call(&HandleDescribeStream, R"({"StreamName":"bad\u0000name\"quote"})"),
+              "ValidationException", 400, "1 validation error detected");
+}
+
 TEST_F(StreamsTest, DeletedStreamIsResourceNotFound) {
   CreateStream("gone", 1);
   ASSERT_EQ(Call(&HandleDeleteStream, R"({"StreamName":"gone"})").status, 200u);

@@ -87,16 +87,20 @@ class Destination {
 // NDJSON files under <options.path>/<pipeline>/, one line per document:
 // {"id", "stream", "shard", "sequenceNumber", "approximateArrivalTimestamp", "document"}.
 // A document that is not a JSON object fails (code "InvalidDocument"), as OpenSearch would
-// refuse it. Files rotate by size and age; Deliver returns after the lines are fsynced.
-Result<std::unique_ptr<Destination>> MakeFileDestination(const FileDestinationOptions& options,
-                                                         const std::string& pipeline_name);
+// refuse it (so does one nested deeper than `max_document_depth`). Files rotate by size and
+// age; Deliver returns after the lines are fsynced.
+Result<std::unique_ptr<Destination>> MakeFileDestination(
+    const FileDestinationOptions& options, const std::string& pipeline_name,
+    uint32_t max_document_depth = kDefaultMaxDocumentDepth);
 
 // OpenSearch via POST /_bulk (see OpenSearchDestinationOptions and pipeline/PIPELINE.md): index
 // rotation on arrival time, stable ids sent as `create`, per-item retries with backoff until
 // the retry duration is spent, then failure (the pipeline backs the documents up). A document
 // reported delivered was acknowledged by the cluster. Deliver returns non-OK only when stopped.
 // Fails on invalid options (bad URL, index name); an unreachable cluster is not an error here.
+// A source nested deeper than `max_document_depth` is an InvalidDocument.
 Result<std::unique_ptr<Destination>> MakeOpenSearchDestination(
-    const OpenSearchDestinationOptions& options);
+    const OpenSearchDestinationOptions& options,
+    uint32_t max_document_depth = kDefaultMaxDocumentDepth);
 
 }  // namespace tideline::pipeline

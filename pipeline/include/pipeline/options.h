@@ -133,6 +133,11 @@ struct PipelineOptions {
   BufferOptions buffer;
   DestinationOptions destination;
   BackupOptions backup;
+  // Deepest nesting of arrays and objects in a record's JSON, 1..1000. A deeper record is
+  // not parsed (so no input can exhaust memory or the stack): processors fail it as
+  // ProcessingFailed, destinations as InvalidDocument, and it goes to the backup.
+  // Default: 100
+  uint32_t max_document_depth = kDefaultMaxDocumentDepth;
   // Region and account for ARNs handed to Lambda processors. Default: us-east-1, 123456789012
   std::string region = "us-east-1";
   std::string account_id = "123456789012";

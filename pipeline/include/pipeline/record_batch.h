@@ -59,9 +59,17 @@ struct PipelineRecord {
   bool ok() const { return result == RecordResult::kOk; }
 };
 
+// Deepest nesting of arrays and objects a record's JSON may have before the pipeline treats it
+// as not JSON (PipelineOptions::max_document_depth).
+inline constexpr uint32_t kDefaultMaxDocumentDepth = 100;
+inline constexpr uint32_t kMaxMaxDocumentDepth = 1000;
+
 class RecordBatch {
  public:
-  RecordBatch(StreamName stream, ShardId shard, uint64_t shard_uid);
+  // Record data parsed by Json() may nest at most `max_document_depth` levels (see
+  // PipelineOptions::max_document_depth).
+  RecordBatch(StreamName stream, ShardId shard, uint64_t shard_uid,
+              uint32_t max_document_depth = kDefaultMaxDocumentDepth);
   ~RecordBatch();
   RecordBatch(const RecordBatch&) = delete;
   RecordBatch& operator=(const RecordBatch&) = delete;
@@ -136,6 +144,7 @@ class RecordBatch {
   size_t arena_bytes_ = 0;
   size_t raw_bytes_ = 0;
   int64_t oldest_arrival_ms_ = 0;
+  uint32_t max_depth_;
   JsonAllocator json_allocator_;
   std::string scratch_;  // serialization buffer reused by Bytes()
 };

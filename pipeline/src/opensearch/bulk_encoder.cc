@@ -1,4 +1,5 @@
 #include "opensearch/bulk_encoder.h"
+#include "common/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -10,8 +11,9 @@
 
 namespace tideline::pipeline::opensearch {
 
-BulkEncoder::BulkEncoder(const OpenSearchDestinationOptions& options)
+BulkEncoder::BulkEncoder(const OpenSearchDestinationOptions& options, uint32_t max_document_depth)
     : stable_ids_(options.document_id == DocumentIdMode::kStable),
+      max_depth_(max_document_depth),
       namer_(options.index, options.rotation) {}
 
 void BulkEncoder::Encode(std::span<const Document> docs, std::span<DeliveryResult> results,
@@ -34,16 +36,13 @@ void BulkEncoder::Encode(std::span<const Document> docs, std::span<DeliveryResul
     std::string_view source = d.body;
     const bool one_line = std::memchr(source.data(), '\n', source.size()) == nullptr;
     if (!d.body_is_json_object || !one_line) {
-      parsed.Parse(source.data(), source.size());
-      if (parsed.HasParseError() || !parsed.IsObject()) {
+      auto error = json::ParseJson(parsed, source, json::Limits{.max_depth = max_depth_});
+      if (error || !parsed.IsObject()) {
         r.delivered = false;
         r.attempts = 0;
         r.error_code = "InvalidDocument";
-        r.error_message = parsed.HasParseError()
-                              ? std::string("document is not JSON: ") +
-                                    rapidjson::GetParseError_En(parsed.GetParseError()) +
-                                    " at byte " + std::to_string(parsed.GetErrorOffset())
-                              : "document is JSON but not an object";
+        r.error_message =
+            error ? "document is not JSON: " + *error : "document is JSON but not an object";
         out.begin_.push_back(out.text_.size());
         continue;
       }

@@ -37,7 +37,9 @@ class EncodedDocuments {
 
 class BulkEncoder {
  public:
-  explicit BulkEncoder(const OpenSearchDestinationOptions& options);
+  // Sources nested deeper than `max_document_depth` are InvalidDocument.
+  explicit BulkEncoder(const OpenSearchDestinationOptions& options,
+                       uint32_t max_document_depth = kDefaultMaxDocumentDepth);
 
   // Encodes `docs`. Sets results[i].target to the document's index. A document that is not one
   // JSON object cannot be indexed: it gets no lines, and results[i] is failed with
@@ -50,6 +52,7 @@ class BulkEncoder {
 
  private:
   const bool stable_ids_;
+  const uint32_t max_depth_;
   IndexNamer namer_;
 };
 

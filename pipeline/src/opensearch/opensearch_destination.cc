@@ -2,6 +2,7 @@
 // apply the retry policy per item, and settle every document (delivered, or failed with its
 // last error for the backup) within the retry duration.
 #include <rapidjson/document.h>
+#include "common/json_parse.h"
 
 #include <algorithm>
 #include <map>
@@ -38,10 +39,10 @@ std::string Quote(std::string_view body) {
 class OpenSearchDestination final : public Destination {
  public:
   OpenSearchDestination(const OpenSearchDestinationOptions& options,
-                        std::unique_ptr<BulkTransport> transport)
+                        std::unique_ptr<BulkTransport> transport, uint32_t max_document_depth)
       : options_(options),
         transport_(std::move(transport)),
-        encoder_(options),
+        encoder_(options, max_document_depth),
         backoff_(kBackoffBase, kBackoffCap, std::random_device{}()),
         max_request_bytes_(size_t{options.bulk_max_mib} << 20),
         description_(Describe(options)),
@@ -134,10 +135,9 @@ void OpenSearchDestination::CheckCluster(std::stop_token stop) {
     return;
   }
   rapidjson::Document info;
-  info.Parse(resp.body.data(), resp.body.size());
+  const bool parsed = !json::ParseJson(info, resp.body, json::kPeerResponseLimits);
   const rapidjson::Value* version = nullptr;
-  if (!info.HasParseError() && info.IsObject() && info.HasMember("version") &&
-      info["version"].IsObject()) {
+  if (parsed && info.IsObject() && info.HasMember("version") && info["version"].IsObject()) {
     version = &info["version"];
   }
   if (resp.status != 200 || version == nullptr || !version->HasMember("number") ||
@@ -318,12 +318,12 @@ void OpenSearchDestination::SettleItems(const BulkRequest& req, const std::vecto
 }  // namespace
 
 Result<std::unique_ptr<Destination>> MakeOpenSearchDestination(
-    const OpenSearchDestinationOptions& options) {
+    const OpenSearchDestinationOptions& options, uint32_t max_document_depth) {
   TL_RETURN_IF_ERROR(ValidateOpenSearchDestination(options));
   auto transport = BulkTransport::Make(options);
   if (!transport.ok()) return transport.status();
   return std::unique_ptr<Destination>(
-      std::make_unique<OpenSearchDestination>(options, std::move(*transport)));
+      std::make_unique<OpenSearchDestination>(options, std::move(*transport), max_document_depth));
 }
 
 }  // namespace tideline::pipeline

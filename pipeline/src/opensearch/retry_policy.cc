@@ -1,4 +1,5 @@
 #include "opensearch/retry_policy.h"
+#include "common/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -22,10 +23,8 @@ RequestAction ClassifyRequest(int status) {
 
 Result<std::vector<BulkItem>> ParseBulkResponse(std::string_view body, size_t expected_items) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError()) {
-    return Status::Corruption(std::string("bulk response is not JSON: ") +
-                              rapidjson::GetParseError_En(doc.GetParseError()));
+  if (auto error = json::ParseJson(doc, body, json::kPeerResponseLimits)) {
+    return Status::Corruption("bulk response is not JSON: " + *error);
   }
   if (!doc.IsObject()) return Status::Corruption("bulk response is not a JSON object");
   auto items = doc.FindMember("items");
