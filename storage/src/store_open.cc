@@ -1,6 +1,7 @@
 // Opening the store: RocksDB, meta bootstrap, recovery of every shard's last offset.
 #include <openssl/rand.h>
 #include <rocksdb/iterator.h>
+#include <time.h>
 
 #include <chrono>
 #include <filesystem>
@@ -46,6 +47,16 @@ int64_t StoreImpl::NowMs() const {
       .count();
 }
 
+int64_t StoreImpl::MonotonicMs() const {
+  if (options_.monotonic_ms_for_test) return options_.monotonic_ms_for_test();
+  // CLOCK_BOOTTIME rather than steady_clock (CLOCK_MONOTONIC): it also counts the time the
+  // machine or VM was suspended, so a wall clock that jumps forward on resume is not mistaken
+  // for a clock step. Like CLOCK_MONOTONIC it is never stepped by settimeofday or NTP.
+  struct timespec ts {};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
 Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options) {
   if (options.max_group_commit_bytes == 0) {
     return Status::InvalidArgument("max_group_commit_bytes must be > 0");
@@ -53,10 +64,21 @@ Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options) {
   if (options.trim_interval.count() <= 0) {
     return Status::InvalidArgument("trim_interval must be > 0");
   }
+  if (options.max_queued_append_bytes == 0) {
+    return Status::InvalidArgument("max_queued_append_bytes must be > 0");
+  }
   std::unique_ptr<StoreImpl> store(new StoreImpl(options));
+  store->wall_at_open_ms_ = store->NowMs();
+  store->monotonic_at_open_ms_ = store->MonotonicMs();
   TL_RETURN_IF_ERROR(store->OpenDb());
   TL_RETURN_IF_ERROR(store->LoadOrCreateMeta());
   TL_RETURN_IF_ERROR(store->LoadStreams());
+  store->CheckClockAtOpen();
+  store->disk_ = std::make_unique<DiskSpaceGuard>(
+      DiskSpaceGuard::Options{options.data_dir, options.min_free_bytes,
+                              [s = store.get()] { return s->MonotonicMs(); },
+                              options.free_bytes_for_test},
+      store->log_);
   if (options.durability == Durability::kNone) {
     store->log_->warn(
         "DURABILITY IS OFF (durability=none): appends are acknowledged before fsync and "
