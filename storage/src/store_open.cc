@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "info_log.h"
 #include "keys.h"
 #include "record_codec.h"
 #include "store_impl.h"
@@ -99,6 +100,12 @@ Status StoreImpl::OpenDb() {
   rocksdb::DBOptions db_options;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   TL_RETURN_IF_ERROR(BuildRocksDbOptions(options_, &db_options, &cfs));
+  // RocksDB's own LOG writer aborts the process after a failed write on a full disk
+  // (info_log.h); ours drops the line instead. Same file, format and limits.
+  auto info_log =
+      InfoLog::Open(options_.data_dir, db_options.max_log_file_size, db_options.keep_log_file_num);
+  info_log->SetInfoLogLevel(db_options.info_log_level);
+  db_options.info_log = std::move(info_log);
   // Compactions only rewrite keys and blob references: they may wait, appends may not. Run
   // them at the lowest CPU priority so that a burst of compaction never takes a core away from
   // the group-commit writer or the I/O threads (FORMAT.md, "The API path").
