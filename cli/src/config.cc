@@ -76,6 +76,9 @@ Status ParseStorage(std::string_view file, const Field& f, StorageConfig& s) {
        [&](const Field& x) { return ParseInteger(x, 1, 86400, s.trim_interval_s); }},
       {"block_cache_mib",
        [&](const Field& x) { return ParseInteger(x, 1, 65536, s.block_cache_mib); }},
+      {"min_free_mib", [&](const Field& x) { return ParseInteger(x, 0, 1048576, s.min_free_mib); }},
+      {"max_queued_append_mib",
+       [&](const Field& x) { return ParseInteger(x, 1, 4096, s.max_queued_append_mib); }},
   };
   return ParseMap(file, f.path, f.key, f.value, schema);
 }
@@ -206,6 +209,8 @@ storage::StoreOptions ToStoreOptions(const Config& config) {
   o.shard_limit = config.storage.shard_limit;
   o.trim_interval = std::chrono::seconds(config.storage.trim_interval_s);
   o.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mib) * kMiB;
+  o.min_free_bytes = static_cast<uint64_t>(config.storage.min_free_mib) * kMiB;
+  o.max_queued_append_bytes = static_cast<size_t>(config.storage.max_queued_append_mib) * kMiB;
   return o;
 }
 

@@ -5,7 +5,8 @@
 // - streams_mu_ guards streams_, total_shards_ and next_uid_.
 // - StreamState::meta_mu serialises every rewrite of one stream's meta record (retention, trim,
 //   deletion) and its checkpoint writes, so a deleted stream never gets a checkpoint back.
-// - queue_mu_ guards queue_, stopping_ and sticky_error_.
+// - queue_mu_ guards queue_, queued_bytes_, stopping_ and sticky_error_.
+// DiskSpaceGuard has its own leaf lock (disk_space.h) and is never called with queue_mu_ held.
 // Published shard positions (last_offset, trim_offset) are atomics: the writer stores
 // last_offset with release after its WriteBatch is durable; readers load with acquire.
 #pragma once
@@ -25,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "disk_space.h"
 #include "storage/store.h"
 #include "tideline.pb.h"
 
@@ -133,6 +135,8 @@ class StoreImpl final : public Store {
   // write_path.cc
   void WriterLoop();
   void CommitGroup(std::vector<PendingAppend>& group);
+  // Completes every append of the group with `status` (a refusal; nothing was written).
+  static void Refuse(std::vector<PendingAppend>& group, const Status& status);
   Status WriteGroup(std::vector<PendingAppend>& group, std::vector<ShardState*>& touched);
   void Enqueue(PendingAppend pending);
   // Blocks until every append queued before the call has completed.
@@ -146,6 +150,11 @@ class StoreImpl final : public Store {
 
   // retention.cc
   void TrimmerLoop();
+  // "Now" for retention: the wall clock, bounded by the monotonic time since Open (FORMAT.md,
+  // "Clocks"), so that a wall clock stepped forward never expires records early.
+  int64_t RetentionNowMs();
+  // Warns when the wall clock at open is behind the newest stored arrival time.
+  void CheckClockAtOpen();
   Result<uint64_t> TrimStream(StreamState& stream, int64_t cutoff_ms);
 
   // checkpoints.cc
@@ -156,6 +165,8 @@ class StoreImpl final : public Store {
                                     const SequenceNumber& sequence_number) const;
 
   int64_t NowMs() const;
+  // Monotonic ms that keep counting during suspend (CLOCK_BOOTTIME), or the test seam.
+  int64_t MonotonicMs() const;
   rocksdb::WriteOptions SyncWrite() const {
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -180,6 +191,7 @@ class StoreImpl final : public Store {
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<PendingAppend> queue_;  // GUARDED_BY(queue_mu_)
+  size_t queued_bytes_ = 0;          // GUARDED_BY(queue_mu_): sum of queue_[i].bytes
   bool stopping_ = false;            // GUARDED_BY(queue_mu_)
   Status sticky_error_;              // GUARDED_BY(queue_mu_)
   std::thread writer_;
@@ -192,6 +204,16 @@ class StoreImpl final : public Store {
   std::atomic<uint64_t> committed_records_{0};
   std::atomic<uint64_t> commit_nanos_{0};
   std::array<std::atomic<uint64_t>, StoreStats::kCommitBuckets.size() + 1> commit_buckets_{};
+  // Appends refused by backpressure (queue full) and for lack of disk space; any thread.
+  std::atomic<uint64_t> throttled_appends_{0};
+  std::atomic<uint64_t> low_disk_refusals_{0};
+  std::unique_ptr<DiskSpaceGuard> disk_;  // set by Open before the writer starts
+
+  // The retention clock's anchor, set once by Open before the threads start.
+  int64_t wall_at_open_ms_ = 0;
+  int64_t monotonic_at_open_ms_ = 0;
+  // Wall minus bounded clock when a skew was last logged (0: none); trimmer and TrimExpired.
+  std::atomic<int64_t> logged_clock_skew_ms_{0};
 
   // Readers waiting for new records (WaitForRecords): the writer notifies after publishing each
   // durable group (NotifyCommitted); WakeWaiters bumps wake_epoch_ to end every wait.

@@ -1,11 +1,13 @@
 // Opening the store: RocksDB, meta bootstrap, recovery of every shard's last offset.
 #include <openssl/rand.h>
 #include <rocksdb/iterator.h>
+#include <time.h>
 
 #include <chrono>
 #include <filesystem>
 #include <system_error>
 
+#include "info_log.h"
 #include "keys.h"
 #include "record_codec.h"
 #include "store_impl.h"
@@ -46,6 +48,16 @@ int64_t StoreImpl::NowMs() const {
       .count();
 }
 
+int64_t StoreImpl::MonotonicMs() const {
+  if (options_.monotonic_ms_for_test) return options_.monotonic_ms_for_test();
+  // CLOCK_BOOTTIME rather than steady_clock (CLOCK_MONOTONIC): it also counts the time the
+  // machine or VM was suspended, so a wall clock that jumps forward on resume is not mistaken
+  // for a clock step. Like CLOCK_MONOTONIC it is never stepped by settimeofday or NTP.
+  struct timespec ts {};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+}
+
 Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options) {
   if (options.max_group_commit_bytes == 0) {
     return Status::InvalidArgument("max_group_commit_bytes must be > 0");
@@ -53,10 +65,21 @@ Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options) {
   if (options.trim_interval.count() <= 0) {
     return Status::InvalidArgument("trim_interval must be > 0");
   }
+  if (options.max_queued_append_bytes == 0) {
+    return Status::InvalidArgument("max_queued_append_bytes must be > 0");
+  }
   std::unique_ptr<StoreImpl> store(new StoreImpl(options));
+  store->wall_at_open_ms_ = store->NowMs();
+  store->monotonic_at_open_ms_ = store->MonotonicMs();
   TL_RETURN_IF_ERROR(store->OpenDb());
   TL_RETURN_IF_ERROR(store->LoadOrCreateMeta());
   TL_RETURN_IF_ERROR(store->LoadStreams());
+  store->CheckClockAtOpen();
+  store->disk_ = std::make_unique<DiskSpaceGuard>(
+      DiskSpaceGuard::Options{options.data_dir, options.min_free_bytes,
+                              [s = store.get()] { return s->MonotonicMs(); },
+                              options.free_bytes_for_test},
+      store->log_);
   if (options.durability == Durability::kNone) {
     store->log_->warn(
         "DURABILITY IS OFF (durability=none): appends are acknowledged before fsync and "
@@ -77,6 +100,12 @@ Status StoreImpl::OpenDb() {
   rocksdb::DBOptions db_options;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   TL_RETURN_IF_ERROR(BuildRocksDbOptions(options_, &db_options, &cfs));
+  // RocksDB's own LOG writer aborts the process after a failed write on a full disk
+  // (info_log.h); ours drops the line instead. Same file, format and limits.
+  auto info_log =
+      InfoLog::Open(options_.data_dir, db_options.max_log_file_size, db_options.keep_log_file_num);
+  info_log->SetInfoLogLevel(db_options.info_log_level);
+  db_options.info_log = std::move(info_log);
   // Compactions only rewrite keys and blob references: they may wait, appends may not. Run
   // them at the lowest CPU priority so that a burst of compaction never takes a core away from
   // the group-commit writer or the I/O threads (FORMAT.md, "The API path").

@@ -52,6 +52,12 @@ void StoreImpl::AppendAsync(const StreamName& stream_name, std::span<const Appen
     done(std::vector<AppendedRecord>{});
     return;
   }
+  // Cached: a statvfs at most every DiskSpaceGuard::kRefreshMs across all callers.
+  if (Status space = disk_->Check(); !space.ok()) {
+    low_disk_refusals_.fetch_add(1, std::memory_order_relaxed);
+    done(std::move(space));
+    return;
+  }
   pending.stream = std::move(stream);
   pending.records = records;
   pending.done = std::move(done);
@@ -65,6 +71,15 @@ void StoreImpl::Enqueue(PendingAppend pending) {
     refuse = sticky_error_;
   } else if (stopping_) {
     refuse = Status::Unavailable("store is shutting down");
+  } else if (pending.stream && !queue_.empty() &&
+             queued_bytes_ + pending.bytes > options_.max_queued_append_bytes) {
+    // Backpressure: the producer retries (SDKs back off on this error) instead of the queue
+    // growing without bound. An append into an empty queue always passes, whatever its size.
+    throttled_appends_.fetch_add(1, std::memory_order_relaxed);
+    refuse = Status::Throttled(
+        "Rate exceeded: " + std::to_string(queued_bytes_ >> 20) +
+        " MiB of records are waiting to be written (storage.max_queued_append_mib = " +
+        std::to_string(options_.max_queued_append_bytes >> 20) + "); retry with backoff");
   }
   if (!refuse.ok()) {
     lock.unlock();
@@ -72,6 +87,7 @@ void StoreImpl::Enqueue(PendingAppend pending) {
     return;
   }
   const bool was_empty = queue_.empty();
+  queued_bytes_ += pending.bytes;
   queue_.push_back(std::move(pending));
   lock.unlock();
   if (was_empty) queue_cv_.notify_one();
@@ -92,6 +108,14 @@ Status StoreImpl::Health() const {
 
 StoreStats StoreImpl::Stats() const {
   StoreStats s;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    s.queued_append_bytes = queued_bytes_;
+  }
+  s.throttled_appends = throttled_appends_.load(std::memory_order_relaxed);
+  s.low_disk_refusals = low_disk_refusals_.load(std::memory_order_relaxed);
+  s.disk_free_bytes = disk_->free_bytes();
+  s.low_disk = disk_->low();
   s.group_commits = group_commits_.load(std::memory_order_relaxed);
   s.committed_records = committed_records_.load(std::memory_order_relaxed);
   s.commit_seconds = static_cast<double>(commit_nanos_.load(std::memory_order_relaxed)) / 1e9;
@@ -127,6 +151,7 @@ void StoreImpl::WriterLoop() {
       while (!queue_.empty() &&
              (group.empty() || bytes + queue_.front().bytes <= options_.max_group_commit_bytes)) {
         bytes += queue_.front().bytes;
+        queued_bytes_ -= queue_.front().bytes;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -136,6 +161,11 @@ void StoreImpl::WriterLoop() {
   }
 }
 
+void StoreImpl::Refuse(std::vector<PendingAppend>& group, const Status& status) {
+  for (PendingAppend& p : group)
+    p.done(status);
+}
+
 void StoreImpl::CommitGroup(std::vector<PendingAppend>& group) {
   std::vector<ShardState*> touched;
   Status st;
@@ -143,7 +173,18 @@ void StoreImpl::CommitGroup(std::vector<PendingAppend>& group) {
     std::lock_guard<std::mutex> lock(queue_mu_);
     st = sticky_error_;
   }
-  if (st.ok()) st = WriteGroup(group, touched);
+  if (st.ok()) {
+    // Appends queued before the disk filled up must not reach RocksDB either. Not sticky:
+    // nothing was written, and the next group is accepted once space returns.
+    if (Status space = disk_->Check(); !space.ok()) {
+      for (const PendingAppend& p : group) {
+        if (p.stream) low_disk_refusals_.fetch_add(1, std::memory_order_relaxed);
+      }
+      Refuse(group, space);
+      return;
+    }
+    st = WriteGroup(group, touched);
+  }
   if (st.ok()) {
     // Publish only now: the batch is durable, so readers see acknowledged records only.
     for (ShardState* shard : touched) {
@@ -215,7 +256,19 @@ Status StoreImpl::WriteGroup(std::vector<PendingAppend>& group, std::vector<Shar
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kFsync;
   const auto started = std::chrono::steady_clock::now();
-  TL_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch_), "group commit write"));
+  if (auto s = db_->Write(wo, &batch_); !s.ok()) {
+    // A flush that ran out of space surfaces here as RocksDB's background error, which does
+    // not always carry the NoSpace subcode.
+    if (s.IsNoSpace() || s.ToString().find("No space left on device") != std::string::npos) {
+      // Despite min_free_bytes (another process filled the disk, or the check is off). RocksDB
+      // now refuses writes itself; the store makes it sticky like any failed write.
+      return Status::IOError("disk full: no space left in " + options_.data_dir.string() + " (" +
+                             s.ToString() +
+                             "); appends are refused until tideline is restarted with free space");
+    }
+    return FromRocks(s, "group commit write");
+  }
+  disk_->Committed(batch_.GetDataSize());
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   const auto& bounds = StoreStats::kCommitBuckets;
   const size_t bucket =

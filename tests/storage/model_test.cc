@@ -146,7 +146,7 @@ TEST_P(ModelTest, RandomOperationsMatchInMemoryModel) {
     if (op < 55) {
       Append(rng);
     } else if (op < 70) {
-      clock_ms_ += static_cast<int64_t>(rng() % 4000);
+      AdvanceClocks(static_cast<int64_t>(rng() % 4000));
     } else if (op < 80) {
       Trim();
     } else if (op < 92) {

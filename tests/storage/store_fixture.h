@@ -1,4 +1,5 @@
-// Shared fixture: a store in a temp dir with a fake clock that tests move by hand.
+// Shared fixture: a store in a temp dir with fake clocks and a fake free-space reading that
+// tests move by hand.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,6 +19,11 @@ class StoreTest : public ::testing::Test {
   void SetUp() override {
     options_.data_dir = dir_.Sub("data");
     options_.clock_ms_for_test = [this] { return clock_ms_.load(); };
+    options_.monotonic_ms_for_test = [this] { return monotonic_ms_.load(); };
+    options_.free_bytes_for_test = [this] {
+      ++free_bytes_reads_;
+      return free_bytes_.load();
+    };
     // The background trimmer must not race tests; they call TrimExpired themselves.
     options_.trim_interval = std::chrono::hours(24);
     Reopen();
@@ -64,9 +70,18 @@ class StoreTest : public ::testing::Test {
     return out;
   }
 
+  // Moves the wall clock and the monotonic clock together, as time passing does.
+  void AdvanceClocks(int64_t ms) {
+    clock_ms_ += ms;
+    monotonic_ms_ += ms;
+  }
+
   testing::TempDir dir_;
   StoreOptions options_;
   std::atomic<int64_t> clock_ms_{1'700'000'000'000};
+  std::atomic<int64_t> monotonic_ms_{1'000'000};
+  std::atomic<uint64_t> free_bytes_{uint64_t{1} << 40};
+  std::atomic<int> free_bytes_reads_{0};
   std::unique_ptr<Store> store_;
 };
 

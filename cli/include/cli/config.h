@@ -49,6 +49,12 @@ struct StorageConfig {
   int trim_interval_s = 60;
   // 1..65536. Default: 64
   int block_cache_mib = 64;
+  // Appends are refused (503 ServiceUnavailable) while the data directory's file system has less
+  // free space than this; 0..1048576, 0 disables the check. Default: 256
+  int64_t min_free_mib = 256;
+  // Record bytes that may wait for the writer before appends are throttled
+  // (ProvisionedThroughputExceededException); 1..4096. Default: 64
+  int max_queued_append_mib = 64;
 };
 
 struct LoggingConfig {

@@ -35,6 +35,26 @@ struct StoreOptions {
   // Default: 16 MiB
   size_t max_group_commit_bytes = 16u << 20;
 
+  // Appends are refused (Status::Unavailable, retryable; HTTP 503 ServiceUnavailable at the API)
+  // while the file system holding data_dir has fewer free bytes than this, so that RocksDB never
+  // meets ENOSPC: the room left lets it flush the memtables it holds (3 x 32 MiB of records),
+  // finish a compaction of keys, and keep writing checkpoints and stream changes, which are not
+  // refused. Appends are accepted again, without a restart, once space returns. The free space
+  // is read with statvfs at most every 100 ms (and sooner after many bytes were committed),
+  // never per record. 0 disables the check.
+  // Default: 256 MiB (memtables to flush + an L0 -> L1 compaction + headroom for the group
+  // commits in flight between two readings)
+  uint64_t min_free_bytes = 256u << 20;
+
+  // Most bytes of record data (data + partition keys) that may wait in the writer's queue. An
+  // append that would go past it completes at once with Status::Throttled (retryable; HTTP 400
+  // ProvisionedThroughputExceededException, which SDKs retry with backoff) instead of queueing,
+  // so a producer faster than the disk meets backpressure rather than unbounded memory. One
+  // append larger than the bound is still accepted into an empty queue. The group being written
+  // (max_group_commit_bytes) is not counted: memory held is at most the sum of the two.
+  // Default: 64 MiB (four full group commits, about half a second of ingest at 120 MB/s)
+  size_t max_queued_append_bytes = 64u << 20;
+
   // How often the trimmer looks for records past their stream's retention.
   // Default: 60 s
   std::chrono::milliseconds trim_interval{60'000};
@@ -58,6 +78,15 @@ struct StoreOptions {
   // TEST ONLY: the store's clock (ms since the Unix epoch) for arrival times, retention and
   // checkpoints. Default: empty (system clock)
   std::function<int64_t()> clock_ms_for_test;
+
+  // TEST ONLY: a monotonic clock in ms (any origin) that keeps counting across suspend, used to
+  // bound the retention clock (storage/FORMAT.md, "Clocks") and to pace the free-space check.
+  // Default: empty (CLOCK_BOOTTIME)
+  std::function<int64_t()> monotonic_ms_for_test;
+
+  // TEST ONLY: free bytes of the data directory's file system, instead of statvfs.
+  // Default: empty (statvfs)
+  std::function<uint64_t()> free_bytes_for_test;
 
   // TEST ONLY: consulted by the writer before each group-commit write; a non-OK Status is
   // treated exactly like a failed RocksDB write (sticky). Default: empty

@@ -115,6 +115,14 @@ struct StoreStats {
   uint64_t committed_records = 0;  // records in them
   double commit_seconds = 0;       // their total duration: write, fsync and memtable insert
   std::array<uint64_t, kCommitBuckets.size() + 1> commit_buckets{};  // per bucket, not cumulative
+  // Backpressure and disk space (StoreOptions::max_queued_append_bytes, min_free_bytes).
+  uint64_t queued_append_bytes = 0;  // record bytes waiting for the writer now
+  uint64_t throttled_appends = 0;    // appends refused because the queue was full
+  uint64_t low_disk_refusals = 0;    // appends refused for lack of free disk space
+  // Free bytes of the data directory's file system at the last reading (statvfs f_bavail),
+  // at most ~100 ms old; 0 before the first reading or when the check is disabled.
+  uint64_t disk_free_bytes = 0;
+  bool low_disk = false;  // appends are being refused for lack of space
   // The records column family, as RocksDB reports it.
   uint64_t l0_files = 0;
   uint64_t pending_compaction_bytes = 0;
@@ -151,7 +159,9 @@ class Store {
   // the sequence numbers, in input order, only after the WriteBatch holding them was written
   // with the store's durability (fsynced by default). All records of one call are committed
   // atomically, and per shard in input order. After a failed write the store refuses every
-  // further append with that IOError (sticky) until reopened.
+  // further append with that IOError (sticky) until reopened. Refusals that are not sticky and
+  // may pass on retry: Throttled when the writer's queue is full (max_queued_append_bytes),
+  // Unavailable while free disk space is below min_free_bytes or the store is closing.
   virtual void AppendAsync(const StreamName& stream, std::span<const AppendRecord> records,
                            AppendCallback done) = 0;
   // Blocking form of AppendAsync.
@@ -209,7 +219,8 @@ class Store {
   // ---- Misc.
   // 32 random bytes created with the store and kept in it: the iterator HMAC key.
   virtual const std::string& IteratorSecret() const = 0;
-  // OK, or the sticky write error.
+  // OK, or the sticky write error. Low disk space is not reported here (it is not sticky and
+  // reads still work); see Stats().low_disk.
   virtual Status Health() const = 0;
   virtual StoreStats Stats() const = 0;
 

@@ -1,0 +1,85 @@
+// Retention against wall-clock steps: the trimmer's "now" may not run ahead of the monotonic
+// time since Open (storage/FORMAT.md, "Clocks"); arrival times never decrease within a shard.
+#include <gtest/gtest.h>
+
+#include "store_fixture.h"
+
+namespace tideline::storage {
+namespace {
+
+constexpr int64_t kHourMs = 3600 * 1000;
+constexpr int64_t kYearMs = 365 * 24 * kHourMs;
+
+// Streams keep their real (24 h minimum) retention here: the clock tolerance is minutes.
+using RetentionClockTest = StoreTest;
+
+TEST_F(RetentionClockTest, WallClockJumpingAYearForwardExpiresNothing) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+  Put("s", {"a", "b", "c", "d"});
+  clock_ms_ += kYearMs;  // a wall-clock step; no time passed
+  auto removed = store_->TrimExpired();
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, 0u);
+  EXPECT_EQ(ReadAll("s", kShard0.get()).size() + ReadAll("s", kShard1.get()).size(), 4u);
+
+  // Real time passing still expires records: the monotonic clock says 25 hours went by.
+  monotonic_ms_ += 25 * kHourMs;
+  removed = store_->TrimExpired();
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 4u);
+}
+
+TEST_F(RetentionClockTest, RecordsAreKeptForTheirRetentionByTheMonotonicClock) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  Put("s", {"a"});
+  AdvanceClocks(12 * kHourMs);
+  Put("s", {"b"});
+  clock_ms_ += 30 * kHourMs;             // step forward: "a" and "b" look 42 h and 30 h old
+  AdvanceClocks(12 * kHourMs + 60'000);  // really: 24 h 1 min and 12 h 1 min
+  auto removed = store_->TrimExpired();
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 1u);
+  auto left = ReadAll("s", kShard0.get());
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].second, "d-b");
+}
+
+TEST_F(RetentionClockTest, SmallForwardStepWithinToleranceIsFollowed) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  Put("s", {"a"});
+  monotonic_ms_ += 24 * kHourMs - 60'000;  // a minute short of the retention
+  clock_ms_ += 24 * kHourMs + 60'000;      // the wall clock says a minute past it (2 min step)
+  EXPECT_EQ(*store_->TrimExpired(), 1u);
+}
+
+TEST_F(RetentionClockTest, WallClockJumpingBackwardExpiresNothingAndKeepsArrivalsMonotonic) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  Put("s", {"a"});
+  const int64_t first = clock_ms_.load();
+  clock_ms_ -= kYearMs;
+  monotonic_ms_ += 25 * kHourMs;  // by the monotonic clock "a" expired, by the wall it is new
+  Put("s", {"b"});
+  EXPECT_EQ(*store_->TrimExpired(), 0u) << "the earlier of the two clocks counts";
+  std::vector<int64_t> arrivals;
+  auto r = store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{},
+                        [&](const RecordView& v) { arrivals.push_back(v.arrival_ms); });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(arrivals, (std::vector<int64_t>{first, first}));
+}
+
+TEST_F(RetentionClockTest, ArrivalsStayMonotonicAcrossAReopenWithTheClockBehind) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+  Put("s", {"a"});
+  const int64_t first = clock_ms_.load();
+  clock_ms_ -= kHourMs;
+  Reopen();
+  Put("s", {"b"});
+  std::vector<int64_t> arrivals;
+  auto r = store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{},
+                        [&](const RecordView& v) { arrivals.push_back(v.arrival_ms); });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(arrivals, (std::vector<int64_t>{first, first}));
+}
+
+}  // namespace
+}  // namespace tideline::storage
