@@ -10,7 +10,6 @@
 // writing a response each have idle_timeout.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
