@@ -63,8 +63,23 @@ Status ParseServer(std::string_view file, const Field& f, ServerConfig& s) {
        }},
       {"idle_timeout_s",
        [&](const Field& x) { return ParseInteger(x, 1, 3600, s.idle_timeout_s); }},
+      {"header_timeout_s",
+       [&](const Field& x) { return ParseInteger(x, 1, 3600, s.header_timeout_s); }},
+      {"max_connections",
+       [&](const Field& x) { return ParseInteger(x, 1, 1000000, s.max_connections); }},
+      {"max_inflight_bytes",
+       [&](const Field& x) {
+         return ParseInteger(x, static_cast<int64_t>(kMiB), 65536 * static_cast<int64_t>(kMiB),
+                             s.max_inflight_bytes);
+       }},
   };
-  return ParseMap(file, f.path, f.key, f.value, schema);
+  TL_RETURN_IF_ERROR(ParseMap(file, f.path, f.key, f.value, schema));
+  if (s.max_inflight_bytes < s.max_body_bytes) {
+    // A body the server accepts must fit in the budget, or it could never be served.
+    return f.Error("max_inflight_bytes (" + std::to_string(s.max_inflight_bytes) +
+                   ") must be >= max_body_bytes (" + std::to_string(s.max_body_bytes) + ")");
+  }
+  return Status::Ok();
 }
 
 Status ParseStorage(std::string_view file, const Field& f, StorageConfig& s) {
@@ -223,6 +238,9 @@ server::ServerOptions ToServerOptions(const Config& config) {
   o.io_threads = config.server.io_threads;
   o.max_body_bytes = config.server.max_body_bytes;
   o.idle_timeout = std::chrono::seconds(config.server.idle_timeout_s);
+  o.header_timeout = std::chrono::seconds(config.server.header_timeout_s);
+  o.max_connections = static_cast<size_t>(config.server.max_connections);
+  o.max_inflight_bytes = config.server.max_inflight_bytes;
   o.region = config.server.region;
   o.account_id = config.server.account_id;
   o.iterator_ttl = std::chrono::milliseconds(config.server.iterator_ttl_ms);

@@ -48,6 +48,14 @@ const Operation* FindOperation(std::string_view target) {
 
 }  // namespace
 
+OperationKind KindOfTarget(std::string_view target) {
+  const Operation* op = FindOperation(target);
+  if (op == nullptr) return OperationKind::kOther;
+  if (op->name == "PutRecord" || op->name == "PutRecords") return OperationKind::kPut;
+  if (op->name == "GetRecords") return OperationKind::kRead;
+  return OperationKind::kOther;
+}
+
 Api::Api(HandlerContext ctx, Metrics& metrics, BlockingExecutor blocking)
     : ctx_(std::move(ctx)), metrics_(metrics), blocking_(std::move(blocking)) {}
 

@@ -19,6 +19,15 @@ namespace tideline::server {
 // Runs a task off the I/O threads (the server passes a small thread pool).
 using BlockingExecutor = std::function<void(std::function<void()>)>;
 
+// What an X-Amz-Target asks for, as far as the HTTP layer's limits care (known from the header,
+// before the body is read).
+enum class OperationKind {
+  kPut,    // PutRecord, PutRecords: bodies up to max_body_bytes
+  kRead,   // GetRecords: a small body, a response of up to ~14 MB
+  kOther,  // metadata calls and unknown targets: small bodies
+};
+OperationKind KindOfTarget(std::string_view target);
+
 class Api {
  public:
   // `metrics` must outlive the Api.

@@ -1,5 +1,7 @@
 #include "http_session.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -15,9 +17,22 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, const SessionShared& shared)
-    : stream_(std::move(socket)), shared_(shared) {
+HttpSession::HttpSession(net::ip::tcp::socket&& socket, const SessionShared& shared,
+                         ConnectionGate::Slot slot)
+    : stream_(std::move(socket)), shared_(shared), slot_(slot) {
   buffer_.reserve(kIdleReadBuffer);
+  shared_.limits->counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
+  if (slot_ == ConnectionGate::Slot::kOverflow) {
+    shared_.limits->counters.connections_overflow.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+HttpSession::~HttpSession() {
+  // Runs when the last handler of the session is gone, possibly while the io_context is being
+  // destroyed: only the shared Limits may be touched here.
+  ReleaseReservation();
+  shared_.limits->counters.connections_closed.fetch_add(1, std::memory_order_relaxed);
+  shared_.limits->gate.Release(slot_);
 }
 
 void HttpSession::Run() {
@@ -27,23 +42,126 @@ void HttpSession::Run() {
 
 void HttpSession::DoRead() {
   parser_.emplace();
-  parser_->body_limit(shared_.options->max_body_bytes);
-  stream_.expires_after(shared_.options->idle_timeout);
+  body_limit_ = shared_.options->max_body_bytes;
+  parser_->body_limit(body_limit_);
+  if (between_requests_ && buffer_.size() == 0) {
+    // Keep-alive: the client may take idle_timeout to start its next request. The bytes read
+    // here are the start of that request, so this costs no extra receive.
+    stream_.expires_after(shared_.options->idle_timeout);
+    stream_.async_read_some(
+        buffer_.prepare(std::max<size_t>(buffer_.capacity(), 512)),
+        beast::bind_front_handler(&HttpSession::OnFirstBytes, shared_from_this()));
+    return;
+  }
+  ReadHeader();
+}
+
+void HttpSession::OnFirstBytes(beast::error_code ec, size_t bytes) {
+  if (ec) {
+    Close();  // end_of_stream, idle timeout or reset
+    return;
+  }
+  buffer_.commit(bytes);
+  ReadHeader();
+}
+
+void HttpSession::ReadHeader() {
+  stream_.expires_after(shared_.options->header_timeout);
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
 }
 
 void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
-  if (ec || parser_->is_done()) {
+  if (ec == beast::error::timeout) {
+    shared_.limits->counters.header_timeouts.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (ec) {
     OnRead(ec, bytes);
     return;
   }
+  if (!Admit()) return;
+  if (parser_->is_done()) {
+    OnRead(ec, bytes);
+    return;
+  }
+  const Request& req = parser_->get();
+  if (req.version() >= 11 && beast::iequals(req[http::field::expect], "100-continue")) {
+    // The client waits for this before sending the body (RFC 9110 10.1.1); Admit() already
+    // answered the requests whose body would be refused.
+    continue_.emplace(http::status::continue_, req.version());
+    stream_.expires_after(shared_.options->idle_timeout);
+    http::async_write(
+        stream_, *continue_,
+        beast::bind_front_handler(&HttpSession::OnContinueWritten, shared_from_this()));
+    return;
+  }
+  ReadBody();
+}
+
+bool HttpSession::Admit() {
+  const Request& req = parser_->get();
+  LimitCounters& counters = shared_.limits->counters;
+  const std::string_view path(req.target().data(), req.target().size());
+  if (slot_ == ConnectionGate::Slot::kOverflow &&
+      !(req.method() == http::verb::get && (path == "/health" || path == "/metrics"))) {
+    counters.rejected_overflow.fetch_add(1, std::memory_order_relaxed);
+    Reject(MakeError(ApiErrorType::kServiceUnavailable,
+                     fmt::format("Too many connections (server.max_connections is {}); retry "
+                                 "later.",
+                                 shared_.limits->gate.max())));
+    return false;
+  }
+  if (parser_->is_done()) return true;  // no body: nothing to limit or reserve
+  const auto amz_target = req["X-Amz-Target"];
+  const OperationKind kind =
+      req.method() == http::verb::post
+          ? KindOfTarget(std::string_view(amz_target.data(), amz_target.size()))
+          : OperationKind::kOther;
+  if (kind != OperationKind::kPut) {
+    body_limit_ = std::min<uint64_t>(kSmallBodyBytes, shared_.options->max_body_bytes);
+  }
+  const auto length = parser_->content_length();
+  if (length && *length > body_limit_) {
+    counters.rejected_body_size.fetch_add(1, std::memory_order_relaxed);
+    Reject(MakeError(ApiErrorType::kRequestTooLarge,
+                     fmt::format("Request body exceeds the limit of {} bytes.", body_limit_)));
+    return false;
+  }
+  // A chunked body may grow to the limit, so that much is reserved; Beast enforces the limit.
+  if (!length) parser_->body_limit(body_limit_);
+  uint64_t want = length ? *length : body_limit_;
+  if (kind == OperationKind::kRead) want = std::max(want, kReadReserve);
+  if (!shared_.limits->budget.TryReserve(want)) {
+    counters.rejected_inflight.fetch_add(1, std::memory_order_relaxed);
+    const std::string message = fmt::format(
+        "Rate exceeded: the server holds its limit of {} request bytes in flight "
+        "(server.max_inflight_bytes); retry later.",
+        shared_.limits->budget.capacity());
+    Reject(MakeError(kind == OperationKind::kOther ? ApiErrorType::kLimitExceeded
+                                                   : ApiErrorType::kProvisionedThroughputExceeded,
+                     message));
+    return false;
+  }
+  reserved_ = want;
+  return true;
+}
+
+void HttpSession::OnContinueWritten(beast::error_code ec, size_t /*bytes*/) {
+  if (ec) {
+    Close();
+    return;
+  }
+  ReadBody();
+}
+
+void HttpSession::ReadBody() {
   // Beast reads at most the buffer's free capacity (at least 512 bytes) per receive. An idle
   // connection keeps a small buffer; a request with a body gets kBodyReadBuffer for as long as
   // it is being read, so a 5 MB PutRecords takes ~80 receives instead of ~10,000.
   const auto length = parser_->content_length();
   const size_t want = length ? std::min<uint64_t>(*length, kBodyReadBuffer) : kBodyReadBuffer;
   if (buffer_.capacity() - buffer_.size() < want) buffer_.reserve(buffer_.size() + want);
+  stream_.expires_after(shared_.options->idle_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
 }
@@ -57,11 +175,10 @@ void HttpSession::OnRead(beast::error_code ec, size_t /*bytes*/) {
     buffer_ = std::move(idle);
   }
   if (ec == http::error::body_limit) {
+    shared_.limits->counters.rejected_body_size.fetch_add(1, std::memory_order_relaxed);
     // The rest of the body is unread, so the connection cannot continue after the answer.
-    Send(MakeError(ApiErrorType::kRequestTooLarge,
-                   fmt::format("Request body exceeds the limit of {} bytes.",
-                               shared_.options->max_body_bytes)),
-         parser_->get().version(), /*keep_alive=*/false);
+    Reject(MakeError(ApiErrorType::kRequestTooLarge,
+                     fmt::format("Request body exceeds the limit of {} bytes.", body_limit_)));
     return;
   }
   if (ec) {
@@ -106,7 +223,7 @@ bool HttpSession::HandleGet(const Request& req) {
   } else if (target == "/metrics") {
     res->set(http::field::content_type, "text/plain; version=0.0.4");
     res->body() = shared_.metrics->Render(health, shared_.store->Stats()) +
-                  pipeline::PipelineMetricsText(statuses);
+                  RenderLimitMetrics(*shared_.limits) + pipeline::PipelineMetricsText(statuses);
   } else {
     if (target != "/pipelines") {
       const std::string_view name = target.substr(std::string_view("/pipelines/").size());
@@ -179,11 +296,29 @@ void HttpSession::Send(ApiResponse resp, unsigned version, bool keep_alive) {
   res->keep_alive(keep_alive);
   res->body() = std::move(resp.body);
   res->prepare_payload();
+  // A response is memory too (a GetRecords answer is up to ~14 MB): the reservation covers it
+  // until it is written. Forced, because the work is done and the answer must go out.
+  if (res->body().size() > reserved_) {
+    shared_.limits->budget.ForceReserve(res->body().size() - reserved_);
+    reserved_ = res->body().size();
+  }
   SendRaw(std::move(res));
+}
+
+void HttpSession::Reject(ApiResponse resp) {
+  Send(std::move(resp), parser_->get().version(), /*keep_alive=*/false);
+}
+
+void HttpSession::ReleaseReservation() {
+  if (reserved_ == 0) return;
+  shared_.limits->budget.Release(reserved_);
+  reserved_ = 0;
 }
 
 void HttpSession::SendRaw(std::unique_ptr<Response> res) {
   response_ = std::move(res);
+  // An overflow slot serves one health check, then makes room.
+  if (slot_ == ConnectionGate::Slot::kOverflow) response_->keep_alive(false);
   response_->set("x-amzn-RequestId", NewRequestId());
   const bool close = response_->need_eof();
   stream_.expires_after(shared_.options->idle_timeout);
@@ -194,6 +329,8 @@ void HttpSession::SendRaw(std::unique_ptr<Response> res) {
 void HttpSession::OnWrite(bool close, beast::error_code ec, size_t /*bytes*/) {
   if (response_) GiveResponseBuffer(std::move(response_->body()));
   response_.reset();
+  ReleaseReservation();
+  between_requests_ = true;
   if (ec || close) {
     Close();
     return;
@@ -210,12 +347,14 @@ void HttpSession::Close() {
   // a TCP reset if we closed with unread data, and could lose the response. Discard what it
   // sends, bounded in bytes and time, until it closes its side.
   drained_ = 0;
+  buffer_.clear();  // unread pipelined requests are dropped with the connection
   stream_.expires_after(kLingerTimeout);
   Drain();
 }
 
 void HttpSession::Drain() {
-  stream_.async_read_some(net::buffer(drain_buffer_.data(), drain_buffer_.size()),
+  // Reads into the read buffer's free space and never commits: nothing is kept.
+  stream_.async_read_some(buffer_.prepare(std::max<size_t>(buffer_.capacity(), 512)),
                           [self = shared_from_this()](beast::error_code ec, size_t n) {
                             self->drained_ += n;
                             if (ec || self->drained_ > kLingerMaxBytes) {

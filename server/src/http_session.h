@@ -1,10 +1,15 @@
 // One HTTP/1.1 connection (modeled on Beast's advanced_server): read a request, hand it to the
 // Api, write the response, repeat while keep-alive holds. Requests of one connection are
 // handled one at a time, in order: pipelined requests wait in the read buffer and the TCP
-// window, which bounds what a client can queue. Owns the idle timeout and the body limit.
+// window, which bounds what a client can queue. Owns the timeouts, the body limits and the
+// session's share of the in-flight budget (see limits.h).
+//
+// Timeouts: a connection's first request header must be complete within header_timeout of the
+// accept; between keep-alive requests the connection may sit idle for idle_timeout, and once the
+// next request's first byte arrives its header again has header_timeout. Reading a body and
+// writing a response each have idle_timeout.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -16,6 +21,7 @@
 
 #include <functional>
 #include "api.h"
+#include "connection_limits.h"
 #include "metrics.h"
 #include "pipeline/pipeline.h"
 
@@ -32,11 +38,18 @@ struct SessionShared {
   const std::vector<pipeline::Pipeline*>* pipelines = nullptr;
   // Runs slow administrative work (a pipeline reset) off the I/O threads.
   std::function<void(std::function<void()>)> blocking;
+  // Connection slots, the in-flight budget and their counters; sessions keep it alive.
+  std::shared_ptr<Limits> limits;
 };
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket&& socket, const SessionShared& shared);
+  // `slot` was taken from shared.limits->gate for this connection; the session releases it.
+  HttpSession(boost::asio::ip::tcp::socket&& socket, const SessionShared& shared,
+              ConnectionGate::Slot slot);
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
   void Run();
 
  private:
@@ -44,7 +57,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
   void DoRead();
+  void OnFirstBytes(boost::beast::error_code ec, size_t bytes);
+  void ReadHeader();
   void OnHeader(boost::beast::error_code ec, size_t bytes);
+  // Decides from the header alone whether the request may go on (overflow slot, body limit,
+  // in-flight budget) and reserves its body's bytes; when not, answers (and closes) and is false.
+  bool Admit();
+  void OnContinueWritten(boost::beast::error_code ec, size_t bytes);
+  void ReadBody();
   void OnRead(boost::beast::error_code ec, size_t bytes);
   void HandleRequest(Request&& req);
   void HandleApi(Request&& req);
@@ -55,6 +75,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Writes `resp` for a request of HTTP `version`; closes afterwards unless keep_alive.
   void Send(ApiResponse resp, unsigned version, bool keep_alive);
   void SendRaw(std::unique_ptr<Response> res);
+  // Answers `resp` and closes: for a request whose body is left unread.
+  void Reject(ApiResponse resp);
+  void ReleaseReservation();
   void OnWrite(bool close, boost::beast::error_code ec, size_t bytes);
   // Half-closes, then drains the peer's remaining bytes before closing (lingering close).
   void Close();
@@ -65,12 +88,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   static constexpr std::chrono::seconds kLingerTimeout{5};
   static constexpr size_t kLingerMaxBytes = 64u << 20;
 
+  // Reserved for a GetRecords at admission (its body is tiny, its answer up to ~14 MB); the
+  // reservation grows to the answer's size once it is built.
+  static constexpr uint64_t kReadReserve = 4u << 20;
+
   boost::beast::tcp_stream stream_;
-  boost::beast::flat_buffer buffer_;
+  boost::beast::flat_buffer buffer_;  // also the discard buffer of the lingering close
   SessionShared shared_;
+  const ConnectionGate::Slot slot_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::optional<boost::beast::http::response<boost::beast::http::empty_body>> continue_;
   std::unique_ptr<Response> response_;  // the response being written
-  std::array<char, 16 * 1024> drain_buffer_{};
+  uint64_t body_limit_ = 0;             // the current request's body limit
+  uint64_t reserved_ = 0;               // bytes of shared_.limits->budget this request holds
+  bool between_requests_ = false;       // a response was written; idle_timeout applies
   size_t drained_ = 0;
 };
 

@@ -1,10 +1,17 @@
 // Accepts TCP connections and starts an HttpSession on its own strand for each.
+//
+// Accepting pauses, rather than spins, when it cannot go on: while every connection slot is
+// taken (ConnectionGate wakes the listener when one frees), and after a failed accept (EMFILE,
+// ENFILE, ENOBUFS, ...) for a backoff of 10 ms doubling to 1 s, reset by the next success.
+// Accept failures are logged at most once per 10 s with a count of the suppressed ones.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "http_session.h"
 #include "storage/status.h"
@@ -22,12 +29,19 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void Stop();
 
  private:
+  static constexpr std::chrono::milliseconds kMinBackoff{10};
+  static constexpr std::chrono::milliseconds kMaxBackoff{1000};
+
   void DoAccept();
   void OnAccept(boost::beast::error_code ec, boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& ioc_;
+  // The acceptor, the timer and backoff_ are used only on the acceptor's strand.
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer backoff_timer_;
+  std::chrono::milliseconds backoff_{0};
   SessionShared shared_;
+  RateLimitedWarning accept_warning_{std::chrono::seconds(10)};
   uint16_t port_ = 0;
 };
 

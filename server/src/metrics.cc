@@ -101,4 +101,41 @@ std::string Metrics::Render(const Status& health, const storage::StoreStats& sto
   return out;
 }
 
+std::string RenderLimitMetrics(const Limits& limits) {
+  const LimitCounters& c = limits.counters;
+  const auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+  std::string out;
+  Counter(out, "tideline_http_connections_accepted_total", "Connections accepted.",
+          get(c.connections_accepted));
+  Counter(out, "tideline_http_connections_closed_total", "Connections closed.",
+          get(c.connections_closed));
+  Counter(out, "tideline_http_connections_overflow_total",
+          "Connections accepted over server.max_connections; they may only ask for /health or "
+          "/metrics.",
+          get(c.connections_overflow));
+  Gauge(out, "tideline_http_max_connections", "Connection limit in effect.", limits.gate.max());
+  Counter(out, "tideline_http_accept_errors_total",
+          "Failed accepts (e.g. out of file descriptors); accepting pauses with backoff.",
+          get(c.accept_errors));
+  Counter(out, "tideline_http_accept_paused_total",
+          "Times accepting paused because every connection slot was taken.", get(c.accept_paused));
+  Counter(out, "tideline_http_header_timeouts_total",
+          "Connections closed because a request header was not complete within "
+          "server.header_timeout_s.",
+          get(c.header_timeouts));
+  out +=
+      "# HELP tideline_http_rejected_total Requests refused from their header alone, by reason.\n"
+      "# TYPE tideline_http_rejected_total counter\n";
+  out += fmt::format("tideline_http_rejected_total{{reason=\"body_too_large\"}} {}\n",
+                     get(c.rejected_body_size));
+  out += fmt::format("tideline_http_rejected_total{{reason=\"inflight_bytes\"}} {}\n",
+                     get(c.rejected_inflight));
+  out += fmt::format("tideline_http_rejected_total{{reason=\"too_many_connections\"}} {}\n",
+                     get(c.rejected_overflow));
+  Gauge(out, "tideline_http_inflight_bytes",
+        "Request and response bytes reserved against server.max_inflight_bytes.",
+        limits.budget.used());
+  return out;
+}
+
 }  // namespace tideline::server

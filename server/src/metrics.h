@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "connection_limits.h"
 #include "storage/status.h"
 #include "storage/store.h"
 
@@ -40,5 +41,8 @@ class Metrics {
   std::map<std::string, OpStats, std::less<>> latency_;
   std::atomic<uint64_t> records_put_{0}, bytes_put_{0}, records_read_{0}, bytes_read_{0};
 };
+
+// The connection and in-flight-budget counters and gauges of `limits`, in the same format.
+std::string RenderLimitMetrics(const Limits& limits);
 
 }  // namespace tideline::server

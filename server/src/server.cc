@@ -3,7 +3,12 @@
 // (bounded wait), then stops the I/O threads and the pool.
 #include "server/server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -15,6 +20,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "api.h"
+#include "connection_limits.h"
 #include "listener.h"
 #include "logging.h"
 #include "metrics.h"
@@ -28,6 +34,13 @@ namespace net = boost::asio;
 // I/O thread. Two match the target machine; reads are short and bounded by 10 MiB.
 constexpr int kBlockingThreads = 2;
 constexpr std::chrono::seconds kDrainTimeout{10};
+// Connections beyond max_connections that may still ask for /health or /metrics.
+constexpr size_t kOverflowConnections = 32;
+// File descriptors kept for everything but connections: RocksDB keeps every SST file open
+// (~700 after the 44 GB benchmark ingest), plus its WAL, logs and locks, backup files, the
+// pipelines' HTTP connections, the io_context and the process's own files. At most half the
+// limit, so that a small limit still leaves connections.
+constexpr uint64_t kReservedFds = 1024;
 
 int64_t SystemNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -39,11 +52,54 @@ Status ValidateOptions(const ServerOptions& o) {
   if (o.io_threads < 1) return Status::InvalidArgument("server io_threads must be >= 1");
   if (o.max_body_bytes < 1024) return Status::InvalidArgument("max_body_bytes must be >= 1024");
   if (o.idle_timeout.count() <= 0) return Status::InvalidArgument("idle_timeout must be > 0");
+  if (o.header_timeout.count() <= 0) return Status::InvalidArgument("header_timeout must be > 0");
+  if (o.max_connections < 1) return Status::InvalidArgument("max_connections must be >= 1");
+  if (o.max_inflight_bytes < o.max_body_bytes) {
+    return Status::InvalidArgument(
+        fmt::format("max_inflight_bytes ({}) must be >= max_body_bytes ({})", o.max_inflight_bytes,
+                    o.max_body_bytes));
+  }
   if (o.iterator_ttl.count() <= 0) return Status::InvalidArgument("iterator_ttl must be > 0");
   if (o.account_id.size() != 12 ||
       o.account_id.find_first_not_of("0123456789") != std::string::npos)
     return Status::InvalidArgument("account_id must be 12 digits");
   return Status::Ok();
+}
+
+// Raises RLIMIT_NOFILE's soft limit to the hard limit (a process may do so unprivileged) and
+// returns the soft limit now in effect.
+uint64_t RaiseFdLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    Log().warn("getrlimit(RLIMIT_NOFILE) failed: {}", std::strerror(errno));
+    return 1024;  // the usual default soft limit
+  }
+  if (limit.rlim_cur < limit.rlim_max) {
+    const rlim_t before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      Log().warn("cannot raise RLIMIT_NOFILE from {} to {}: {}", before, limit.rlim_max,
+                 std::strerror(errno));
+      limit.rlim_cur = before;
+    }
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? uint64_t{1} << 20 : uint64_t{limit.rlim_cur};
+}
+
+// The connection limit that fits in `fd_limit`, logged.
+size_t ChooseMaxConnections(size_t wanted, uint64_t fd_limit) {
+  const uint64_t reserved = std::min(kReservedFds, fd_limit / 2);
+  const uint64_t fit =
+      fd_limit - reserved > kOverflowConnections ? fd_limit - reserved - kOverflowConnections : 1;
+  if (wanted <= fit) {
+    Log().info("max_connections {} (RLIMIT_NOFILE {})", wanted, fd_limit);
+    return wanted;
+  }
+  Log().warn(
+      "max_connections lowered from {} to {}: RLIMIT_NOFILE is {} and {} descriptors are kept "
+      "for RocksDB files, backups and pipelines (raise the hard limit, e.g. LimitNOFILE=)",
+      wanted, fit, fd_limit, reserved);
+  return static_cast<size_t>(fit);
 }
 
 class ServerImpl final : public Server {
@@ -64,10 +120,15 @@ class ServerImpl final : public Server {
     const auto address = net::ip::make_address(options_.host, ec);
     if (ec)
       return Status::InvalidArgument(fmt::format("bad host '{}': {}", options_.host, ec.message()));
-    SessionShared shared{
-        &options_,   &api_,
-        &metrics_,   &store_,
-        &pipelines_, [this](std::function<void()> task) { net::post(pool_, std::move(task)); }};
+    const size_t max_connections = ChooseMaxConnections(options_.max_connections, RaiseFdLimit());
+    SessionShared shared{&options_,
+                         &api_,
+                         &metrics_,
+                         &store_,
+                         &pipelines_,
+                         [this](std::function<void()> task) { net::post(pool_, std::move(task)); },
+                         std::make_shared<Limits>(max_connections, kOverflowConnections,
+                                                  options_.max_inflight_bytes)};
     listener_ = std::make_shared<Listener>(ioc_, shared);
     TL_RETURN_IF_ERROR(listener_->Bind({address, options_.port}));
     listener_->Run();

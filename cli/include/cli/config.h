@@ -34,6 +34,13 @@ struct ServerConfig {
   uint64_t max_body_bytes = 8u << 20;
   // Seconds before an idle connection is closed, 1..3600. Default: 60
   int idle_timeout_s = 60;
+  // Seconds a request header may take from its first byte (from the accept, for a connection's
+  // first request), 1..3600. Default: 10
+  int header_timeout_s = 10;
+  // Connections served at once, 1..1000000; lowered at start to fit RLIMIT_NOFILE. Default: 4096
+  uint64_t max_connections = 4096;
+  // Request bytes held in memory at once, 1 MiB..64 GiB, >= max_body_bytes. Default: 64 MiB
+  uint64_t max_inflight_bytes = 64u << 20;
   // TEST ONLY (--iterator-ttl-ms, not in the file): shard iterator lifetime. Default: 300000
   int64_t iterator_ttl_ms = 5 * 60 * 1000;
 };
