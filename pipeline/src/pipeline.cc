@@ -147,6 +147,9 @@ void PipelineImpl::Stop() {
   if (stopped_) return;
   stopped_ = true;
   StopThreads();
+  // No reader runs now: Lambda subprocesses end with the pipeline, not with its destructor.
+  for (const auto& processor : processors_)
+    processor->Shutdown();
   SetState("stopped", "");
 }
 
