@@ -95,11 +95,17 @@ Status ParseLambda(const Field& f, pipeline::LambdaOptions& o) {
        [&](const Field& x) { return ParseInteger(x, 1, 10'000, o.max_batch_records); }},
       {"retries", [&](const Field& x) { return ParseInteger(x, 0, 300, o.retries); }},
       {"timeout_ms", [&](const Field& x) { return ParseInteger(x, 1, 900'000, timeout_ms); }},
+      {"environment", [&](const Field& x) { return ParseStringPairs(x, o.environment); }},
+      {"inherit_environment",
+       [&](const Field& x) { return ParseStringList(x, o.inherit_environment); }},
   };
   TL_RETURN_IF_ERROR(ParseMap(f.file, f.path, f.key, f.value, schema));
   o.timeout = std::chrono::milliseconds(timeout_ms);
   if (o.url.empty() == o.command.empty()) {
     return f.Error("a lambda processor needs exactly one of url or command");
+  }
+  if (o.command.empty() && (!o.environment.empty() || !o.inherit_environment.empty())) {
+    return f.Error("environment and inherit_environment apply to a command, not to a url");
   }
   return Status::Ok();
 }

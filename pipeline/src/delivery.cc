@@ -50,6 +50,14 @@ void PipelineImpl::DeliverLoop(std::stop_token stop) {
 
 bool PipelineImpl::DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batches,
                                 std::stop_token stop) {
+  // Batches read before the last Reset are neither delivered nor checkpointed: the readers read
+  // their records again from the reset position.
+  const uint64_t epoch = epoch_.load(std::memory_order_acquire);
+  const size_t stale = std::erase_if(batches, [&](const auto& b) { return b->epoch() != epoch; });
+  if (stale > 0) {
+    log_->info("pipeline {}: dropped {} batches read before the reset", options_.name, stale);
+  }
+  if (batches.empty()) return true;
   // Documents for every Ok record. Ids and sequence numbers go into one buffer first; views
   // into it are taken once it has stopped growing.
   FlushDocuments flush;
@@ -113,7 +121,7 @@ bool PipelineImpl::DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batch
                                          : flush.stats[i]->records_delivery_failed;
     counter.fetch_add(1, std::memory_order_relaxed);
   }
-  if (!MoveCheckpoints(batches, stop)) return false;
+  if (!MoveCheckpoints(batches, epoch, stop)) return false;
   flushes_.fetch_add(1, std::memory_order_relaxed);
   SetState("running", "");
   log_->debug("pipeline {}: flushed {} documents from {} batches", options_.name, flush.docs.size(),
@@ -129,7 +137,7 @@ bool PipelineImpl::CommitBackup(std::stop_token stop) {
 }
 
 bool PipelineImpl::MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch>>& batches,
-                                   std::stop_token stop) {
+                                   uint64_t epoch, std::stop_token stop) {
   // Batches of a shard arrive in read order, so its last batch holds its highest offset.
   std::map<std::string, storage::Store::ShardCheckpoint> latest;
   for (const auto& b : batches) {
@@ -141,6 +149,12 @@ bool PipelineImpl::MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch
     checkpoints.push_back(std::move(cp));
   if (checkpoints.empty()) return true;
   return RetryUntilOk(stop, "checkpoint", spdlog::level::err, [&] {
+    // Held across the write so that a Reset's epoch bump comes strictly before or after it.
+    std::lock_guard<std::mutex> cp_lock(checkpoint_mu_);
+    if (epoch_.load(std::memory_order_acquire) != epoch) {
+      log_->info("pipeline {}: not checkpointing a flush read before the reset", options_.name);
+      return Status::Ok();
+    }
     const Status st = store_.SetCheckpoints(options_.name, options_.source.stream, checkpoints);
     if (st.code() == StatusCode::kNotFound || st.code() == StatusCode::kInvalidArgument) {
       // The stream was deleted (and maybe created again): these records' checkpoints are gone

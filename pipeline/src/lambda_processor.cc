@@ -56,6 +56,7 @@ class LambdaProcessor final : public Processor {
 
   std::string_view type() const override { return "lambda"; }
   void Process(RecordBatch& batch) override;
+  void Shutdown() override { invoker_->Shutdown(); }
 
  private:
   void Invoke(RecordBatch& batch, const lambda::RequestContext& context, Invocation& invocation);
@@ -200,6 +201,22 @@ Status Validate(const LambdaOptions& o) {
     return Status::InvalidArgument("lambda: retries must be 0.." + std::to_string(kMaxRetries) +
                                    ", got " + std::to_string(o.retries));
   }
+  for (const std::string& name : o.inherit_environment) {
+    if (name == "TIDELINE_OPENSEARCH_PASSWORD") {
+      return Status::InvalidArgument(
+          "lambda: inherit_environment: TIDELINE_OPENSEARCH_PASSWORD is never passed to a "
+          "transformer");
+    }
+    if (name.empty() || name.find('=') != std::string::npos) {
+      return Status::InvalidArgument("lambda: inherit_environment: '" + name +
+                                     "' is not a variable name");
+    }
+  }
+  for (const auto& [name, value] : o.environment) {
+    if (name.empty() || name.find('=') != std::string::npos) {
+      return Status::InvalidArgument("lambda: environment: '" + name + "' is not a variable name");
+    }
+  }
   if (o.timeout.count() <= 0) {
     return Status::InvalidArgument("lambda: timeout must be positive, got " +
                                    std::to_string(o.timeout.count()) + " ms");
@@ -215,7 +232,9 @@ Result<std::unique_ptr<Processor>> MakeLambdaProcessor(const LambdaOptions& opti
   if (!options.url.empty()) {
     invoker = std::make_unique<lambda::HttpInvoker>(options.url);
   } else {
-    invoker = std::make_unique<lambda::ProcessInvoker>(options.command);
+    invoker = std::make_unique<lambda::ProcessInvoker>(
+        options.command,
+        lambda::ChildEnvironment(options.environment, options.inherit_environment));
   }
   return std::unique_ptr<Processor>(std::make_unique<LambdaProcessor>(options, std::move(invoker)));
 }

@@ -6,21 +6,30 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
+#include <optional>
+#include <stop_token>
 #include <system_error>
+#include <thread>
 
+#include "curl_cloexec.h"
 #include "lambda_protocol.h"
 
-extern char** environ;  // NOLINT: POSIX, passed on to the transformer
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)  // linux/close_range.h, Linux 5.11
+#endif
 
 namespace tideline::pipeline::lambda {
 namespace {
@@ -158,7 +167,13 @@ std::unique_ptr<HttpInvoker::Connection> HttpInvoker::Take() {
   curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: we are threaded
   curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+  UseCloexecSockets(c->curl);
   return c;
+}
+
+void HttpInvoker::Shutdown() {
+  std::lock_guard<std::mutex> lock(mu_);
+  idle_.clear();
 }
 
 void HttpInvoker::Return(std::unique_ptr<Connection> connection) {
@@ -213,7 +228,9 @@ InvokeOutcome HttpInvoker::Invoke(std::string_view request, std::chrono::millise
 // One running transformer: our ends of its stdin and stdout pipes (non-blocking).
 class ChildProcess {
  public:
-  static Result<std::unique_ptr<ChildProcess>> Spawn(const std::vector<std::string>& command);
+  // Forks and execs; call it from a thread that outlives the child (see Spawner).
+  static Result<std::unique_ptr<ChildProcess>> Spawn(const std::vector<std::string>& command,
+                                                     const std::vector<std::string>& environment);
   ~ChildProcess() {
     CloseFd(stdin_);
     CloseFd(stdout_);
@@ -253,11 +270,51 @@ class ChildProcess {
   int stdout_;
 };
 
-Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const std::vector<std::string>& command) {
+namespace {
+
+// `program` itself when it contains a '/', else the first executable PATH entry of that name
+// (tideline's PATH, as execvp would use); "" when there is none.
+std::string ResolveProgram(const std::string& program) {
+  auto executable_file = [](const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::access(path.c_str(), X_OK) == 0;
+  };
+  if (program.empty()) return {};
+  if (program.find('/') != std::string::npos) return executable_file(program) ? program : "";
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    const size_t colon = dirs.find(':');
+    const std::string_view dir = dirs.substr(0, colon);
+    std::string candidate = (dir.empty() ? std::string(".") : std::string(dir)) + "/" + program;
+    if (executable_file(candidate)) return candidate;
+    if (colon == std::string_view::npos) return {};
+    dirs.remove_prefix(colon + 1);
+  }
+}
+
+// In the forked child: reports errno on the error pipe and exits. Async-signal-safe.
+[[noreturn]] void ChildFail(int error_fd, int err) {
+  ssize_t ignored = ::write(error_fd, &err, sizeof(err));  // the parent reads EOF otherwise
+  (void)ignored;
+  ::_exit(127);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
+    const std::vector<std::string>& command, const std::vector<std::string>& environment) {
+  const std::string program = ResolveProgram(command[0]);
+  if (program.empty()) {
+    return Status::Unavailable("cannot start " + command[0] + ": no such executable in PATH");
+  }
   // O_CLOEXEC: a child spawned concurrently elsewhere must not hold our pipe ends open, or EOF
-  // would never come. dup2 onto 0 and 1 clears the flag for the transformer itself.
+  // would never come. dup2 onto 0 and 1 clears the flag for the transformer itself. The third
+  // pipe reports an exec failure (errno); it closes at exec, so EOF means the exec worked.
   int to_child[2];
   int from_child[2];
+  int exec_error[2];
   if (pipe2(to_child, O_CLOEXEC) != 0) return Status::IOError("pipe: " + ErrnoText(errno));
   if (pipe2(from_child, O_CLOEXEC) != 0) {
     const int err = errno;
@@ -265,44 +322,130 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(const std::vector<std:
     ::close(to_child[1]);
     return Status::IOError("pipe: " + ErrnoText(err));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
-  // The child starts with no blocked signals (we may be inside WriteWithoutSigpipe's mask in
-  // another thread, and masks are inherited) and with SIGPIPE at its default action.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
+  if (pipe2(exec_error, O_CLOEXEC) != 0) {
+    const int err = errno;
+    for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]})
+      ::close(fd);
+    return Status::IOError("pipe: " + ErrnoText(err));
+  }
+  // Everything the child needs is prepared here: after fork it may only make
+  // async-signal-safe calls (no allocation: another thread may have held malloc's lock).
   std::vector<char*> argv;
   argv.reserve(command.size() + 1);
   for (const std::string& arg : command)
     argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  std::vector<char*> envp;
+  envp.reserve(environment.size() + 1);
+  for (const std::string& var : environment)
+    envp.push_back(const_cast<char*>(var.c_str()));
+  envp.push_back(nullptr);
+  rlimit files{};
+  const int max_fd = ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY
+                         ? static_cast<int>(std::min<rlim_t>(files.rlim_cur, 1 << 20))
+                         : 1 << 16;
+  sigset_t none;
+  sigemptyset(&none);
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  const pid_t parent = ::getpid();
+
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Killed when the thread that forked us ends (the Spawner's, which lives as long as the
+    // invoker) or the whole process dies, even by SIGKILL. If the parent died before prctl
+    // took effect, we were re-parented already: getppid() tells.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) ChildFail(exec_error[1], errno);
+    if (::getppid() != parent) ::_exit(127);
+    if (::dup2(to_child[0], STDIN_FILENO) < 0 || ::dup2(from_child[1], STDOUT_FILENO) < 0) {
+      ChildFail(exec_error[1], errno);
+    }
+    // Only 0, 1 and 2 survive the exec. What the pipeline opens is O_CLOEXEC already; this
+    // covers descriptors other modules and libraries opened without it (server sockets, ...).
+    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (int fd = 3; fd < max_fd; ++fd)
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // EBADF for most: fine
+    }
+    // The child starts with no blocked signals (we may be inside WriteWithoutSigpipe's mask in
+    // another thread, and masks are inherited) and with SIGPIPE at its default action.
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::sigaction(SIGPIPE, &default_action, nullptr);
+    ::execve(program.c_str(), argv.data(), envp.data());
+    ChildFail(exec_error[1], errno);
+  }
+  const int fork_errno = errno;
   ::close(to_child[0]);
   ::close(from_child[1]);
-  if (rc != 0) {
+  ::close(exec_error[1]);
+  int exec_errno = 0;
+  ssize_t n = 0;
+  if (pid > 0) {
+    do {
+      n = ::read(exec_error[0], &exec_errno, sizeof(exec_errno));
+    } while (n < 0 && errno == EINTR);
+  }
+  ::close(exec_error[0]);
+  if (pid < 0 || n > 0) {
     ::close(to_child[1]);
     ::close(from_child[0]);
-    return Status::Unavailable("cannot start " + command[0] + ": " + ErrnoText(rc));
+    if (pid > 0) {
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    return Status::Unavailable("cannot start " + command[0] + ": " +
+                               ErrnoText(pid < 0 ? fork_errno : exec_errno));
   }
   fcntl(to_child[1], F_SETFL, O_NONBLOCK);
   fcntl(from_child[0], F_SETFL, O_NONBLOCK);
   Log().debug("lambda: started transformer {} (pid {})", command[0], pid);
   return std::unique_ptr<ChildProcess>(new ChildProcess(pid, to_child[1], from_child[0]));
 }
+
+// Forks every child of a ProcessInvoker from one thread of its own. PR_SET_PDEATHSIG fires
+// when the *thread* that forked a child ends, not only the process: forked from a shard
+// reader, a child would be killed whenever that reader stops (a Reset restarts the readers)
+// although another reader may be using it. This thread lives as long as the invoker.
+//
+// Thread safety: Spawn may be called from any thread; calls are served one at a time.
+class Spawner {
+ public:
+  Spawner() : thread_([this](std::stop_token stop) { Run(stop); }) {}
+
+  Result<std::unique_ptr<ChildProcess>> Spawn(const std::vector<std::string>& command,
+                                              const std::vector<std::string>& environment) {
+    std::lock_guard<std::mutex> one_at_a_time(call_mu_);
+    std::unique_lock<std::mutex> lock(mu_);
+    job_ = [&] { return ChildProcess::Spawn(command, environment); };
+    result_.reset();
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return result_.has_value(); });
+    Result<std::unique_ptr<ChildProcess>> out = std::move(*result_);
+    result_.reset();
+    return out;
+  }
+
+ private:
+  void Run(std::stop_token stop) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (changed_.wait(lock, stop, [&] { return job_ != nullptr; })) {
+      auto job = std::move(job_);
+      job_ = nullptr;
+      lock.unlock();
+      auto spawned = job();
+      lock.lock();
+      result_.emplace(std::move(spawned));
+      changed_.notify_all();
+    }
+  }
+
+  std::mutex call_mu_;  // held by the one Spawn call being served
+  std::mutex mu_;
+  std::condition_variable_any changed_;
+  std::function<Result<std::unique_ptr<ChildProcess>>()> job_;   // GUARDED_BY(mu_)
+  std::optional<Result<std::unique_ptr<ChildProcess>>> result_;  // GUARDED_BY(mu_)
+  std::jthread thread_;  // last: starts once the members above exist
+};
 
 InvokeOutcome ChildProcess::Exchange(std::string_view request, Clock::time_point deadline,
                                      std::chrono::milliseconds timeout, std::string* response) {
@@ -400,13 +543,55 @@ std::string ChildProcess::Reap() {
 
 // ---- ProcessInvoker
 
-ProcessInvoker::ProcessInvoker(std::vector<std::string> command) : command_(std::move(command)) {}
+std::vector<std::string> ChildEnvironment(
+    const std::vector<std::pair<std::string, std::string>>& set,
+    const std::vector<std::string>& inherit) {
+  std::vector<std::pair<std::string, std::string>> vars;
+  auto put = [&](const std::string& name, std::string value) {
+    for (auto& [n, v] : vars) {
+      if (n == name) {
+        v = std::move(value);
+        return;
+      }
+    }
+    vars.emplace_back(name, std::move(value));
+  };
+  put("PATH", "/usr/local/bin:/usr/bin:/bin");
+  for (const char* name : {"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR"}) {
+    if (const char* v = std::getenv(name)) put(name, v);
+  }
+  for (const std::string& name : inherit) {
+    // Validation refuses it too; this is the place that must never let it through.
+    if (name == "TIDELINE_OPENSEARCH_PASSWORD") continue;
+    if (const char* v = std::getenv(name.c_str())) put(name, v);
+  }
+  for (const auto& [name, value] : set)
+    put(name, value);
+  std::vector<std::string> out;
+  out.reserve(vars.size());
+  for (const auto& [name, value] : vars)
+    out.push_back(name + "=" + value);
+  return out;
+}
+
+ProcessInvoker::ProcessInvoker(std::vector<std::string> command,
+                               std::vector<std::string> environment)
+    : command_(std::move(command)),
+      environment_(std::move(environment)),
+      spawner_(std::make_unique<Spawner>()) {}
 
 ProcessInvoker::~ProcessInvoker() {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto& child : idle_)
+  Shutdown();
+}
+
+void ProcessInvoker::Shutdown() {
+  std::vector<std::unique_ptr<ChildProcess>> idle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle.swap(idle_);
+  }
+  for (auto& child : idle)
     child->Close(std::chrono::milliseconds(500));
-  idle_.clear();
 }
 
 InvokeOutcome ProcessInvoker::Invoke(std::string_view request, std::chrono::milliseconds timeout,
@@ -422,7 +607,7 @@ InvokeOutcome ProcessInvoker::Invoke(std::string_view request, std::chrono::mill
   }
   if (child != nullptr && !child->Idle()) child.reset();  // killed and reaped
   if (child == nullptr) {
-    Result<std::unique_ptr<ChildProcess>> spawned = ChildProcess::Spawn(command_);
+    Result<std::unique_ptr<ChildProcess>> spawned = spawner_->Spawn(command_, environment_);
     if (!spawned.ok()) return InvokeOutcome::Failure(kFunctionError, spawned.status().message());
     child = std::move(spawned.value());
   }
@@ -442,24 +627,7 @@ InvokeOutcome ProcessInvoker::Invoke(std::string_view request, std::chrono::mill
 }
 
 bool IsExecutable(const std::string& program) {
-  auto executable_file = [](const std::string& path) {
-    struct stat st;
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-           ::access(path.c_str(), X_OK) == 0;
-  };
-  if (program.empty()) return false;
-  if (program.find('/') != std::string::npos) return executable_file(program);
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
-  while (true) {
-    const size_t colon = dirs.find(':');
-    const std::string_view dir = dirs.substr(0, colon);
-    if (executable_file((dir.empty() ? std::string(".") : std::string(dir)) + "/" + program)) {
-      return true;
-    }
-    if (colon == std::string_view::npos) return false;
-    dirs.remove_prefix(colon + 1);
-  }
+  return !ResolveProgram(program).empty();
 }
 
 }  // namespace tideline::pipeline::lambda

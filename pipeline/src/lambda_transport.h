@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "storage/status.h"
@@ -50,6 +51,8 @@ class Invoker {
   // with Lambda.JsonProcessingException (and a subprocess that wrote it is replaced).
   virtual InvokeOutcome Invoke(std::string_view request, std::chrono::milliseconds timeout,
                                const AcceptResponse& accept) = 0;
+  // Closes what is idle (connections, children) once no Invoke runs; a later Invoke opens anew.
+  virtual void Shutdown() {}
 };
 
 // POSTs the request to `url` with Content-Type application/json. A 2xx response's body is the
@@ -66,6 +69,7 @@ class HttpInvoker final : public Invoker {
 
   InvokeOutcome Invoke(std::string_view request, std::chrono::milliseconds timeout,
                        const AcceptResponse& accept) override;
+  void Shutdown() override;
 
  private:
   struct Connection;  // a libcurl easy handle and its error buffer
@@ -79,26 +83,47 @@ class HttpInvoker final : public Invoker {
 };
 
 class ChildProcess;
+class Spawner;
+
+// The environment of a subprocess transformer, as "NAME=value" strings: PATH (tideline's, or
+// /usr/local/bin:/usr/bin:/bin), HOME, LANG, LC_ALL, TZ and TMPDIR as tideline has them, the
+// variables named in `inherit` that tideline has, then `set` (later entries win). Nothing
+// else of tideline's environment, so no secret it was given (TIDELINE_OPENSEARCH_PASSWORD)
+// reaches the transformer.
+std::vector<std::string> ChildEnvironment(
+    const std::vector<std::pair<std::string, std::string>>& set,
+    const std::vector<std::string>& inherit);
 
 // Runs `command` (argv form, searched in PATH, no shell) and speaks the line framing with it.
 // Children start on demand and live across calls; one that fails a call in any way (exits,
 // times out, writes something that is not one line) is killed and reaped, and the next call
-// starts a fresh one. Their stderr is tideline's stderr. The destructor closes every idle
-// child's stdin, gives it a moment to exit, then kills and reaps it.
+// starts a fresh one. Their stderr is tideline's stderr.
+//
+// A child gets `environment` and nothing of tideline's but its stdin, stdout and stderr: every
+// other descriptor is closed at exec (the pipeline opens its own with O_CLOEXEC; the child
+// marks any other module's close-on-exec before exec too). It is killed (SIGKILL) when the
+// process that started it dies, however that happens (PR_SET_PDEATHSIG), and Shutdown or the
+// destructor closes every idle child's stdin, gives it a moment to exit, then kills and reaps
+// it.
 class ProcessInvoker final : public Invoker {
  public:
-  explicit ProcessInvoker(std::vector<std::string> command);
+  ProcessInvoker(std::vector<std::string> command, std::vector<std::string> environment);
   ~ProcessInvoker() override;
   ProcessInvoker(const ProcessInvoker&) = delete;
   ProcessInvoker& operator=(const ProcessInvoker&) = delete;
 
   InvokeOutcome Invoke(std::string_view request, std::chrono::milliseconds timeout,
                        const AcceptResponse& accept) override;
+  void Shutdown() override;
 
  private:
   const std::vector<std::string> command_;
+  const std::vector<std::string> environment_;
   std::mutex mu_;
   std::vector<std::unique_ptr<ChildProcess>> idle_;  // GUARDED_BY(mu_)
+  // Forks every child (see Spawner in lambda_transport.cc). Declared last, so destroyed first,
+  // after the destructor has closed the idle children.
+  std::unique_ptr<Spawner> spawner_;
 };
 
 // Whether `program` names an executable file: a path containing '/', or a name found in PATH.

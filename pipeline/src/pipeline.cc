@@ -147,6 +147,9 @@ void PipelineImpl::Stop() {
   if (stopped_) return;
   stopped_ = true;
   StopThreads();
+  // No reader runs now: Lambda subprocesses end with the pipeline, not with its destructor.
+  for (const auto& processor : processors_)
+    processor->Shutdown();
   SetState("stopped", "");
 }
 
@@ -156,8 +159,19 @@ Status PipelineImpl::Reset(const ResetPosition& position) {
   // Resolved before anything stops, so a bad position changes nothing.
   auto checkpoints = ResetCheckpoints(position);
   if (!checkpoints.ok()) return checkpoints.status();
+  // From here on nothing read before the reset moves a checkpoint: not the flush in delivery
+  // (its checkpoint write, if already under way, finishes before the bump), not what is still
+  // buffered (dropped when the new delivery thread takes it).
+  {
+    std::lock_guard<std::mutex> cp_lock(checkpoint_mu_);
+    epoch_.fetch_add(1, std::memory_order_acq_rel);
+  }
   StopThreads();
-  Status st = store_.SetCheckpoints(options_.name, options_.source.stream, *checkpoints);
+  Status st;
+  {
+    std::lock_guard<std::mutex> cp_lock(checkpoint_mu_);
+    st = store_.SetCheckpoints(options_.name, options_.source.stream, *checkpoints);
+  }
   if (st.ok()) {
     for (const auto& cp : *checkpoints) {
       log_->info("pipeline {}: reset {} to after {}", options_.name, cp.shard.get(),
@@ -280,6 +294,11 @@ PipelineStatus PipelineImpl::GetStatus() const {
     c.records_delivered = st->records_delivered.load(std::memory_order_relaxed);
     c.records_delivery_failed = st->records_delivery_failed.load(std::memory_order_relaxed);
     c.records_expired = st->records_expired.load(std::memory_order_relaxed);
+    c.read_errors = st->read_errors.load(std::memory_order_relaxed);
+    if (st->read_failing.load(std::memory_order_relaxed)) {
+      sh.state = "read_failing";
+      sh.last_error = st->read_error;
+    }
   }
   return s;
 }

@@ -4,9 +4,20 @@
 // them when the stream is deleted and created again), the readers (read -> transform -> Seal ->
 // buffer), and one delivery thread (buffer -> destination -> backup -> checkpoints).
 //
-// Locks: mu_ guards state_, message_, shards_ (the map, not the counters' atomics) and readers_;
-// it is never held while calling the store, a processor or the destination. FlushBuffer has its
-// own lock, never taken with mu_ held.
+// Locks: mu_ guards state_, message_, shards_ (the map, not the counters' atomics) and each
+// ShardStats::read_error; it is never held while calling the store, a processor or the
+// destination. FlushBuffer has its own lock, never taken with mu_ held. checkpoint_mu_
+// serializes epoch_ changes with checkpoint writes (it is held across Store::SetCheckpoints,
+// never with mu_ held). Lock order: lifecycle_mu_ -> checkpoint_mu_ -> mu_.
+//
+// Reset epochs: epoch_ counts Resets. A reader stamps the epoch it resumed under on every
+// batch; delivery drops batches of an older epoch before delivering them, and moves a checkpoint
+// only while, under checkpoint_mu_, the flush's epoch is still current. Reset bumps the epoch
+// under checkpoint_mu_ before it stops anything, so no batch read before a Reset can move a
+// checkpoint past the reset position, whatever was buffered or in delivery at the time. A
+// reader that sees the epoch move stops reading (its batches would be dropped) and waits for
+// Reset to replace it; it never resumes on its own, because until Reset has written the new
+// checkpoints it would resume from the old ones under the new epoch.
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -49,6 +60,12 @@ struct ShardStats {
   std::atomic<int64_t> last_arrival_ms{0};
   std::atomic<int64_t> read_arrival_ms{0};
   std::atomic<uint64_t> next_offset{0};
+  // Reads (or resumes) that failed, and whether the last one did. read_error is the last
+  // failure's message, GUARDED_BY(PipelineImpl::mu_); read_failing lets the reader's hot path
+  // see without the lock that there is nothing to clear.
+  std::atomic<uint64_t> read_errors{0};
+  std::atomic<bool> read_failing{false};
+  std::string read_error;
 };
 
 class PipelineImpl final : public Pipeline {
@@ -85,6 +102,12 @@ class PipelineImpl final : public Pipeline {
   // shard_reader.cc
   void ReadShard(std::stop_token stop, ShardSource source);
   Result<uint64_t> ResumeOffset(const ShardSource& source);
+  // Resumes under the current epoch, retrying until it works; false when stopped or the stream
+  // is gone. Sets *epoch and *next.
+  bool Resume(std::stop_token stop, const ShardSource& source, uint64_t* epoch, uint64_t* next);
+  // A shard's read (or resume) failed / worked: its state in GetStatus.
+  void ReadFailed(const ShardSource& source, const Status& error);
+  void ReadWorked(const ShardSource& source);
   void RecordReadDelays(const RecordBatch& batch, int64_t now_ms);
 
   // delivery.cc
@@ -98,7 +121,7 @@ class PipelineImpl final : public Pipeline {
   // backoff. False when stop was requested first.
   bool RetryUntilOk(std::stop_token stop, const std::string& what, spdlog::level::level_enum level,
                     const std::function<Status()>& attempt);
-  bool MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch>>& batches,
+  bool MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch>>& batches, uint64_t epoch,
                        std::stop_token stop);
 
   const PipelineOptions options_;
@@ -123,6 +146,10 @@ class PipelineImpl final : public Pipeline {
   std::stop_source drain_;
   bool delivery_done_ = false;  // GUARDED_BY(mu_)
   std::condition_variable delivery_done_cv_;
+
+  // See "Reset epochs" above. Starts at 1 so that a batch never stamped (0) is never current.
+  std::mutex checkpoint_mu_;
+  std::atomic<uint64_t> epoch_{1};
 
   // Serializes Stop and Reset, which stop and restart the threads below.
   std::mutex lifecycle_mu_;

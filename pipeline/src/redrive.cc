@@ -12,10 +12,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <utility>
 
 #include "backup_writer.h"
 #include "pipeline/backup.h"
 #include "pipeline_impl.h"
+#include "pipeline_log.h"
 #include "rotating_file.h"
 #include "storage/base64.h"
 
@@ -63,17 +65,71 @@ Result<fs::path> MoveInto(const fs::path& from, const fs::path& kind_dir, std::s
   return to;
 }
 
-// Takes a pending file away from a pipeline that may be appending to it: under its flock, so
-// never in the middle of an append. nullopt when it is gone already.
-Result<std::optional<fs::path>> Claim(const fs::path& path, const fs::path& kind_dir) {
-  auto locked = OpenLocked(path, O_RDONLY | O_CLOEXEC);
-  if (!locked.ok()) return locked.status();
-  if (!*locked) return std::optional<fs::path>();
-  auto moved = MoveInto(path, kind_dir, kRedriving);
-  ::close((*locked)->fd);  // drops the lock: the pipeline's next append starts a new file
-  if (!moved.ok()) return moved.status();
-  return std::optional<fs::path>(*moved);
-}
+// A redrive's claim on a backup file: an open file description holding an OFD lock (fcntl
+// F_OFD_SETLK, write lock on the whole file) for as long as the redrive works on the file,
+// until it is in redriven/. Two redrives therefore never send the same file: the second one
+// finds the lock taken and skips the file. The lock dies with the process, so the file of a
+// redrive that crashed is free for the next one.
+//
+// Two locks, because they mean different things: the pipeline's flock (rotating_file.h) is held
+// only while it appends and fsyncs, and a redrive takes it just long enough to move a pending
+// file away; the OFD lock is the long-lived, non-blocking redrive claim. On Linux flock and
+// fcntl locks are independent (backup directories must be local filesystems: NFS emulates
+// flock with fcntl locks).
+class Claim {
+ public:
+  enum class Outcome { kClaimed, kGone, kBusy };
+  Claim() = default;
+  Claim(Claim&& other) noexcept : fd_(std::exchange(other.fd_, -1)), path_(other.path_) {}
+  Claim& operator=(Claim&&) = delete;
+  ~Claim() {
+    if (fd_ >= 0) ::close(fd_);  // drops the claim
+  }
+
+  // Claims `path`; a pending file (not under redriving/) is moved into redriving/ first, under
+  // the pipeline's flock, so never in the middle of an append. kGone: another redrive sent it
+  // meanwhile; kBusy: another redrive holds it now.
+  Result<Outcome> Take(const fs::path& path, const fs::path& kind_dir, bool pending) {
+    // O_RDWR: a write lock needs a descriptor open for writing; nothing is written.
+    fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd_ < 0) {
+      if (errno == ENOENT) return Outcome::kGone;
+      return IoError("opening", path);
+    }
+    struct flock whole {};
+    whole.l_type = F_WRLCK;
+    whole.l_whence = SEEK_SET;
+    if (::fcntl(fd_, F_OFD_SETLK, &whole) != 0) {
+      if (errno == EAGAIN || errno == EACCES) return Outcome::kBusy;
+      return IoError("claiming", path);
+    }
+    // Claimed; but a redrive that finished the file may have moved it to redriven/ between
+    // our listing and our open.
+    if (!Names(path)) return Outcome::kGone;
+    path_ = path;
+    if (!pending) return Outcome::kClaimed;
+    if (::flock(fd_, LOCK_EX) != 0) return IoError("locking", path);
+    auto moved = MoveInto(path, kind_dir, kRedriving);
+    // Unlocked either way: the pipeline's next append finds the file gone and starts another.
+    ::flock(fd_, LOCK_UN);
+    if (!moved.ok()) return moved.status();
+    path_ = *moved;
+    return Outcome::kClaimed;
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  // Whether `path` still names the file we hold.
+  bool Names(const fs::path& path) const {
+    struct stat held {};
+    struct stat named {};
+    return ::fstat(fd_, &held) == 0 && ::stat(path.c_str(), &named) == 0 &&
+           held.st_ino == named.st_ino && held.st_dev == named.st_dev;
+  }
+
+  int fd_ = -1;
+  fs::path path_;
+};
 
 // One parsed backup line, owning what the Document views.
 struct Entry {
@@ -237,7 +293,12 @@ Result<std::vector<BackupFile>> ListBackupFiles(const std::string& root) {
     f.path = p.string();
     Classify(p, f);
     std::ifstream in(p, std::ios::binary);
-    if (!in) return IoError("opening", p);
+    if (!in) {
+      // Moved meanwhile (a concurrent redrive claimed or finished it): not there to list.
+      std::error_code gone;
+      if (!fs::exists(p, gone) && !gone) continue;
+      return IoError("opening", p);
+    }
     std::map<std::string, uint64_t> codes;
     std::string line;
     rapidjson::Document d;
@@ -278,20 +339,25 @@ Result<RedriveProgress> RedriveBackups(const std::string& root, Destination& des
   progress.files_total = to_redrive.size();
   Redriver redriver(destination, options, stop);
   for (const BackupFile& f : to_redrive) {
-    fs::path path = f.path;
+    const fs::path path = f.path;
     const fs::path kind_dir =
         f.state == kRedriving ? path.parent_path().parent_path() : path.parent_path();
-    if (f.state != kRedriving) {
-      auto claimed = Claim(path, kind_dir);
-      if (!claimed.ok()) return claimed.status();
-      if (!*claimed) {
-        ++progress.files_done;  // gone meanwhile (another redrive)
-        continue;
-      }
-      path = **claimed;
+    Claim claim;
+    auto taken = claim.Take(path, kind_dir, f.state != kRedriving);
+    if (!taken.ok()) return taken.status();
+    if (*taken == Claim::Outcome::kGone) {
+      ++progress.files_done;  // sent by another redrive meanwhile
+      continue;
     }
-    TL_RETURN_IF_ERROR(redriver.File(path, kind_dir, progress));
-    auto done = MoveInto(path, kind_dir, kRedriven);
+    if (*taken == Claim::Outcome::kBusy) {
+      ++progress.files_busy;
+      PipelineLogger()->warn("redrive: skipping {}: another redrive is sending it", f.path);
+      if (options.progress) options.progress(progress);
+      continue;
+    }
+    TL_RETURN_IF_ERROR(redriver.File(claim.path(), kind_dir, progress));
+    // Moved while still claimed, so no other redrive can take it up as interrupted.
+    auto done = MoveInto(claim.path(), kind_dir, kRedriven);
     if (!done.ok()) return done.status();
     ++progress.files_done;
     if (options.progress) options.progress(progress);

@@ -27,6 +27,16 @@ std::string FileStamp(std::chrono::system_clock::time_point now) {
   return buf;
 }
 
+// A temporary file of OpenNewFile that no live writer holds: empty, or a second name of a file
+// that was published. A live writer holds its lock (release_after_sync) from creation to link;
+// one that loses its temporary name here fails that Append, which is retried.
+void RemoveAbandonedTemporary(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;  // gone already
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlink(path.c_str());
+  ::close(fd);
+}
+
 }  // namespace
 
 Status SyncDirectory(const std::filesystem::path& dir) {
@@ -41,7 +51,7 @@ Status SyncDirectory(const std::filesystem::path& dir) {
 }
 
 Result<std::optional<LockedFile>> OpenLocked(const std::filesystem::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<LockedFile>();
     return ErrnoStatus("opening", path);
@@ -111,6 +121,10 @@ Result<std::unique_ptr<RotatingFile>> RotatingFile::Open(Options options) {
       SyncDirectory(options.dir.parent_path().empty() ? "." : options.dir.parent_path()));
   for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {
     const std::string name = entry.path().filename().string();
+    if (name.starts_with("." + options.prefix + "-") && name.ends_with(".tmp")) {
+      RemoveAbandonedTemporary(entry.path());
+      continue;
+    }
     if (!entry.is_regular_file() || !name.starts_with(options.prefix + "-") ||
         !name.ends_with(".ndjson")) {
       continue;
@@ -127,21 +141,43 @@ RotatingFile::~RotatingFile() {
 }
 
 Status RotatingFile::OpenNewFile() {
+  // The file is created under a hidden temporary name, locked, and only then linked to its
+  // final name. Created under the final name and locked afterwards (as it once was), a redrive
+  // could list it, lock it and move it into redriving/ in between; the writer would then lock
+  // the moved file and append lines into a file that is already being (or was) redriven. Now a
+  // file is locked whenever its final name exists and the writer holds it, so a claimer either
+  // sees no file or waits for the writer's Sync. link() (unlike rename) fails on an existing
+  // name, so two writers of one prefix never replace each other's files.
   const std::string stamp = FileStamp(std::chrono::system_clock::now());
-  for (int tries = 0; tries < 1000; ++tries) {
-    path_ = options_.dir /
-            (options_.prefix + "-" + stamp + "-" + std::to_string(sequence_++) + ".ndjson");
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ >= 0) break;
-    if (errno != EEXIST) return ErrnoStatus("creating", path_);
+  std::filesystem::path temp;
+  int fd = -1;
+  for (int tries = 0; tries < 1000 && fd < 0; ++tries) {
+    temp = options_.dir / ("." + options_.prefix + "-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(sequence_++) + ".tmp");
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST) return ErrnoStatus("creating", temp);
   }
-  if (fd_ < 0) return ErrnoStatus("creating", path_);
-  if (options_.release_after_sync && ::flock(fd_, LOCK_EX) != 0) {
-    const Status s = ErrnoStatus("locking", path_);
-    ::close(fd_);
-    fd_ = -1;
+  if (fd < 0) return ErrnoStatus("creating", temp);
+  auto fail = [&](const std::string& what, const std::filesystem::path& path) {
+    const Status s = ErrnoStatus(what, path);
+    ::unlink(temp.c_str());  // best effort: Open removes temporary files left behind
+    ::close(fd);
     return s;
+  };
+  if (options_.release_after_sync && ::flock(fd, LOCK_EX) != 0) return fail("locking", temp);
+  if (options_.created_hook_for_test) options_.created_hook_for_test(temp);
+  std::filesystem::path final_path;
+  while (true) {
+    final_path = options_.dir /
+                 (options_.prefix + "-" + stamp + "-" + std::to_string(sequence_++) + ".ndjson");
+    if (::link(temp.c_str(), final_path.c_str()) == 0) break;
+    if (errno != EEXIST) return fail("naming", final_path);
   }
+  // The file is complete under its final name; a leftover temporary name would only be a second
+  // link to it, which Open removes.
+  ::unlink(temp.c_str());
+  fd_ = fd;
+  path_ = std::move(final_path);
   size_ = synced_size_ = 0;
   opened_at_ = std::chrono::steady_clock::now();
   dir_sync_pending_ = true;

@@ -5,7 +5,8 @@
 // file was created). A failed Append or Sync truncates the file back to its last synced length
 // and closes it, so a retried flush never leaves a half-written copy behind; the next Append
 // starts a new file. Files left with a torn last line by a crash are cut back to their last
-// complete line when the writer opens.
+// complete line when the writer opens. A new file appears under its final name only once it is
+// locked (see OpenNewFile); until then it is a hidden ".<prefix>-*.tmp" that nobody lists.
 //
 // Thread safety: none; one owner.
 #pragma once
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +37,9 @@ class RotatingFile {
     // it and renames it, and the next Append, finding it gone, starts a new file. Backups use
     // this; the file destination keeps its file open. Default: false
     bool release_after_sync = false;
+    // Tests only: called with the temporary path of every new file, after it was created (and
+    // locked, with release_after_sync) and before it gets its final name. Default: none
+    std::function<void(const std::filesystem::path&)> created_hook_for_test;
   };
 
   // Creates the directory and repairs torn files; IOError naming the path on failure.
@@ -79,7 +84,7 @@ Status SyncDirectory(const std::filesystem::path& dir);
 // The other side of release_after_sync: opens `path` with `flags`, takes its exclusive flock and
 // checks that, once locked, the file is still the one named `path` (one renamed away while we
 // waited for the lock is not). The caller closes `fd`, which drops the lock. nullopt when `path`
-// names no file any more.
+// names no file any more. O_CLOEXEC is always added to `flags`.
 struct LockedFile {
   int fd = -1;
   uint64_t size = 0;

@@ -61,27 +61,67 @@ void PipelineImpl::RecordReadDelays(const RecordBatch& batch, int64_t now_ms) {
   }
 }
 
+void PipelineImpl::ReadFailed(const ShardSource& source, const Status& error) {
+  ShardStats& stats = *source.stats;
+  stats.read_errors.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats.read_error = error.ToString();
+  }
+  if (!stats.read_failing.exchange(true, std::memory_order_relaxed)) {
+    log_->error("pipeline {}: reading {} failed; retrying every {} ms: {}", options_.name,
+                source.shard.get(), kErrorPause.count(), error.ToString());
+  } else {
+    log_->debug("pipeline {}: reading {} failed again: {}", options_.name, source.shard.get(),
+                error.ToString());
+  }
+}
+
+void PipelineImpl::ReadWorked(const ShardSource& source) {
+  ShardStats& stats = *source.stats;
+  if (!stats.read_failing.load(std::memory_order_relaxed)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats.read_error.clear();
+  }
+  stats.read_failing.store(false, std::memory_order_relaxed);
+  log_->info("pipeline {}: reading {} works again", options_.name, source.shard.get());
+}
+
+bool PipelineImpl::Resume(std::stop_token stop, const ShardSource& source, uint64_t* epoch,
+                          uint64_t* next) {
+  while (!stop.stop_requested()) {
+    // Read before the checkpoint: a Reset that moves the checkpoint after this bumps the epoch,
+    // and the reader resumes again.
+    *epoch = epoch_.load(std::memory_order_acquire);
+    auto resumed = ResumeOffset(source);
+    if (resumed.ok()) {
+      *next = *resumed;
+      return true;
+    }
+    if (resumed.status().code() == StatusCode::kNotFound) return false;  // stream deleted
+    ReadFailed(source, resumed.status());
+    if (!WaitUnlessStopped(stop, kErrorPause)) return false;
+  }
+  return false;
+}
+
 void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
   const StreamName& stream = options_.source.stream;
   ShardStats& stats = *source.stats;
+  uint64_t epoch = 0;
   uint64_t next = 0;
-  while (!stop.stop_requested()) {
-    auto resumed = ResumeOffset(source);
-    if (resumed.ok()) {
-      next = *resumed;
-      break;
-    }
-    if (resumed.status().code() == StatusCode::kNotFound) return;  // stream deleted
-    log_->error("pipeline {}: cannot resume {}: {}", options_.name, source.shard.get(),
-                resumed.status().ToString());
-    if (!WaitUnlessStopped(stop, kErrorPause)) return;
-  }
+  if (!Resume(stop, source, &epoch, &next)) return;
   const storage::ReadLimits limits{options_.source.read_max_records,
                                    options_.source.read_max_bytes};
   while (!stop.stop_requested()) {
+    // A Reset is under way: it bumped the epoch and will stop this reader, then start a new one
+    // from the moved checkpoints. Whatever this one reads now would be dropped.
+    if (epoch_.load(std::memory_order_acquire) != epoch) return;
     stats.next_offset.store(next, std::memory_order_relaxed);
     auto batch = std::make_unique<RecordBatch>(stream, source.shard, source.uid,
                                                options_.max_document_depth);
+    batch->set_epoch(epoch);
     auto read =
         store_.Read(stream, source.shard, Offset(next), limits, [&](const storage::RecordView& v) {
           // Reserved at the first record: an idle shard's empty reads allocate nothing.
@@ -90,11 +130,11 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
         });
     if (!read.ok()) {
       if (read.status().code() == StatusCode::kNotFound) return;
-      log_->error("pipeline {}: reading {}: {}", options_.name, source.shard.get(),
-                  read.status().ToString());
+      ReadFailed(source, read.status());
       if (!WaitUnlessStopped(stop, kErrorPause)) return;
       continue;
     }
+    ReadWorked(source);
     stats.last_arrival_ms.store(read->last_arrival_ms, std::memory_order_relaxed);
     stats.last_offset.store(read->last_offset.get(), std::memory_order_relaxed);
     const uint64_t first =

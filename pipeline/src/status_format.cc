@@ -80,6 +80,8 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
     for (const ShardStatus& s : p.shards) {
       w.StartObject();
       text("shardId", s.shard_id);
+      text("state", s.state);
+      text("lastError", s.last_error);
       text("checkpoint", s.checkpoint);
       u64("checkpointOffset", s.checkpoint_offset);
       u64("lastOffset", s.last_offset);
@@ -96,6 +98,7 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
           {"recordsDelivered", c.records_delivered},
           {"recordsDeliveryFailed", c.records_delivery_failed},
           {"recordsExpired", c.records_expired},
+          {"readErrors", c.read_errors},
       };
       for (const auto& [key, value] : counters)
         u64(key, value);
@@ -132,6 +135,7 @@ std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
       {"tideline_pipeline_records_delivered_total", &ShardCounters::records_delivered},
       {"tideline_pipeline_records_delivery_failed_total", &ShardCounters::records_delivery_failed},
       {"tideline_pipeline_records_expired_total", &ShardCounters::records_expired},
+      {"tideline_pipeline_read_errors_total", &ShardCounters::read_errors},
   };
   for (const auto& [name, member] : counters) {
     fmt::format_to(std::back_inserter(out), "# TYPE {} counter\n", name);
@@ -139,6 +143,12 @@ std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
       for (const ShardStatus& s : p.shards)
         Counter(out, name, p, s, s.counters.*member);
     }
+  }
+  // 1 while the shard's reads fail (state "read_failing"), so an alert needs no rate().
+  out += "# TYPE tideline_pipeline_read_failing gauge\n";
+  for (const PipelineStatus& p : statuses) {
+    for (const ShardStatus& s : p.shards)
+      Counter(out, "tideline_pipeline_read_failing", p, s, s.state == "read_failing" ? 1 : 0);
   }
   out += "# TYPE tideline_pipeline_millis_behind_latest gauge\n";
   for (const PipelineStatus& p : statuses) {

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -89,6 +92,122 @@ class ControlledDestination final : public Destination {
   bool open_ = true;
 };
 
+// Delegates to a file destination, records the sequence numbers of every call, and can hold
+// calls at a gate. A held call returns (Unavailable) as soon as its stop token is triggered,
+// like a real destination's request being abandoned.
+class GateDestination final : public Destination {
+ public:
+  explicit GateDestination(std::unique_ptr<Destination> inner) : inner_(std::move(inner)) {}
+  std::string_view type() const override { return "file"; }
+  std::string description() const override { return inner_->description(); }
+  Status Deliver(std::span<const Document> docs, std::span<DeliveryResult> results,
+                 std::stop_token stop) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      std::vector<uint64_t> offsets;
+      for (const Document& d : docs) {
+        auto pos = DecodeSequenceNumber(d.sequence_number);
+        offsets.push_back(pos ? pos->offset : 0);
+      }
+      calls_.push_back(std::move(offsets));
+      changed_.notify_all();
+      if (!changed_.wait(lock, stop, [&] { return open_; })) {
+        return Status::Unavailable("stopping");
+      }
+    }
+    return inner_->Deliver(docs, results, stop);
+  }
+  void SetOpen(bool open) {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = open;
+    changed_.notify_all();
+  }
+  // Waits (bounded) until `n` calls have started; returns the offsets of call n (1-based).
+  std::optional<std::vector<uint64_t>> WaitForCall(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!changed_.wait_for(lock, std::chrono::seconds(30), [&] { return calls_.size() >= n; })) {
+      return std::nullopt;
+    }
+    return calls_[n - 1];
+  }
+
+ private:
+  std::unique_ptr<Destination> inner_;
+  std::mutex mu_;
+  std::condition_variable_any changed_;
+  std::vector<std::vector<uint64_t>> calls_;  // GUARDED_BY(mu_)
+  bool open_ = false;                         // GUARDED_BY(mu_)
+};
+
+// A store whose Read fails while fail_reads is set, as a damaged disk would; everything else
+// goes to the real store.
+class ReadFaultStore final : public storage::Store {
+ public:
+  explicit ReadFaultStore(storage::Store& inner) : inner_(inner) {}
+  std::atomic<bool> fail_reads{false};
+
+  Status CreateStream(const StreamName& name, uint32_t shard_count) override {
+    return inner_.CreateStream(name, shard_count);
+  }
+  Status DeleteStream(const StreamName& name) override { return inner_.DeleteStream(name); }
+  std::vector<StreamName> ListStreams(std::string_view start, size_t limit) const override {
+    return inner_.ListStreams(start, limit);
+  }
+  Result<storage::StreamInfo> DescribeStream(const StreamName& name) const override {
+    return inner_.DescribeStream(name);
+  }
+  Status SetRetentionHours(const StreamName& name, int hours) override {
+    return inner_.SetRetentionHours(name, hours);
+  }
+  void AppendAsync(const StreamName& stream, std::span<const storage::AppendRecord> records,
+                   storage::AppendCallback done) override {
+    inner_.AppendAsync(stream, records, std::move(done));
+  }
+  Result<Offset> ResolvePosition(const StreamName& stream, const ShardId& shard,
+                                 storage::StartingPosition position, std::string_view seq,
+                                 int64_t timestamp_ms) const override {
+    return inner_.ResolvePosition(stream, shard, position, seq, timestamp_ms);
+  }
+  Result<storage::ReadSummary> Read(
+      const StreamName& stream, const ShardId& shard, Offset from,
+      const storage::ReadLimits& limits,
+      const std::function<void(const storage::RecordView&)>& visit) const override {
+    if (fail_reads.load()) return Status::IOError("injected read fault");
+    return inner_.Read(stream, shard, from, limits, visit);
+  }
+  Result<Offset> WaitForRecords(const StreamName& stream, const ShardId& shard, Offset after,
+                                std::chrono::milliseconds timeout) const override {
+    return inner_.WaitForRecords(stream, shard, after, timeout);
+  }
+  void WakeWaiters() const override { inner_.WakeWaiters(); }
+  Result<uint64_t> TrimExpired() override { return inner_.TrimExpired(); }
+  Status SetCheckpoint(std::string_view app, const StreamName& stream, const ShardId& shard,
+                       const SequenceNumber& seq) override {
+    return inner_.SetCheckpoint(app, stream, shard, seq);
+  }
+  Status SetCheckpoints(std::string_view app, const StreamName& stream,
+                        std::span<const ShardCheckpoint> checkpoints) override {
+    return inner_.SetCheckpoints(app, stream, checkpoints);
+  }
+  Status SetCheckpointAtTimestamp(std::string_view app, const StreamName& stream,
+                                  const ShardId& shard, int64_t timestamp_ms) override {
+    return inner_.SetCheckpointAtTimestamp(app, stream, shard, timestamp_ms);
+  }
+  Result<storage::Checkpoint> GetCheckpoint(std::string_view app, const StreamName& stream,
+                                            const ShardId& shard) const override {
+    return inner_.GetCheckpoint(app, stream, shard);
+  }
+  std::vector<storage::Checkpoint> ListCheckpoints(std::string_view app) const override {
+    return inner_.ListCheckpoints(app);
+  }
+  const std::string& IteratorSecret() const override { return inner_.IteratorSecret(); }
+  Status Health() const override { return inner_.Health(); }
+  storage::StoreStats Stats() const override { return inner_.Stats(); }
+
+ private:
+  storage::Store& inner_;
+};
+
 // Polls `done` every 10 ms until it holds or `limit` passes. A pipeline exposes its progress as
 // state (checkpoints, status), not as events, so tests poll it; only the overall limit is a time.
 template <typename F>
@@ -120,13 +239,18 @@ class PipelineTest : public ::testing::Test {
 
   std::unique_ptr<Pipeline> Start(int destination_failures = 0,
                                   ControlledDestination** control = nullptr) {
-    std::vector<std::unique_ptr<Processor>> processors;
-    processors.push_back(std::make_unique<TestProcessor>());
     auto file = MakeFileDestination(file_options_, options_.name);
     EXPECT_TRUE(file.ok()) << file.status().ToString();
     auto dest = std::make_unique<ControlledDestination>(std::move(*file), destination_failures);
     if (control != nullptr) *control = dest.get();
-    auto p = Pipeline::StartWith(options_, *store_, std::move(processors), std::move(dest));
+    return StartWithDestination(std::move(dest));
+  }
+
+  std::unique_ptr<Pipeline> StartWithDestination(std::unique_ptr<Destination> dest) {
+    std::vector<std::unique_ptr<Processor>> processors;
+    processors.push_back(std::make_unique<TestProcessor>());
+    storage::Store& store = source_store_ != nullptr ? *source_store_ : *store_;
+    auto p = Pipeline::StartWith(options_, store, std::move(processors), std::move(dest));
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     return p.ok() ? std::move(*p) : nullptr;
   }
@@ -185,6 +309,8 @@ class PipelineTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<storage::Store> store_;
+  // The store the pipeline reads, when not store_ itself (a fault-injecting wrapper).
+  storage::Store* source_store_ = nullptr;
   PipelineOptions options_;
   FileDestinationOptions file_options_;
 };
@@ -491,6 +617,114 @@ TEST_F(PipelineTest, UnwritableBackupStopsCheckpointsUntilItCanBeWritten) {
   fs::create_directories(pf);
   ASSERT_TRUE(WaitCaughtUp(*p, std::chrono::seconds(60)));
   EXPECT_EQ(AllLines(pf).size(), 1u);
+}
+
+TEST_F(PipelineTest, ResetDropsWhatWasBufferedOrInDeliveryBeforeIt) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  auto file = MakeFileDestination(file_options_, options_.name);
+  ASSERT_TRUE(file.ok());
+  auto gate_owner = std::make_unique<GateDestination>(std::move(*file));
+  GateDestination* gate = gate_owner.get();
+  auto p = StartWithDestination(std::move(gate_owner));
+  // The first 50 records are held in delivery, the next 50 wait in the buffer.
+  auto lines = Numbered("ok-", 100);
+  Append({lines.begin(), lines.begin() + 50});
+  ASSERT_TRUE(gate->WaitForCall(1).has_value());
+  Append({lines.begin() + 50, lines.end()});
+  ASSERT_TRUE(PollUntil([&] { return p->GetStatus().buffered_records == 50; }));
+
+  ResetPosition reset;
+  reset.kind = ResetPosition::Kind::kTrimHorizon;
+  ASSERT_TRUE(p->Reset(reset).ok());
+  const ShardId shard("shardId-000000000000");
+  auto cp = store_->GetCheckpoint("pipe", StreamName("logs"), shard);
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->offset.get(), 0u);
+
+  // The first delivery after the reset starts at the reset position, not with the batch that
+  // was buffered before it.
+  auto first = gate->WaitForCall(2);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_FALSE(first->empty());
+  EXPECT_EQ(first->front(), 1u);
+  for (size_t i = 1; i < first->size(); ++i)
+    EXPECT_EQ((*first)[i], (*first)[i - 1] + 1);
+  cp = store_->GetCheckpoint("pipe", StreamName("logs"), shard);
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->offset.get(), 0u) << "nothing read before the reset may move the checkpoint";
+
+  gate->SetOpen(true);
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  // Nothing was delivered before the reset (the held call was abandoned), so every record is
+  // delivered exactly once, from the reset position.
+  const auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 100u);
+  for (const auto& [line, count] : delivered)
+    EXPECT_EQ(count, 1) << line;
+}
+
+TEST_F(PipelineTest, ResetToATimestampDropsTheBufferedBatchesAndCheckpointsFromThere) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  auto file = MakeFileDestination(file_options_, options_.name);
+  ASSERT_TRUE(file.ok());
+  auto gate_owner = std::make_unique<GateDestination>(std::move(*file));
+  GateDestination* gate = gate_owner.get();
+  auto p = StartWithDestination(std::move(gate_owner));
+  auto lines = Numbered("ok-a", 100);
+  Append({lines.begin(), lines.begin() + 50});
+  ASSERT_TRUE(gate->WaitForCall(1).has_value());
+  Append({lines.begin() + 50, lines.end()});
+  ASSERT_TRUE(PollUntil([&] { return p->GetStatus().buffered_records == 50; }));
+
+  ResetPosition reset;
+  reset.kind = ResetPosition::Kind::kAtTimestamp;
+  reset.timestamp_ms = std::numeric_limits<int64_t>::max() / 2;  // after every record: offset 101
+  ASSERT_TRUE(p->Reset(reset).ok());
+  gate->SetOpen(true);
+  Append(Numbered("ok-b", 10));  // offsets 101..110: the only ones to deliver now
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  const auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 10u);
+  for (const auto& [line, count] : delivered) {
+    EXPECT_TRUE(line.starts_with("ok-b")) << line;
+    EXPECT_EQ(count, 1) << line;
+  }
+}
+
+TEST_F(PipelineTest, FailingReadsShowInTheShardStateAndMetricsUntilTheyWork) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  ReadFaultStore faulty(*store_);
+  faulty.fail_reads = true;
+  source_store_ = &faulty;
+  auto p = Start();
+  Append(Numbered("ok-", 10));
+  ASSERT_TRUE(PollUntil([&] {
+    const PipelineStatus s = p->GetStatus();
+    return s.shards.size() == 1 && s.shards[0].state == "read_failing" &&
+           s.shards[0].counters.read_errors >= 2;  // it keeps retrying
+  }));
+  PipelineStatus s = p->GetStatus();
+  EXPECT_NE(s.shards[0].last_error.find("injected read fault"), std::string::npos);
+  const std::string json = PipelineStatusJson({s});
+  EXPECT_NE(json.find("\"state\":\"read_failing\""), std::string::npos) << json;
+  EXPECT_NE(json.find("injected read fault"), std::string::npos) << json;
+  const std::string metrics = PipelineMetricsText({s});
+  const std::string labels = "{pipeline=\"pipe\",shard=\"shardId-000000000000\"}";
+  EXPECT_NE(metrics.find("tideline_pipeline_read_errors_total" + labels + " " +
+                         std::to_string(s.shards[0].counters.read_errors)),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("tideline_pipeline_read_failing" + labels + " 1"), std::string::npos);
+
+  faulty.fail_reads = false;
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  s = p->GetStatus();
+  EXPECT_EQ(s.shards[0].state, "reading");
+  EXPECT_EQ(s.shards[0].last_error, "");
+  EXPECT_GE(s.shards[0].counters.read_errors, 2u);  // a counter: it stays
+  EXPECT_NE(PipelineMetricsText({s}).find("tideline_pipeline_read_failing" + labels + " 0"),
+            std::string::npos);
+  EXPECT_EQ(Delivered().size(), 10u);
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 // document in it was delivered or written to a new redrive-failed-*.ndjson, into
 // <kind>/redriven/. A running pipeline may keep appending to its backups meanwhile: it takes
 // an flock on a file only while appending, and starts a new file when its file was taken away.
+// Each redrive claims a file exclusively (an OFD lock held until the file is in redriven/), so
+// concurrent redrives over the same directory never send the same file twice: a file another
+// redrive holds is skipped (RedriveProgress::files_busy).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +50,9 @@ struct RedriveProgress {
   uint64_t documents_failed = 0;
   // processing-failed files are source records, not documents: they are not redriven.
   uint64_t files_skipped = 0;
+  // Files another redrive (a concurrent `tideline backup redrive`) was sending: skipped, and
+  // logged as a warning. They are not counted in files_done.
+  uint64_t files_busy = 0;
   std::string current_file;
 };
 

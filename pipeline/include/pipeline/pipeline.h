@@ -36,10 +36,15 @@ struct ShardCounters {
   uint64_t records_delivered = 0;
   uint64_t records_delivery_failed = 0;  // refused by the destination, sent to the backup
   uint64_t records_expired = 0;          // trimmed by retention before the pipeline read them
+  uint64_t read_errors = 0;              // store reads (or resumes from the checkpoint) that failed
 };
 
 struct ShardStatus {
   std::string shard_id;
+  // "reading", or "read_failing" while the reader's reads fail (it retries every second; the
+  // first read that works brings it back to "reading"), with the last failure in last_error.
+  std::string state = "reading";
+  std::string last_error;
   // Last handled record: sequence number ("" when none) and offset (0 when none).
   std::string checkpoint;
   uint64_t checkpoint_offset = 0;

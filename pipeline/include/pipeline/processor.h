@@ -29,6 +29,9 @@ class Processor {
   // Transforms the batch. A processor whose whole invocation fails (an unreachable Lambda after
   // its retries) marks every record it was given ProcessingFailed; it does not return an error.
   virtual void Process(RecordBatch& batch) = 0;
+  // Releases what the processor holds outside this process (a Lambda subprocess is closed and
+  // reaped) once no Process call runs; Pipeline::Stop calls it. A later Process starts again.
+  virtual void Shutdown() {}
 };
 
 // ---- access_log: one web server access-log line per record -> a JSON object.
@@ -113,6 +116,13 @@ struct LambdaOptions {
   int retries = 3;
   // Per-invocation timeout. Default: 60 s
   std::chrono::milliseconds timeout{60'000};
+  // Subprocess only. The child's environment is not tideline's (which may hold secrets such as
+  // TIDELINE_OPENSEARCH_PASSWORD): it gets PATH (default /usr/local/bin:/usr/bin:/bin), HOME,
+  // LANG, LC_ALL, TZ and TMPDIR when tideline has them, then the variables named in
+  // inherit_environment that tideline has, then `environment` (which wins). Naming
+  // TIDELINE_OPENSEARCH_PASSWORD in inherit_environment is an error. Default: none, none
+  std::vector<std::pair<std::string, std::string>> environment;
+  std::vector<std::string> inherit_environment;
   // Used for the ARNs in the request. Filled in by the pipeline.
   std::string pipeline_name;
   std::string region = "us-east-1";

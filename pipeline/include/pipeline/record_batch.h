@@ -131,6 +131,11 @@ class RecordBatch {
   // Arrival time (ms) of the batch's oldest record; 0 when it has none.
   int64_t oldest_arrival_ms() const { return oldest_arrival_ms_; }
 
+  // The pipeline's reset epoch when the batch was read: a pipeline stamps it on each batch and
+  // will not deliver or checkpoint a batch read before its last Reset. Default: 0
+  uint64_t epoch() const { return epoch_; }
+  void set_epoch(uint64_t epoch) { epoch_ = epoch; }
+
  private:
   StreamName stream_;
   ShardId shard_;
@@ -147,6 +152,7 @@ class RecordBatch {
   uint32_t max_depth_;
   JsonAllocator json_allocator_;
   std::string scratch_;  // serialization buffer reused by Bytes()
+  uint64_t epoch_ = 0;
 };
 
 // Dotted-path access to nested JSON objects ("geo.location.lat"). A path segment never

@@ -1,5 +1,7 @@
 #include "opensearch/bulk_transport.h"
 
+#include "curl_cloexec.h"
+
 #include <curl/curl.h>
 
 #include <mutex>
@@ -93,6 +95,7 @@ struct BulkTransport::Impl {
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    UseCloexecSockets(c);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10'000L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout_s) * 1000);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");  // whatever libcurl can decode
