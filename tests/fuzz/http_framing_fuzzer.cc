@@ -75,7 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // The peer closes: a body delimited by end of stream completes, anything else is an error.
   beast::error_code ec;
-  if (parser->got_header()) {
+  if (parser->is_header_done()) {
     parser->put_eof(ec);
     if (!ec && parser->is_done()) Inspect(*parser);
   }

@@ -77,11 +77,9 @@ void CheckResponse(const Op& op, std::string_view body, const ApiResponse& r) {
   d.Parse(r.body.data(), r.body.size());
   FUZZ_CHECK(!d.HasParseError() && d.IsObject());
   if (r.status != 200) {
-    auto type = d.FindMember("__type");
-    FUZZ_CHECK(type != d.MemberEnd() && type->value.IsString() &&
-               r.error_type == type->value.GetString());
-    auto message = d.FindMember("message");
-    FUZZ_CHECK(message != d.MemberEnd() && message->value.IsString());
+    FUZZ_CHECK(d.HasMember("__type") && d["__type"].IsString() &&
+               r.error_type == d["__type"].GetString());
+    FUZZ_CHECK(d.HasMember("message") && d["message"].IsString());
   }
 }
 
