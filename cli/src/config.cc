@@ -3,6 +3,7 @@
 
 #include "config_parse.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -117,17 +118,57 @@ Status ParseDocument(std::string_view file, const YAML::Node& root, Config& conf
 
 }  // namespace
 
+namespace {
+
+// Notes where each document starts, and builds nothing.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// The file must hold at most one document. YAML::LoadAll would tell, but yaml-cpp 0.7 loops
+// forever there, allocating, on a stray flow indicator such as a lone `,` (a document the parser
+// cannot consume is reported again and again): so count at most two documents, and call a
+// second document that starts where the first did what it is, a syntax error.
+// Returns the number of documents (0 or 1).
+Result<size_t> CountDocuments(const std::string& text, std::string_view file_name) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  while (starts.starts.size() < 2 && parser.HandleNextDocument(starts)) {
+  }
+  if (starts.starts.size() < 2) return starts.starts.size();
+  const YAML::Mark& second = starts.starts[1];
+  const std::string where = std::string(file_name) + ":" + std::to_string(second.line + 1);
+  if (second.pos == starts.starts[0].pos) {
+    return Status::InvalidArgument(where + ":" + std::to_string(second.column + 1) +
+                                   ": YAML syntax error: unexpected character");
+  }
+  return Status::InvalidArgument(where + ": expected a single YAML document, found several");
+}
+
+}  // namespace
+
 Result<Config> ParseConfig(std::string_view text, std::string_view file_name) {
   Config config;
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() > 1) {
-      return Status::InvalidArgument(std::string(file_name) + ":" +
-                                     std::to_string(LineOf(docs[1], docs[1])) +
-                                     ": expected a single YAML document, found several");
-    }
-    if (docs.empty()) return config;
-    TL_RETURN_IF_ERROR(ParseDocument(file_name, docs[0], config));
+    const std::string owned(text);
+    const Result<size_t> documents = CountDocuments(owned, file_name);
+    if (!documents.ok()) return documents.status();
+    if (*documents == 0) return config;
+    TL_RETURN_IF_ERROR(ParseDocument(file_name, YAML::Load(owned), config));
   } catch (const YAML::Exception& e) {
     const int line = e.mark.line >= 0 ? e.mark.line + 1 : 1;
     const int column = e.mark.column >= 0 ? e.mark.column + 1 : 1;

@@ -100,11 +100,13 @@ std::optional<ApiResponse> CheckHashKeyRanges(const PutBatch& batch) {
   return std::nullopt;
 }
 
-// Whole-request errors (the stream, the arguments) versus failures of the write itself, which
-// Kinesis reports per record with HTTP 200.
+// Whole-request errors (the stream, the arguments, a server refusing writes for want of disk:
+// 503, which every SDK retries with backoff) versus failures of the write itself, which Kinesis
+// reports per record with HTTP 200.
 bool IsRequestError(StatusCode code) {
   return code == StatusCode::kNotFound || code == StatusCode::kInvalidArgument ||
-         code == StatusCode::kLimitExceeded || code == StatusCode::kResourceInUse;
+         code == StatusCode::kLimitExceeded || code == StatusCode::kResourceInUse ||
+         code == StatusCode::kUnavailable;
 }
 
 ApiResponse PutRecordsResponse(const PutBatch& batch,
@@ -123,6 +125,12 @@ ApiResponse PutRecordsResponse(const PutBatch& batch,
       w.TrustedString((*result)[i].sequence_number.get());
       w.Key("ShardId");
       w.String((*result)[i].shard_id.get());
+    } else if (result.status().code() == StatusCode::kThrottled) {
+      // The append queue is full: AWS's per-record throttling answer, which producers retry.
+      w.Key("ErrorCode");
+      w.String("ProvisionedThroughputExceededException");
+      w.Key("ErrorMessage");
+      w.String(result.status().message());
     } else {
       w.Key("ErrorCode");
       w.String("InternalFailure");

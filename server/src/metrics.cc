@@ -62,6 +62,18 @@ void RenderStore(std::string& out, const storage::StoreStats& s) {
         s.delayed_write_rate);
   Gauge(out, "tideline_store_write_stopped", "1 while RocksDB stops writes.",
         s.write_stopped ? 1 : 0);
+  Gauge(out, "tideline_store_queued_append_bytes",
+        "Record bytes waiting for the group-commit writer.", s.queued_append_bytes);
+  Counter(out, "tideline_store_throttled_appends_total",
+          "Appends refused because the append queue was full (storage.max_queued_append_mib).",
+          s.throttled_appends);
+  Gauge(out, "tideline_store_disk_free_bytes", "Free bytes on the data directory's filesystem.",
+        s.disk_free_bytes);
+  Gauge(out, "tideline_store_low_disk",
+        "1 while appends are refused for lack of free space (storage.min_free_mib).",
+        s.low_disk ? 1 : 0);
+  Counter(out, "tideline_store_low_disk_refusals_total",
+          "Appends refused for lack of free disk space.", s.low_disk_refusals);
 }
 
 }  // namespace

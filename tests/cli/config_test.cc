@@ -189,12 +189,53 @@ TEST(Config, OutOfRangeNamesFileLineKey) {
             "config.yaml:2: server.account_id: expected 12 digits, got \"12345\"");
 }
 
+TEST(Config, HardeningLimitsAreReadCheckedAndPassedOn) {
+  Result<Config> r = ParseConfig(
+      "server:\n  max_connections: 100\n  header_timeout_s: 3\n  max_inflight_bytes: 33554432\n"
+      "storage:\n  min_free_mib: 1024\n  max_queued_append_mib: 16\n"
+      "pipelines:\n  - name: p\n    source: {stream: s}\n    max_document_depth: 20\n"
+      "    destination: {file: {path: /tmp/out}}\n",
+      "config.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const auto server = ToServerOptions(*r);
+  EXPECT_EQ(server.max_connections, 100u);
+  EXPECT_EQ(server.header_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(server.max_inflight_bytes, 32u << 20);
+  const auto store = ToStoreOptions(*r);
+  EXPECT_EQ(store.min_free_bytes, 1024ull << 20);
+  EXPECT_EQ(store.max_queued_append_bytes, 16u << 20);
+  ASSERT_EQ(r->pipelines.size(), 1u);
+  EXPECT_EQ(r->pipelines[0].max_document_depth, 20u);
+
+  EXPECT_EQ(ErrorOf("server:\n  max_connections: 0\n"),
+            "config.yaml:2: server.max_connections: expected an integer in 1..1000000, got 0");
+  EXPECT_EQ(ErrorOf("server:\n  header_timeout_s: 0\n"),
+            "config.yaml:2: server.header_timeout_s: expected an integer in 1..3600, got 0");
+  EXPECT_EQ(ErrorOf("storage:\n  min_free_mib: -1\n"),
+            "config.yaml:2: storage.min_free_mib: expected an integer in 0..1048576, got -1");
+  EXPECT_EQ(ErrorOf("storage:\n  max_queued_append_mib: 0\n"),
+            "config.yaml:2: storage.max_queued_append_mib: expected an integer in 1..4096, got 0");
+  const std::string pipeline =
+      "pipelines:\n  - name: p\n    source: {stream: s}\n    destination: {file: {path: o}}\n";
+  EXPECT_EQ(
+      ErrorOf(pipeline + "    max_document_depth: 0\n"),
+      "config.yaml:5: pipelines[0].max_document_depth: expected an integer in 1..1000, got 0");
+  EXPECT_EQ(ErrorOf(pipeline + "    max_document_depth: 1001\n"),
+            "config.yaml:5: pipelines[0].max_document_depth: expected an integer in 1..1000, got "
+            "1001");
+}
+
 TEST(Config, SyntaxErrorNamesFileAndLine) {
   const std::string e = ErrorOf("server:\n  listen: 1.2.3.4:5\n  region: [unclosed\n");
   EXPECT_EQ(e.rfind("config.yaml:", 0), 0u) << e;
   EXPECT_NE(e.find("YAML syntax error"), std::string::npos) << e;
   const std::string tab = ErrorOf("server:\n\tlisten: x\n");
   EXPECT_EQ(tab.rfind("config.yaml:2:", 0), 0u) << tab;
+  // A stray flow indicator once sent the YAML library into an endless, allocating loop.
+  EXPECT_EQ(ErrorOf(",\n"), "config.yaml:1:1: YAML syntax error: unexpected character");
+  EXPECT_EQ(ErrorOf("server:\n  io_threads: 2\n,\n").rfind("config.yaml:", 0), 0u);
+  EXPECT_EQ(ErrorOf("server: {}\n---\nstorage: {}\n"),
+            "config.yaml:2: expected a single YAML document, found several");
 }
 
 TEST(Config, DuplicateKeyIsAnError) {

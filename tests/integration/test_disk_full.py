@@ -158,16 +158,15 @@ class MinFreeRefusesAppendsBeforeTheDiskIsFull(DiskFullBase):
         self.assertIn(f"below storage.min_free_mib ({MIN_FREE_MIB})", msg)
         self.assertIn(self.server.data_dir, msg)
 
-        # PutRecords: nothing acknowledged. Today the server reports a refused batch per record
-        # (FailedRecordCount); a whole-request 503 carrying the message is also acceptable.
-        try:
-            r = self.put_records(20)
-            self.assertEqual(r["FailedRecordCount"], 20)
-            self.assertTrue(all("ErrorCode" in x and "SequenceNumber" not in x
-                                for x in r["Records"]))
-        except botocore.exceptions.ClientError as e:
-            self.assertEqual(e.response["Error"]["Code"], "ServiceUnavailable")
-            self.assertIn("Insufficient disk space", e.response["Error"]["Message"])
+        # PutRecords: the whole request is refused with the same 503 (SDKs retry it), nothing
+        # acknowledged.
+        acked_before = len(self.acked)
+        with self.assertRaises(botocore.exceptions.ClientError) as ctx:
+            self.put_records(20)
+        self.assertEqual(ctx.exception.response["ResponseMetadata"]["HTTPStatusCode"], 503)
+        self.assertEqual(ctx.exception.response["Error"]["Code"], "ServiceUnavailable")
+        self.assertIn("Insufficient disk space", ctx.exception.response["Error"]["Message"])
+        self.assertEqual(len(self.acked), acked_before)
 
         # Low space is not a store failure: health stays OK, reads go on.
         self.assertEqual(self.health()[0], 200)

@@ -28,6 +28,17 @@ TEST_F(ApiTest, UnknownTargetIsUnknownOperationException) {
               "");
 }
 
+TEST_F(ApiTest, ErrorMessagesEchoingInvalidBytesAreStillValidJson) {
+  Api api(ctx_, metrics_, [](std::function<void()> f) { f(); });
+  // The message quotes the target, which arrived as raw header bytes that are not UTF-8; and a
+  // target cut at 128 bytes may end inside a character. ExpectError parses the body as JSON.
+  const ApiResponse bad = Dispatch(api, "Kinesis_20131202.\xFF\xFE\xC0\xAF", "{}");
+  ExpectError(bad, "UnknownOperationException", 400, "Unknown operation: Kinesis_20131202.");
+  EXPECT_NE(bad.body.find("\xEF\xBF\xBD"), std::string::npos) << bad.body;  // U+FFFD
+  ExpectError(Dispatch(api, std::string(127, 'x') + "\xC3\xA9", "{}"), "UnknownOperationException",
+              400, "Unknown operation: xxx");
+}
+
 TEST_F(ApiTest, MetricsCountRequestsErrorsAndRecords) {
   Api api(ctx_, metrics_, [](std::function<void()> f) { f(); });
   ASSERT_EQ(

@@ -23,11 +23,12 @@ class HandlerTest : public ::testing::Test {
  protected:
   void SetUp() override { OpenStore(); }
 
-  void OpenStore(std::function<Status()> write_fault = {}) {
+  void OpenStore(std::function<Status()> write_fault = {}, size_t max_queued_append_bytes = 0) {
     store_.reset();
     storage::StoreOptions o;
     o.data_dir = dir_.Sub("store");
     o.shard_limit = 20;
+    if (max_queued_append_bytes != 0) o.max_queued_append_bytes = max_queued_append_bytes;
     o.clock_ms_for_test = [this] { return now_.load(); };
     o.write_fault_for_test = std::move(write_fault);
     auto s = storage::Store::Open(o);

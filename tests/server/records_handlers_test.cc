@@ -1,4 +1,7 @@
 // PutRecord(s), GetShardIterator and GetRecords against a real Store, with an injected clock.
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <string>
 
 #include "handler_fixture.h"
@@ -143,6 +146,65 @@ TEST_F(RecordsTest, PutRecordsOver5MiBTotalIsInvalidArgument) {
   std::vector<std::string> entries(6, Entry(std::string(1u << 20, 'd'), "k"));
   ExpectError(Call(&HandlePutRecords, Records(entries)), "InvalidArgumentException", 400,
               "Records size exceeds 5 MB limit");
+}
+
+TEST_F(RecordsTest, FullAppendQueueIsProvisionedThroughputExceededPerRecordAndPerRequest) {
+  // The writer is held inside its first commit; the queue bound is 4 KiB.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = true;
+  int entered = 0;
+  OpenStore(
+      [&] {
+        std::unique_lock<std::mutex> lock(mu);
+        ++entered;
+        cv.notify_all();
+        cv.wait(lock, [&] { return !hold; });
+        return Status::Ok();
+      },
+      4096);
+  hold = false;  // CreateStream commits through the hook too
+  CreateStream("s", 1);
+  int before = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    hold = true;
+    before = entered;
+  }
+  std::promise<ApiResponse> first_done;
+  HandlePutRecord(ctx_,
+                  std::make_shared<std::string>(R"({"StreamName":"s","Data":")" + B64("first") +
+                                                R"(","PartitionKey":"k"})"),
+                  [&](ApiResponse r) { first_done.set_value(std::move(r)); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return entered > before; });  // the first put is being committed
+  }
+  // Fills the (now empty) queue; waits behind the held commit.
+  std::promise<ApiResponse> second_done;
+  HandlePutRecords(
+      ctx_,
+      std::make_shared<std::string>(Records({Entry(std::string(3000, 'a'), "k"), Entry("b", "k")})),
+      [&](ApiResponse r) { second_done.set_value(std::move(r)); });
+  // Over the bound: PutRecords answers 200 with every record throttled, PutRecord the error.
+  const ApiResponse throttled =
+      Call(&HandlePutRecords, Records({Entry(std::string(2000, 'c'), "k")}));
+  ASSERT_EQ(throttled.status, 200u) << throttled.body;
+  auto t = Json(throttled);
+  EXPECT_EQ(t["FailedRecordCount"].GetUint(), 1u);
+  EXPECT_STREQ(t["Records"][0]["ErrorCode"].GetString(), "ProvisionedThroughputExceededException");
+  EXPECT_FALSE(t["Records"][0].HasMember("SequenceNumber"));
+  ExpectError(PutOne("s", std::string(2000, 'd'), "k"), "ProvisionedThroughputExceededException",
+              400, "");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    hold = false;
+    cv.notify_all();
+  }
+  EXPECT_EQ(first_done.get_future().get().status, 200u);
+  const ApiResponse second = second_done.get_future().get();
+  EXPECT_EQ(Json(second)["FailedRecordCount"].GetUint(), 0u) << second.body;
+  EXPECT_EQ(PutOne("s", "after", "k").status, 200u);  // accepted again once the queue drains
 }
 
 TEST_F(RecordsTest, InvalidBase64IsSerializationException) {
