@@ -1,5 +1,7 @@
 #include "pipeline_admin.h"
 
+#include <utility>
+
 #include <fmt/format.h>
 #include <rapidjson/document.h>
 
@@ -22,8 +24,8 @@ ApiResponse HandlePipelineReset(std::span<pipeline::Pipeline* const> pipelines,
   if (auto error = ParseJsonObject(doc, body)) {
     return MakeError(ApiErrorType::kSerialization, *error);
   }
-  auto member = [&](const char* key) -> const rapidjson::Value* {
-    auto it = doc.FindMember(key);
+  auto member = [&doc = std::as_const(doc)](const char* key) -> const rapidjson::Value* {
+    const auto it = doc.FindMember(key);
     return it == doc.MemberEnd() ? nullptr : &it->value;
   };
   const rapidjson::Value* position = member("position");

@@ -75,6 +75,7 @@ TEST(Config, ExampleFilePipelineReferenceParses) {
   EXPECT_EQ(p.buffer.size_mib, d.buffer.size_mib);
   EXPECT_EQ(p.buffer.interval_s, d.buffer.interval_s);
   EXPECT_EQ(p.source.read_max_records, d.source.read_max_records);
+  EXPECT_EQ(p.max_document_depth, d.max_document_depth);
   const auto& lambda = std::get<pipeline::LambdaOptions>(p.processors[4].options);
   const pipeline::LambdaOptions dl;
   EXPECT_EQ(lambda.max_batch_bytes, dl.max_batch_bytes);

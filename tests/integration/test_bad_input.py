@@ -221,6 +221,50 @@ class BadInputTest(ServerTestCase):
                 self.assertEqual(err["__type"], "SerializationException", err)
                 self.assertTrue(err.get("message"), err)
 
+    def test_million_deep_nesting_is_400_and_the_server_lives(self):
+        # Record operations take 8 MiB bodies; the others 64 KiB (over it: 413), so they get as
+        # deep as fits.
+        def bodies(depth):
+            return (b"[" * depth + b"]" * depth, b'{"StreamName":' + b"[" * depth)
+        for target, depth in (("PutRecord", 1_000_000), ("PutRecords", 1_000_000),
+                              ("ListStreams", 30_000), ("CreateStream", 30_000)):
+            for body in bodies(depth):
+                with self.subTest(target=target, body=body[:16]):
+                    status, err = self.raw_post(body, "Kinesis_20131202." + target)
+                    self.assertEqual(status, 400, err)
+                    self.assertEqual(err["__type"], "SerializationException", err)
+                    self.assertIn("nested deeper than", err["message"])
+        self.assertTrue(self.server.alive(), self.server.log_tail())
+        self.assertEqual(self.server.health_status(), 200)
+        self.assertIn(STREAM, self.client.list_streams()["StreamNames"])
+
+    def test_empty_body_is_serialization_exception(self):
+        for target in ("ListStreams", "PutRecord", "DescribeStream"):
+            with self.subTest(target=target):
+                status, err = self.raw_post(b"", "Kinesis_20131202." + target)
+                self.assertEqual(status, 400, err)
+                self.assertEqual(err["__type"], "SerializationException", err)
+
+    def test_invalid_utf8_never_reaches_the_shard_and_readers_keep_working(self):
+        before = self.client.get_records(ShardIterator=self.iterator(), Limit=10000)
+        for key in (b'"pk\xff"', b'"\\uDC00"', b'"\xc0\xaf"', b'"\xed\xa0\x80"'):
+            body = (b'{"StreamName":"' + STREAM.encode() + b'","Data":"eA==","PartitionKey":'
+                    + key + b"}")
+            with self.subTest(key=key):
+                status, err = self.raw_post(body, "Kinesis_20131202.PutRecord")
+                self.assertEqual(status, 400, err)
+                self.assertEqual(err["__type"], "SerializationException", err)
+        # Every reader of the shard still decodes what get_records returns.
+        after = self.client.get_records(ShardIterator=self.iterator(), Limit=10000)
+        self.assertEqual(len(after["Records"]), len(before["Records"]))
+
+    def test_error_bodies_are_valid_json_even_when_echoing_invalid_bytes(self):
+        # http.client sends header text as Latin-1: these are the raw bytes FF FE.
+        status, err = self.raw_post(b"{}", "Kinesis_20131202.\xff\xfeNope")
+        self.assertEqual(status, 400, err)
+        self.assertEqual(err["__type"], "UnknownOperationException", err)
+        self.assertIn("\ufffd", err["message"])
+
     def test_bad_base64_data_is_serialization_exception(self):
         status, err = self.raw_post(json.dumps({"StreamName": STREAM, "PartitionKey": "k",
                                                 "Data": "!!!not base64!!!"}).encode(),
