@@ -1,11 +1,12 @@
 #include "cli/kinesis_client.h"
-#include "common/json_parse.h"
 
 #include <curl/curl.h>
 #include <rapidjson/error/en.h>
 
 #include <chrono>
 #include <thread>
+
+#include "common/json_parse.h"
 
 namespace tideline::cli {
 namespace {

@@ -1,5 +1,4 @@
 #include "lambda_protocol.h"
-#include "common/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -9,6 +8,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "common/json_parse.h"
 #include "json_sink.h"
 #include "storage/base64.h"
 

@@ -1,11 +1,12 @@
 #include "pipeline/record_batch.h"
-#include "common/json_parse.h"
 
 #include <rapidjson/error/en.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <utility>
 
+#include "common/json_parse.h"
 #include "json_sink.h"
 #include "storage/sequence_number.h"
 
@@ -183,7 +184,7 @@ JsonValue* FindField(JsonValue& root, std::string_view path) {
     if (!at->IsObject()) return nullptr;
     auto [head, rest] = SplitFirst(path);
     auto it = FindMember(*at, head);
-    if (it == at->MemberEnd()) return nullptr;
+    if (it == std::as_const(*at).MemberEnd()) return nullptr;
     at = &it->value;
     if (rest.empty() && path.size() == head.size()) return at;
     path = rest;
@@ -198,7 +199,7 @@ bool SetField(JsonValue& root, std::string_view path, JsonValue&& value, JsonAll
     const bool last = head.size() == path.size();
     auto it = FindMember(*at, head);
     if (last) {
-      if (it != at->MemberEnd()) {
+      if (it != std::as_const(*at).MemberEnd()) {
         it->value = std::move(value);
       } else {
         JsonValue key(head.data(), static_cast<rapidjson::SizeType>(head.size()), alloc);
@@ -206,7 +207,7 @@ bool SetField(JsonValue& root, std::string_view path, JsonValue&& value, JsonAll
       }
       return true;
     }
-    if (it == at->MemberEnd()) {
+    if (it == std::as_const(*at).MemberEnd()) {
       JsonValue key(head.data(), static_cast<rapidjson::SizeType>(head.size()), alloc);
       at->AddMember(key, JsonValue(rapidjson::kObjectType), alloc);
       it = at->MemberEnd() - 1;
@@ -228,7 +229,7 @@ bool RemoveField(JsonValue& root, std::string_view path, JsonValue* removed) {
   }
   if (parent == nullptr || !parent->IsObject()) return false;
   auto it = FindMember(*parent, leaf);
-  if (it == parent->MemberEnd()) return false;
+  if (it == std::as_const(*parent).MemberEnd()) return false;
   if (removed != nullptr) *removed = std::move(it->value);
   parent->EraseMember(it);
   return true;

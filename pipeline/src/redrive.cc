@@ -159,7 +159,7 @@ std::optional<Entry> ParseLine(std::string_view line) {
   rapidjson::Document d;
   if (json::ParseJson(d, line, json::kPeerResponseLimits) || !d.IsObject()) return std::nullopt;
   auto raw = d.FindMember("rawData");
-  if (raw == d.MemberEnd() || !raw->value.IsString()) return std::nullopt;
+  if (raw == std::as_const(d).MemberEnd() || !raw->value.IsString()) return std::nullopt;
   auto body = Base64Decode(std::string_view(raw->value.GetString(), raw->value.GetStringLength()));
   if (!body) return std::nullopt;
   Entry e;
@@ -169,7 +169,7 @@ std::optional<Entry> ParseLine(std::string_view line) {
   e.arrival_ms = GetInt64(d, "arrivalTimestamp");
   e.attempts = static_cast<int>(GetInt64(d, "attemptsMade"));
   auto meta = d.FindMember("kinesisRecordMetadata");
-  if (meta != d.MemberEnd() && meta->value.IsObject()) {
+  if (meta != std::as_const(d).MemberEnd() && meta->value.IsObject()) {
     e.stream = GetString(meta->value, "stream");
     e.shard = GetString(meta->value, "shardId");
     e.sequence_number = GetString(meta->value, "sequenceNumber");

@@ -6,6 +6,7 @@ as much as on the HTTP layer's in-flight budget.
 Run: python3 test_memory_limits.py --tideline build/cli/tideline"""
 
 import http.client
+import sys
 import threading
 
 import harness
@@ -83,6 +84,8 @@ class PathologicalBodiesTest(ServerTestCase):
             self.assertGreaterEqual(r, 400)
             self.assertLess(r, 500)
         peak = vm_hwm_bytes(self.server.proc.pid)
+        print(f"peak RSS (VmHWM) after {CONCURRENT} concurrent bodies: {peak >> 20} MiB",
+              file=sys.stderr)
         self.assertLess(peak, PEAK_RSS_LIMIT, f"peak RSS {peak >> 20} MiB")
         # Still serving real requests.
         put = self.client.put_record(StreamName=STREAM, Data=b"x", PartitionKey="p")

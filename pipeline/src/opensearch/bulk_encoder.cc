@@ -1,5 +1,4 @@
 #include "opensearch/bulk_encoder.h"
-#include "common/json_parse.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -7,6 +6,7 @@
 
 #include <cstring>
 
+#include "common/json_parse.h"
 #include "json_sink.h"
 
 namespace tideline::pipeline::opensearch {

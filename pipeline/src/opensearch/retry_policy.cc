@@ -1,9 +1,11 @@
 #include "opensearch/retry_policy.h"
-#include "common/json_parse.h"
+
+#include <utility>
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include "common/json_parse.h"
 #include "json_sink.h"
 
 namespace tideline::pipeline::opensearch {
@@ -28,7 +30,7 @@ Result<std::vector<BulkItem>> ParseBulkResponse(std::string_view body, size_t ex
   }
   if (!doc.IsObject()) return Status::Corruption("bulk response is not a JSON object");
   auto items = doc.FindMember("items");
-  if (items == doc.MemberEnd() || !items->value.IsArray()) {
+  if (items == std::as_const(doc).MemberEnd() || !items->value.IsArray()) {
     return Status::Corruption("bulk response has no items array");
   }
   const auto& array = items->value.GetArray();
