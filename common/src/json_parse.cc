@@ -1,7 +1,5 @@
 #include "common/json_parse.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
 #include <rapidjson/error/en.h>
 
@@ -39,50 +37,23 @@ size_t SkipWhitespace(std::string_view text, size_t from) {
 
 namespace {
 
-// Counts nesting for IsJsonObject; builds nothing.
-class ShapeHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ShapeHandler> {
- public:
-  explicit ShapeHandler(const Limits& limits) : limits_(limits) {}
-  bool Default() { return Count(); }
-  bool Double(double d) {
-    if (std::isfinite(d)) return Count();
-    hit_ = LimitHit::kNumber;
-    return false;
-  }
-  bool String(const char* s, rapidjson::SizeType n, bool) { return Count() && Utf8(s, n); }
-  bool Key(const char* s, rapidjson::SizeType n, bool) { return Utf8(s, n); }
-  bool StartObject() { return Open(); }
-  bool EndObject(rapidjson::SizeType) { return Close(); }
-  bool StartArray() { return Open(); }
-  bool EndArray(rapidjson::SizeType) { return Close(); }
-
-  LimitHit hit() const { return hit_; }
-
- private:
-  bool Count() {
-    if (++values_ <= limits_.max_values) return true;
-    hit_ = LimitHit::kValues;
-    return false;
-  }
-  bool Open() {
-    if (!Count()) return false;
-    if (++depth_ <= limits_.max_depth) return true;
-    hit_ = LimitHit::kDepth;
-    return false;
-  }
-  bool Close() {
-    --depth_;
-    return true;
-  }
-  bool Utf8(const char* s, rapidjson::SizeType n) {
-    if (std::memchr(s, 0xED, n) == nullptr || IsValidUtf8({s, n})) return true;
-    hit_ = LimitHit::kEncoding;
-    return false;
-  }
-  const Limits& limits_;
-  uint32_t depth_ = 0;
-  size_t values_ = 0;
-  LimitHit hit_ = LimitHit::kNone;
+// What BoundedHandler forwards to when only the shape is checked: accepts everything, keeps
+// nothing.
+struct NullSink {
+  bool Null() { return true; }
+  bool Bool(bool) { return true; }
+  bool Int(int) { return true; }
+  bool Uint(unsigned) { return true; }
+  bool Int64(int64_t) { return true; }
+  bool Uint64(uint64_t) { return true; }
+  bool Double(double) { return true; }
+  bool RawNumber(const char*, rapidjson::SizeType, bool) { return true; }
+  bool String(const char*, rapidjson::SizeType, bool) { return true; }
+  bool Key(const char*, rapidjson::SizeType, bool) { return true; }
+  bool StartObject() { return true; }
+  bool EndObject(rapidjson::SizeType) { return true; }
+  bool StartArray() { return true; }
+  bool EndArray(rapidjson::SizeType) { return true; }
 };
 
 }  // namespace
@@ -96,7 +67,8 @@ std::optional<std::string> CheckJsonObject(std::string_view text, const Limits& 
   rapidjson::MemoryStream memory(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(memory);
   rapidjson::Reader reader;
-  detail::ShapeHandler handler(limits);
+  detail::NullSink sink;
+  detail::BoundedHandler<detail::NullSink> handler(sink, limits);
   const rapidjson::ParseResult result = reader.Parse<detail::kFlags>(stream, handler);
   if (result.IsError()) {
     return detail::ErrorMessage(result.Code(), result.Offset(), handler.hit(), limits);

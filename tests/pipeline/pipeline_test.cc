@@ -220,6 +220,13 @@ bool PollUntil(F done, std::chrono::milliseconds limit = std::chrono::seconds(30
   return true;
 }
 
+std::vector<std::string> Numbered(const std::string& prefix, int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -253,6 +260,24 @@ class PipelineTest : public ::testing::Test {
     auto p = Pipeline::StartWith(options_, store, std::move(processors), std::move(dest));
     EXPECT_TRUE(p.ok()) << p.status().ToString();
     return p.ok() ? std::move(*p) : nullptr;
+  }
+
+  // On a one-shard stream: a pipeline whose first delivery (records `prefix`0..49) is held at
+  // a closed gate while the next 50 records wait in its buffer.
+  std::unique_ptr<Pipeline> StartHeldWithABufferedBatch(const std::string& prefix,
+                                                        GateDestination** gate) {
+    EXPECT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+    auto file = MakeFileDestination(file_options_, options_.name);
+    EXPECT_TRUE(file.ok());
+    auto gate_owner = std::make_unique<GateDestination>(std::move(*file));
+    *gate = gate_owner.get();
+    auto p = StartWithDestination(std::move(gate_owner));
+    auto lines = Numbered(prefix, 100);
+    Append({lines.begin(), lines.begin() + 50});
+    EXPECT_TRUE((*gate)->WaitForCall(1).has_value());
+    Append({lines.begin() + 50, lines.end()});
+    EXPECT_TRUE(PollUntil([&] { return p->GetStatus().buffered_records == 50; }));
+    return p;
   }
 
   // Appends `lines` to the stream, spread over shards by partition key.
@@ -314,13 +339,6 @@ class PipelineTest : public ::testing::Test {
   PipelineOptions options_;
   FileDestinationOptions file_options_;
 };
-
-std::vector<std::string> Numbered(const std::string& prefix, int n) {
-  std::vector<std::string> out;
-  for (int i = 0; i < n; ++i)
-    out.push_back(prefix + std::to_string(i));
-  return out;
-}
 
 TEST_F(PipelineTest, DeliversDropsAndBacksUpEveryRecordThenCheckpoints) {
   ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 4).ok());
@@ -620,18 +638,9 @@ TEST_F(PipelineTest, UnwritableBackupStopsCheckpointsUntilItCanBeWritten) {
 }
 
 TEST_F(PipelineTest, ResetDropsWhatWasBufferedOrInDeliveryBeforeIt) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
-  auto file = MakeFileDestination(file_options_, options_.name);
-  ASSERT_TRUE(file.ok());
-  auto gate_owner = std::make_unique<GateDestination>(std::move(*file));
-  GateDestination* gate = gate_owner.get();
-  auto p = StartWithDestination(std::move(gate_owner));
-  // The first 50 records are held in delivery, the next 50 wait in the buffer.
-  auto lines = Numbered("ok-", 100);
-  Append({lines.begin(), lines.begin() + 50});
-  ASSERT_TRUE(gate->WaitForCall(1).has_value());
-  Append({lines.begin() + 50, lines.end()});
-  ASSERT_TRUE(PollUntil([&] { return p->GetStatus().buffered_records == 50; }));
+  GateDestination* gate = nullptr;
+  auto p = StartHeldWithABufferedBatch("ok-", &gate);
+  if (HasFailure()) return;
 
   ResetPosition reset;
   reset.kind = ResetPosition::Kind::kTrimHorizon;
@@ -664,17 +673,9 @@ TEST_F(PipelineTest, ResetDropsWhatWasBufferedOrInDeliveryBeforeIt) {
 }
 
 TEST_F(PipelineTest, ResetToATimestampDropsTheBufferedBatchesAndCheckpointsFromThere) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
-  auto file = MakeFileDestination(file_options_, options_.name);
-  ASSERT_TRUE(file.ok());
-  auto gate_owner = std::make_unique<GateDestination>(std::move(*file));
-  GateDestination* gate = gate_owner.get();
-  auto p = StartWithDestination(std::move(gate_owner));
-  auto lines = Numbered("ok-a", 100);
-  Append({lines.begin(), lines.begin() + 50});
-  ASSERT_TRUE(gate->WaitForCall(1).has_value());
-  Append({lines.begin() + 50, lines.end()});
-  ASSERT_TRUE(PollUntil([&] { return p->GetStatus().buffered_records == 50; }));
+  GateDestination* gate = nullptr;
+  auto p = StartHeldWithABufferedBatch("ok-a", &gate);
+  if (HasFailure()) return;
 
   ResetPosition reset;
   reset.kind = ResetPosition::Kind::kAtTimestamp;
