@@ -116,10 +116,6 @@ Status ParseDocument(std::string_view file, const YAML::Node& root, Config& conf
   return ParseMap(file, "", root, root, schema);
 }
 
-}  // namespace
-
-namespace {
-
 // Notes where each document starts, and builds nothing.
 class DocumentStarts final : public YAML::EventHandler {
  public:

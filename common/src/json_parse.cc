@@ -81,8 +81,4 @@ std::optional<std::string> CheckJsonObject(std::string_view text, const Limits& 
   return std::nullopt;
 }
 
-bool IsJsonObject(std::string_view text, const Limits& limits) {
-  return !CheckJsonObject(text, limits).has_value();
-}
-
 }  // namespace tideline::json

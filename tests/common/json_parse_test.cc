@@ -104,16 +104,16 @@ TEST(JsonParse, InsituParsesInPlaceAndSeesPastANul) {
             "JSON nested deeper than 16 levels at offset 16");
 }
 
-TEST(JsonParse, IsJsonObjectChecksShapeWithinLimits) {
-  EXPECT_TRUE(IsJsonObject(R"( {"a":{"b":[1]}} )", {}));
-  EXPECT_FALSE(IsJsonObject("[1]", {}));
-  EXPECT_FALSE(IsJsonObject(R"({"a":1} x)", {}));
-  EXPECT_FALSE(IsJsonObject("{\"a\":\"\xFF\"}", {}));
-  EXPECT_FALSE(IsJsonObject(R"({"a":"\uDC00"})", {}));
-  EXPECT_FALSE(IsJsonObject(R"({"a":9e308})", {}));
-  EXPECT_FALSE(IsJsonObject("{\"a\":" + Nested(1'000'000) + "}", {}));
-  EXPECT_TRUE(IsJsonObject("{\"a\":" + Nested(99) + "}", {}));
-  EXPECT_FALSE(IsJsonObject("{\"a\":" + Nested(100) + "}", {}));
+TEST(JsonParse, CheckJsonObjectChecksShapeWithinLimits) {
+  EXPECT_EQ(CheckJsonObject(R"( {"a":{"b":[1]}} )", {}), std::nullopt);
+  EXPECT_TRUE(CheckJsonObject("[1]", {}).has_value());
+  EXPECT_TRUE(CheckJsonObject(R"({"a":1} x)", {}).has_value());
+  EXPECT_TRUE(CheckJsonObject("{\"a\":\"\xFF\"}", {}).has_value());
+  EXPECT_TRUE(CheckJsonObject(R"({"a":"\uDC00"})", {}).has_value());
+  EXPECT_TRUE(CheckJsonObject(R"({"a":9e308})", {}).has_value());
+  EXPECT_TRUE(CheckJsonObject("{\"a\":" + Nested(1'000'000) + "}", {}).has_value());
+  EXPECT_EQ(CheckJsonObject("{\"a\":" + Nested(99) + "}", {}), std::nullopt);
+  EXPECT_TRUE(CheckJsonObject("{\"a\":" + Nested(100) + "}", {}).has_value());
 }
 
 }  // namespace

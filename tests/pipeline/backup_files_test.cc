@@ -41,6 +41,17 @@ std::vector<fs::path> FilesUnder(const fs::path& dir, const std::string& extensi
   return out;
 }
 
+// Backup-style files under `dir`: each released to redrives once it is synced, a new file
+// after `rotate_bytes`.
+RotatingFile::Options BackupFiles(const fs::path& dir, uint64_t rotate_bytes) {
+  RotatingFile::Options o;
+  o.dir = dir;
+  o.prefix = "backup";
+  o.release_after_sync = true;
+  o.rotate_bytes = rotate_bytes;
+  return o;
+}
+
 // What a redrive does to a pending file: lock it (waiting for the writer's append), check it
 // is still the file of that name, and move it away. Records the size it had when taken.
 void TakeAway(const fs::path& path, const fs::path& to_dir,
@@ -57,11 +68,7 @@ TEST(RotatingFileTest, ANewFileIsNeverVisibleBeforeItIsLocked) {
   const fs::path files = dir.Sub("files");
   const fs::path taken = dir.Sub("taken");
   fs::create_directories(taken);
-  RotatingFile::Options o;
-  o.dir = files;
-  o.prefix = "backup";
-  o.release_after_sync = true;
-  o.rotate_bytes = 1;  // every Append starts a new file
+  RotatingFile::Options o = BackupFiles(files, 1);  // every Append starts a new file
   int hooks = 0;
   std::map<fs::path, uintmax_t> size_at_take;
   // Runs where a concurrent redrive could run: the file exists on disk, its writer has not
@@ -105,11 +112,7 @@ TEST(RotatingFileTest, AppendsNeverLandInAFileTakenAwayConcurrently) {
   const fs::path files = dir.Sub("files");
   const fs::path taken = dir.Sub("taken");
   fs::create_directories(taken);
-  RotatingFile::Options o;
-  o.dir = files;
-  o.prefix = "backup";
-  o.release_after_sync = true;
-  o.rotate_bytes = 64;  // a new file every few appends
+  RotatingFile::Options o = BackupFiles(files, 64);  // a new file every few appends
   auto file = RotatingFile::Open(o);
   ASSERT_TRUE(file.ok());
   constexpr int kLines = 300;

@@ -70,7 +70,8 @@ TEST_F(JsonFieldsTest, JsonProcessorFailsInvalidJsonWithTheParseError) {
     EXPECT_NE(record.error_message.find("at offset"), std::string::npos) << record.error_message;
     EXPECT_EQ(record.json, nullptr);
   }
-  EXPECT_EQ(batch_.records()[0].error_message, "data is not valid JSON: Malformed JSON at offset 6: Invalid value.");
+  EXPECT_EQ(batch_.records()[0].error_message,
+            "data is not valid JSON: Malformed JSON at offset 6: Invalid value.");
 }
 
 TEST_F(JsonFieldsTest, JsonProcessorFailsValidJsonThatIsNotAnObjectAndKeepsItsBytes) {

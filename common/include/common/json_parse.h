@@ -180,7 +180,5 @@ std::optional<std::string> ParseJsonInsitu(Doc& doc, std::string& text, const Li
 
 // Nullopt when `text` is exactly one JSON object within `limits`, else why not; builds no DOM.
 std::optional<std::string> CheckJsonObject(std::string_view text, const Limits& limits);
-// True when `text` is exactly one JSON object within `limits`, without building a DOM.
-bool IsJsonObject(std::string_view text, const Limits& limits);
 
 }  // namespace tideline::json
