@@ -122,9 +122,7 @@ bool HttpSession::Admit() {
   }
   const auto length = parser_->content_length();
   if (length && *length > body_limit_) {
-    counters.rejected_body_size.fetch_add(1, std::memory_order_relaxed);
-    Reject(MakeError(ApiErrorType::kRequestTooLarge,
-                     fmt::format("Request body exceeds the limit of {} bytes.", body_limit_)));
+    RejectTooLarge();
     return false;
   }
   // A chunked body may grow to the limit, so that much is reserved; Beast enforces the limit.
@@ -175,10 +173,7 @@ void HttpSession::OnRead(beast::error_code ec, size_t /*bytes*/) {
     buffer_ = std::move(idle);
   }
   if (ec == http::error::body_limit) {
-    shared_.limits->counters.rejected_body_size.fetch_add(1, std::memory_order_relaxed);
-    // The rest of the body is unread, so the connection cannot continue after the answer.
-    Reject(MakeError(ApiErrorType::kRequestTooLarge,
-                     fmt::format("Request body exceeds the limit of {} bytes.", body_limit_)));
+    RejectTooLarge();  // the rest of the body is unread: the connection closes after the answer
     return;
   }
   if (ec) {
@@ -307,6 +302,12 @@ void HttpSession::Send(ApiResponse resp, unsigned version, bool keep_alive) {
 
 void HttpSession::Reject(ApiResponse resp) {
   Send(std::move(resp), parser_->get().version(), /*keep_alive=*/false);
+}
+
+void HttpSession::RejectTooLarge() {
+  shared_.limits->counters.rejected_body_size.fetch_add(1, std::memory_order_relaxed);
+  Reject(MakeError(ApiErrorType::kRequestTooLarge,
+                   fmt::format("Request body exceeds the limit of {} bytes.", body_limit_)));
 }
 
 void HttpSession::ReleaseReservation() {

@@ -77,6 +77,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void SendRaw(std::unique_ptr<Response> res);
   // Answers `resp` and closes: for a request whose body is left unread.
   void Reject(ApiResponse resp);
+  // Rejects a body over body_limit_ with 413, counted.
+  void RejectTooLarge();
   void ReleaseReservation();
   void OnWrite(bool close, boost::beast::error_code ec, size_t bytes);
   // Half-closes, then drains the peer's remaining bytes before closing (lingering close).
