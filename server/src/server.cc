@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -102,6 +104,35 @@ size_t ChooseMaxConnections(size_t wanted, uint64_t fd_limit) {
   return static_cast<size_t>(fit);
 }
 
+// Posts append completions from the store's writer thread to the I/O threads, and lets Stop
+// wait until no such post is still running: net::post may touch the io_context after the
+// handler it queued has already run, so "every request answered" is not yet "safe to destroy".
+class CompletionPoster {
+ public:
+  explicit CompletionPoster(net::io_context& ioc) : ioc_(ioc) {}
+
+  void Post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++posting_;
+    }
+    net::post(ioc_, std::move(task));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--posting_ == 0) idle_.notify_all();
+  }
+
+  void WaitQuiet() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [this] { return posting_ == 0; });
+  }
+
+ private:
+  net::io_context& ioc_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int posting_ = 0;  // GUARDED_BY(mu_)
+};
+
 class ServerImpl final : public Server {
  public:
   ServerImpl(const ServerOptions& options, storage::Store& store,
@@ -109,7 +140,8 @@ class ServerImpl final : public Server {
       : options_(options),
         pipelines_(std::move(pipelines)),
         pool_(kBlockingThreads),
-        api_(MakeContext(options, store, ioc_), metrics_,
+        completions_(ioc_),
+        api_(MakeContext(options, store, completions_), metrics_,
              [this](std::function<void()> task) { net::post(pool_, std::move(task)); }),
         store_(store) {}
 
@@ -148,6 +180,7 @@ class ServerImpl final : public Server {
     if (!api_.WaitIdle(kDrainTimeout)) {
       Log().warn("stopping with requests still in flight after {} s", kDrainTimeout.count());
     }
+    completions_.WaitQuiet();
     ioc_.stop();
     for (std::thread& t : threads_)
       t.join();
@@ -160,7 +193,7 @@ class ServerImpl final : public Server {
   using beast_error = boost::system::error_code;
 
   static HandlerContext MakeContext(const ServerOptions& o, storage::Store& store,
-                                    net::io_context& ioc) {
+                                    CompletionPoster& completions) {
     HandlerContext ctx;
     ctx.store = &store;
     ctx.region = o.region;
@@ -168,7 +201,9 @@ class ServerImpl final : public Server {
     ctx.iterator_ttl = o.iterator_ttl;
     ctx.now_ms = &SystemNowMs;
     // Append completions build their JSON on an I/O thread, not on the store's writer.
-    ctx.respond_on = [&ioc](std::function<void()> task) { net::post(ioc, std::move(task)); };
+    ctx.respond_on = [&completions](std::function<void()> task) {
+      completions.Post(std::move(task));
+    };
     return ctx;
   }
 
@@ -177,6 +212,7 @@ class ServerImpl final : public Server {
   net::io_context ioc_;
   Metrics metrics_;
   net::thread_pool pool_;
+  CompletionPoster completions_;
   Api api_;
   storage::Store& store_;
   std::shared_ptr<Listener> listener_;
