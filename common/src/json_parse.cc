@@ -69,7 +69,8 @@ std::optional<std::string> CheckJsonObject(std::string_view text, const Limits& 
   rapidjson::Reader reader;
   detail::NullSink sink;
   detail::BoundedHandler<detail::NullSink> handler(sink, limits);
-  const rapidjson::ParseResult result = reader.Parse<detail::kFlags>(stream, handler);
+  const rapidjson::ParseResult result =
+      reader.Parse<detail::kFlags | rapidjson::kParseValidateEncodingFlag>(stream, handler);
   if (result.IsError()) {
     return detail::ErrorMessage(result.Code(), result.Offset(), handler.hit(), limits);
   }

@@ -50,14 +50,18 @@ size_t SkipAscii(std::string_view s, size_t from) {
 
 }  // namespace
 
-bool IsValidUtf8(std::string_view s) {
+size_t InvalidUtf8Offset(std::string_view s) {
   size_t i = SkipAscii(s, 0);
   while (i < s.size()) {
     const size_t n = SequenceLength(s, i);
-    if (n == 0) return false;
+    if (n == 0) return i;
     i = SkipAscii(s, i + n);
   }
-  return true;
+  return std::string_view::npos;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  return InvalidUtf8Offset(s) == std::string_view::npos;
 }
 
 std::string ToValidUtf8(std::string_view s) {

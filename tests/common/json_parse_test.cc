@@ -104,6 +104,24 @@ TEST(JsonParse, InsituParsesInPlaceAndSeesPastANul) {
             "JSON nested deeper than 16 levels at offset 16");
 }
 
+TEST(JsonParse, InsituRefusesBadBytesWithoutReadingPastTheEnd) {
+  // A lead byte right before the end is refused from the bytes alone: RapidJSON's own check
+  // reads a lead byte's continuation bytes without looking for the end (the fuzz regression
+  // kinesis_handlers/insitu-utf8-lead-byte-at-end-heap-overflow read past the buffer).
+  for (std::string text : {std::string("{\"Stream\":\"padding\",\"x\":\"\xF0"),
+                           std::string("{\"Stream\":\"padding\",\"x\":\"\xE2\x82"),
+                           std::string("{\"Stream\":\"padding\",\"x\xC0\xAF\":1}")}) {
+    const std::string shown = text;
+    rapidjson::Document doc;
+    const auto error = ParseJsonInsitu(doc, text, {});
+    ASSERT_TRUE(error.has_value()) << shown;
+    EXPECT_NE(error->find("Invalid encoding"), std::string::npos) << *error;
+  }
+  std::string ok = "{\"a\":\"caf\xC3\xA9\"}";
+  rapidjson::Document doc;
+  EXPECT_EQ(ParseJsonInsitu(doc, ok, {}), std::nullopt);
+}
+
 TEST(JsonParse, CheckJsonObjectChecksShapeWithinLimits) {
   EXPECT_EQ(CheckJsonObject(R"( {"a":{"b":[1]}} )", {}), std::nullopt);
   EXPECT_TRUE(CheckJsonObject("[1]", {}).has_value());

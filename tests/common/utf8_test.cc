@@ -34,6 +34,13 @@ TEST(Utf8, RejectsEveryIllFormedClass) {
   EXPECT_FALSE(IsValidUtf8("ascii prefix long enough for the fast path \xE2\x82"));
 }
 
+TEST(Utf8, InvalidOffsetPointsAtTheFirstBadSequence) {
+  EXPECT_EQ(InvalidUtf8Offset("all ascii, and long enough for the word loop"), std::string::npos);
+  EXPECT_EQ(InvalidUtf8Offset("caf\xC3\xA9"), std::string::npos);
+  EXPECT_EQ(InvalidUtf8Offset("caf\xC3\xA9 \xFF"), 6u);
+  EXPECT_EQ(InvalidUtf8Offset("0123456789\xF0"), 10u);
+}
+
 TEST(Utf8, ToValidReplacesEachBadRunWithOneReplacementCharacter) {
   EXPECT_EQ(ToValidUtf8("ok"), "ok");
   EXPECT_EQ(ToValidUtf8("caf\xC3\xA9"), "caf\xC3\xA9");

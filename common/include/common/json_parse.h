@@ -127,8 +127,7 @@ std::string ErrorMessage(rapidjson::ParseErrorCode code, size_t offset, LimitHit
 // Offset of the first non-whitespace byte of `text` at or after `from`.
 size_t SkipWhitespace(std::string_view text, size_t from);
 
-constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag |
-                            rapidjson::kParseValidateEncodingFlag;
+constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseStopWhenDoneFlag;
 
 template <unsigned kExtraFlags, typename Doc, typename Stream>
 std::optional<std::string> Run(Doc& doc, Stream& stream, std::string_view text,
@@ -163,13 +162,21 @@ template <typename Doc>
 std::optional<std::string> ParseJson(Doc& doc, std::string_view text, const Limits& limits) {
   rapidjson::MemoryStream memory(text.data(), text.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(memory);
-  return detail::Run<0>(doc, stream, text, limits);
+  return detail::Run<rapidjson::kParseValidateEncodingFlag>(doc, stream, text, limits);
 }
 
 // The same, in place: strings decode into `text`'s own bytes and `doc` points into them, so
 // `text` must outlive `doc` and is modified. No string is copied (large record data stays put).
 template <typename Doc>
 std::optional<std::string> ParseJsonInsitu(Doc& doc, std::string& text, const Limits& limits) {
+  // The raw bytes are checked here, not by RapidJSON: its encoding check reads a sequence's
+  // continuation bytes without looking for the end, so a lead byte just before the NUL that
+  // ends the in-situ stream would make it read past the buffer.
+  if (const size_t bad = InvalidUtf8Offset(text); bad != std::string_view::npos) {
+    doc.SetNull();
+    return detail::ErrorMessage(rapidjson::kParseErrorStringInvalidEncoding, bad,
+                                detail::LimitHit::kNone, limits);
+  }
   // std::string's buffer ends in a NUL, which the in-situ stream needs as its end marker.
   rapidjson::GenericInsituStringStream<rapidjson::UTF8<>> stream(text.data());
   // The view keeps the original size: a NUL inside the text ends the stream early, and the
