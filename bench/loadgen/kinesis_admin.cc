@@ -41,16 +41,6 @@ std::string DescribeError(const HttpResponse& response) {
   return out;
 }
 
-bool IsValidStreamName(const std::string& name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool KinesisAdmin::Call(const char* operation, const std::string& body, HttpResponse& out,
                         std::string& error) {
   if (!connection_.RoundTrip(BuildKinesisRequest(endpoint_, operation, body), out, error)) {

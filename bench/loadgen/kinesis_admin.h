@@ -13,9 +13,6 @@ namespace tideline::loadgen {
 // "HTTP 400 ResourceNotFoundException: <message>" for a Kinesis error response.
 [[nodiscard]] std::string DescribeError(const HttpResponse& response);
 
-// Stream names as Kinesis accepts them: 1..128 of [a-zA-Z0-9_.-].
-[[nodiscard]] bool IsValidStreamName(const std::string& name);
-
 class KinesisAdmin {
  public:
   explicit KinesisAdmin(Endpoint endpoint) : endpoint_(endpoint), connection_(endpoint) {}

@@ -2,12 +2,13 @@
 
 #include <cmath>
 
+#include "common/types.h"
 #include "kinesis_admin.h"
 
 namespace tideline::loadgen {
 
 std::string ValidateOptions(const LoadgenOptions& options) {
-  if (!IsValidStreamName(options.stream)) {
+  if (!StreamName::IsValid(options.stream)) {
     return "--stream must be 1..128 characters of a-z A-Z 0-9 _ . -";
   }
   if (options.connections < 1 || options.connections > 1024) {

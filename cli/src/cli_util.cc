@@ -1,5 +1,7 @@
 #include "cli_util.h"
 
+#include "common/time_format.h"
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <ctime>
@@ -52,14 +54,9 @@ bool GetBool(const rapidjson::Value& obj, const char* key, bool fallback) {
 }
 
 std::string FormatUtcMs(int64_t ms) {
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
+  char buf[kIso8601MillisLength];
+  if (!FormatIso8601Millis(ms, buf)) return std::to_string(ms);
+  return std::string(buf, sizeof(buf));
 }
 
 std::string FormatBytes(uint64_t bytes) {

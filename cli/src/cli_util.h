@@ -11,7 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "storage/status.h"
+#include "common/json_write.h"
+#include "common/status.h"
 
 namespace tideline::cli {
 
@@ -23,9 +24,7 @@ int Fail(const Status& status, int exit_code);
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
-inline void WriteString(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
+using json::WriteString;
 
 // Member accessors that tolerate absent or mistyped members.
 std::string GetString(const rapidjson::Value& obj, const char* key);

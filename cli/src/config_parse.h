@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "storage/status.h"
+#include "common/status.h"
 
 namespace tideline::cli::config_parse {
 

@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "cli/kinesis_client.h"
 #include "cli_util.h"
-#include "storage/base64.h"
+#include "common/base64.h"
 #include "storage/sequence_number.h"
 
 namespace tideline::cli {

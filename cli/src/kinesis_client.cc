@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/curl.h"
 #include "common/json_parse.h"
 
 namespace tideline::cli {
@@ -30,7 +31,9 @@ bool IsRetryableType(std::string_view type) {
 HttpClient::HttpClient(std::string base_url) : base_url_(std::move(base_url)) {
   while (!base_url_.empty() && base_url_.back() == '/')
     base_url_.pop_back();
+  EnsureCurlGlobalInit();
   curl_ = curl_easy_init();
+  if (curl_ != nullptr) UseCloexecSockets(Handle(curl_));
 }
 
 HttpClient::~HttpClient() {

@@ -1,7 +1,6 @@
 // The `tideline` binary.
-#include <curl/curl.h>
-
 #include "cli/commands.h"
+#include "common/curl.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"tideline: a self-hosted, Kinesis-compatible durable stream store"};
@@ -12,8 +11,6 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : tideline::cli::kExitUsage;
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  const int rc = tideline::cli::RunInvocation(invocation);
-  curl_global_cleanup();
-  return rc;
+  tideline::EnsureCurlGlobalInit();
+  return tideline::cli::RunInvocation(invocation);
 }

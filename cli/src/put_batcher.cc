@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "cli_util.h"
-#include "storage/base64.h"
+#include "common/base64.h"
 
 namespace tideline::cli {
 

@@ -33,8 +33,8 @@
 #include <string_view>
 
 #include "access_log_parser.h"
+#include "common/time_format.h"
 #include "pipeline/processor.h"
-#include "time_format.h"
 
 namespace tideline::pipeline {
 namespace {

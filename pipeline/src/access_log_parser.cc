@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "time_format.h"
+#include "common/time_format.h"
 
 namespace tideline::pipeline {
 namespace {

@@ -1,31 +1,31 @@
 #include "backup_writer.h"
 
-#include "json_sink.h"
-#include "storage/base64.h"
+#include "common/base64.h"
+#include "common/json_write.h"
 
 namespace tideline::pipeline {
 namespace {
 
-void Base64Value(StringWriter& w, std::string_view bytes) {
+void Base64Value(json::StringWriter& w, std::string_view bytes) {
   std::string encoded = Base64Encode(bytes);
   w.String(encoded.data(), static_cast<rapidjson::SizeType>(encoded.size()));
 }
 
-void KinesisMetadata(StringWriter& w, std::string_view stream, std::string_view shard,
+void KinesisMetadata(json::StringWriter& w, std::string_view stream, std::string_view shard,
                      std::string_view partition_key, std::string_view sequence_number,
                      int64_t arrival_ms) {
   w.Key("kinesisRecordMetadata");
   w.StartObject();
   w.Key("stream");
-  WriteString(w, stream);
+  json::WriteString(w, stream);
   w.Key("shardId");
-  WriteString(w, shard);
+  json::WriteString(w, shard);
   if (!partition_key.empty()) {
     w.Key("partitionKey");
-    WriteString(w, partition_key);
+    json::WriteString(w, partition_key);
   }
   w.Key("sequenceNumber");
-  WriteString(w, sequence_number);
+  json::WriteString(w, sequence_number);
   w.Key("approximateArrivalTimestamp");
   w.Int64(arrival_ms);
   w.EndObject();
@@ -41,15 +41,15 @@ struct FailureFields {
   std::string_view raw;
 };
 
-void WriteFailureFields(StringWriter& w, const FailureFields& f) {
+void WriteFailureFields(json::StringWriter& w, const FailureFields& f) {
   w.Key("attemptsMade");
   w.Int(f.attempts);
   w.Key("arrivalTimestamp");
   w.Int64(f.arrival_ms);
   w.Key("errorCode");
-  WriteString(w, f.error_code);
+  json::WriteString(w, f.error_code);
   w.Key("errorMessage");
-  WriteString(w, f.error_message);
+  json::WriteString(w, f.error_message);
   w.Key("attemptEndingTimestamp");
   w.Int64(f.now_ms);
   w.Key("rawData");
@@ -91,8 +91,8 @@ Result<std::unique_ptr<BackupWriter>> BackupWriter::Open(const BackupOptions& op
 void BackupWriter::AddProcessingFailed(RecordBatch& batch, const PipelineRecord& record,
                                        int64_t now_ms) {
   std::string& out = processing_failed_.staged;
-  StringSink sink(out);
-  StringWriter w(sink);
+  json::StringAppender sink(out);
+  json::StringWriter w(sink);
   w.StartObject();
   WriteFailureFields(w, {record.attempts, record.arrival_ms, record.error_code,
                          record.error_message, now_ms, record.raw});
@@ -106,15 +106,15 @@ void BackupWriter::AddProcessingFailed(RecordBatch& batch, const PipelineRecord&
 
 void AppendDocumentLine(std::string& out, const Document& doc, const DeliveryResult& result,
                         int64_t now_ms) {
-  StringSink sink(out);
-  StringWriter w(sink);
+  json::StringAppender sink(out);
+  json::StringWriter w(sink);
   w.StartObject();
   WriteFailureFields(w, {result.attempts, doc.arrival_ms, result.error_code, result.error_message,
                          now_ms, doc.body});
   w.Key("esDocumentId");
-  WriteString(w, result.auto_id ? std::string_view() : doc.id);
+  json::WriteString(w, result.auto_id ? std::string_view() : doc.id);
   w.Key("esIndexName");
-  WriteString(w, result.target);
+  json::WriteString(w, result.target);
   KinesisMetadata(w, doc.stream, doc.shard, {}, doc.sequence_number, doc.arrival_ms);
   w.EndObject();
   out.push_back('\n');

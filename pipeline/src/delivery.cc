@@ -2,6 +2,7 @@
 // checkpoint never passes a record that is not delivered, dropped or durably backed up.
 #include <map>
 
+#include "common/clock.h"
 #include "pipeline_impl.h"
 #include "storage/sequence_number.h"
 
@@ -102,7 +103,7 @@ bool PipelineImpl::DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batch
     return false;
   }
 
-  const int64_t now = NowMs();
+  const int64_t now = WallClockMs();
   for (auto& batch : batches) {
     for (const PipelineRecord& r : batch->records()) {
       if (r.result == RecordResult::kProcessingFailed) backup_->AddProcessingFailed(*batch, r, now);

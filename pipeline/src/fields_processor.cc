@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/time_format.h"
 #include "pipeline/processor.h"
-#include "time_format.h"
 
 namespace tideline::pipeline {
 namespace {

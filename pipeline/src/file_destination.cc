@@ -3,7 +3,7 @@
 #include <atomic>
 
 #include "common/json_parse.h"
-#include "json_sink.h"
+#include "common/json_write.h"
 #include "pipeline/destination.h"
 #include "rotating_file.h"
 
@@ -33,7 +33,7 @@ class FileDestination final : public Destination {
   Status Deliver(std::span<const Document> docs, std::span<DeliveryResult> results,
                  std::stop_token) override {
     lines_.clear();
-    StringSink sink(lines_);
+    json::StringAppender sink(lines_);
     for (size_t i = 0; i < docs.size(); ++i) {
       const Document& d = docs[i];
       DeliveryResult& r = results[i];
@@ -47,16 +47,16 @@ class FileDestination final : public Destination {
           continue;
         }
       }
-      StringWriter w(sink);
+      json::StringWriter w(sink);
       w.StartObject();
       w.Key("id");
-      WriteString(w, d.id);
+      json::WriteString(w, d.id);
       w.Key("stream");
-      WriteString(w, d.stream);
+      json::WriteString(w, d.stream);
       w.Key("shard");
-      WriteString(w, d.shard);
+      json::WriteString(w, d.shard);
       w.Key("sequenceNumber");
-      WriteString(w, d.sequence_number);
+      json::WriteString(w, d.sequence_number);
       w.Key("approximateArrivalTimestamp");
       w.Int64(d.arrival_ms);
       w.Key("document");

@@ -8,9 +8,9 @@
 #include <random>
 #include <unordered_map>
 
+#include "common/base64.h"
 #include "common/json_parse.h"
-#include "json_sink.h"
-#include "storage/base64.h"
+#include "common/json_write.h"
 
 namespace tideline::pipeline::lambda {
 namespace {
@@ -78,7 +78,7 @@ void AppendRecordEntry(const RequestContext& context, const RequestRecord& recor
   const std::string arrival = std::to_string(record.arrival_ms);
   out.push_back('{');
   AppendKey("recordId", out);
-  AppendJsonString(out, record.record_id);
+  json::AppendJsonString(out, record.record_id);
   out.push_back(',');
   AppendKey("approximateArrivalTimestamp", out);
   out.append(arrival);
@@ -90,16 +90,16 @@ void AppendRecordEntry(const RequestContext& context, const RequestRecord& recor
   AppendKey("kinesisRecordMetadata", out);
   out.push_back('{');
   AppendKey("shardId", out);
-  AppendJsonString(out, context.shard_id);
+  json::AppendJsonString(out, context.shard_id);
   out.push_back(',');
   AppendKey("partitionKey", out);
-  AppendJsonString(out, record.partition_key);
+  json::AppendJsonString(out, record.partition_key);
   out.push_back(',');
   AppendKey("approximateArrivalTimestamp", out);
   out.append(arrival);
   out.push_back(',');
   AppendKey("sequenceNumber", out);
-  AppendJsonString(out, record.sequence_number);
+  json::AppendJsonString(out, record.sequence_number);
   out.push_back(',');
   AppendKey("subsequenceNumber", out);
   out.append("0}}");
@@ -112,16 +112,16 @@ std::string EncodeRequest(const RequestContext& context, std::string_view invoca
               context.region.size() + invocation_id.size() + records_json.size());
   out.push_back('{');
   AppendKey("invocationId", out);
-  AppendJsonString(out, invocation_id);
+  json::AppendJsonString(out, invocation_id);
   out.push_back(',');
   AppendKey("deliveryStreamArn", out);
-  AppendJsonString(out, context.delivery_stream_arn);
+  json::AppendJsonString(out, context.delivery_stream_arn);
   out.push_back(',');
   AppendKey("sourceKinesisStreamArn", out);
-  AppendJsonString(out, context.source_stream_arn);
+  json::AppendJsonString(out, context.source_stream_arn);
   out.push_back(',');
   AppendKey("region", out);
-  AppendJsonString(out, context.region);
+  json::AppendJsonString(out, context.region);
   out.push_back(',');
   out.append(kRecordsKey);
   out.append(records_json);

@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "storage/status.h"
+#include "common/status.h"
 
 namespace tideline::pipeline::lambda {
 

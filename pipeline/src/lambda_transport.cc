@@ -24,7 +24,7 @@
 #include <system_error>
 #include <thread>
 
-#include "curl_cloexec.h"
+#include "common/curl.h"
 #include "lambda_protocol.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -134,9 +134,7 @@ struct HttpInvoker::Connection {
 };
 
 HttpInvoker::HttpInvoker(std::string url) : url_(std::move(url)) {
-  // Thread-safe since libcurl 7.84; before that it must not race another curl_global_init.
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  EnsureCurlGlobalInit();
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
   headers_ = headers;

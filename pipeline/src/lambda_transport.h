@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "storage/status.h"
+#include "common/status.h"
 
 namespace spdlog {
 class logger;

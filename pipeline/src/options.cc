@@ -1,6 +1,6 @@
 // Validation of pipeline options, and the status JSON shared by the server and the CLI.
 #include "pipeline/options.h"
-#include "json_sink.h"
+#include "common/json_write.h"
 #include "opensearch/index_name.h"
 #include "pipeline/pipeline.h"
 
@@ -73,6 +73,9 @@ Status ValidatePipelineOptions(const PipelineOptions& o) {
   const std::string where = "pipeline " + o.name + ": ";
   if (o.source.stream.get().empty()) {
     return Status::InvalidArgument(where + "source.stream is required");
+  }
+  if (auto name = StreamName::Parse(o.source.stream.get()); !name.ok()) {
+    return Status::InvalidArgument(where + "source." + name.status().message());
   }
   if (o.source.read_max_records == 0 || o.source.read_max_records > 10'000) {
     return Status::InvalidArgument(where + "source.read_max_records must be in 1..10000");

@@ -1,4 +1,5 @@
 // Pipeline lifecycle: building the parts, the supervisor thread, stop, and status.
+#include "common/clock.h"
 #include "pipeline_impl.h"
 
 namespace tideline::pipeline {
@@ -15,12 +16,6 @@ size_t BufferMemoryLimit(const BufferOptions& b) {
 }
 
 }  // namespace
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Result<std::unique_ptr<Processor>> MakeProcessor(const ProcessorOptions& processor,
                                                  const PipelineOptions& pipeline) {
@@ -242,7 +237,7 @@ PipelineStatus PipelineImpl::GetStatus() const {
   s.buffered_bytes = buffered.data_bytes;
   s.flushes = flushes_.load(std::memory_order_relaxed);
   if (buffered.oldest_arrival_ms != 0) {
-    s.data_freshness_ms = std::max<int64_t>(0, NowMs() - buffered.oldest_arrival_ms);
+    s.data_freshness_ms = std::max<int64_t>(0, WallClockMs() - buffered.oldest_arrival_ms);
   }
   s.destination_type = destination_->type();
   s.destination_counters = destination_->counters();

@@ -161,6 +161,5 @@ class PipelineImpl final : public Pipeline {
 // Builds a processor from its options (pipeline name/region/account fill Lambda's ARNs).
 Result<std::unique_ptr<Processor>> MakeProcessor(const ProcessorOptions& processor,
                                                  const PipelineOptions& pipeline);
-int64_t NowMs();
 
 }  // namespace tideline::pipeline

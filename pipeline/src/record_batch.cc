@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "common/json_parse.h"
-#include "json_sink.h"
+#include "common/json_write.h"
 #include "storage/sequence_number.h"
 
 namespace tideline::pipeline {
@@ -93,8 +93,8 @@ std::string_view RecordBatch::Bytes(PipelineRecord& record) {
   if (record.json == nullptr) return record.data;
   // Serialized into a reused buffer, then copied into the arena: no allocation per record.
   scratch_.clear();
-  StringSink sink(scratch_);
-  StringWriter writer(sink);
+  json::StringAppender sink(scratch_);
+  json::StringWriter writer(sink);
   if (!record.json->Accept(writer)) {
     // Only a non-finite number makes the writer refuse; the parser admits none, so a processor
     // made it. The record keeps its original bytes and goes to the backup.

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "common/clock.h"
 #include "common/json_parse.h"
 
 #include <algorithm>
@@ -15,11 +16,10 @@
 #include <utility>
 
 #include "backup_writer.h"
+#include "common/base64.h"
 #include "pipeline/backup.h"
-#include "pipeline_impl.h"
 #include "pipeline_log.h"
 #include "rotating_file.h"
-#include "storage/base64.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -222,7 +222,7 @@ Status Redriver::SendBatch(const fs::path& kind_dir, RedriveProgress& progress) 
     }
     std::vector<DeliveryResult> results(docs.size());
     TL_RETURN_IF_ERROR(destination_.Deliver(docs, results, stop_));
-    const int64_t now = NowMs();
+    const int64_t now = WallClockMs();
     for (size_t i = 0; i < docs.size(); ++i) {
       if (results[i].delivered) {
         ++progress.documents_delivered;

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "storage/status.h"
+#include "common/status.h"
 
 namespace tideline::pipeline {
 

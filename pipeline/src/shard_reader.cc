@@ -1,4 +1,5 @@
 // One shard's reader: resume after the checkpoint, read, transform, hand to the buffer.
+#include "common/clock.h"
 #include "pipeline_impl.h"
 #include "storage/sequence_number.h"
 
@@ -151,7 +152,7 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
       if (!waited.ok() && waited.status().code() == StatusCode::kNotFound) return;
       continue;
     }
-    RecordReadDelays(*batch, NowMs());
+    RecordReadDelays(*batch, WallClockMs());
     stats.records_read.fetch_add(batch->records().size(), std::memory_order_relaxed);
     stats.bytes_read.fetch_add(batch->raw_bytes(), std::memory_order_relaxed);
     stats.read_arrival_ms.store(batch->records().back().arrival_ms, std::memory_order_relaxed);

@@ -2,16 +2,16 @@
 // (GET /metrics).
 #include <fmt/format.h>
 
-#include "json_sink.h"
+#include "common/json_write.h"
 #include "pipeline/pipeline.h"
 
 namespace tideline::pipeline {
 
 std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
   std::string out;
-  StringSink sink(out);
-  StringWriter w(sink);
-  auto str = [&](std::string_view s) { WriteString(w, s); };
+  json::StringAppender sink(out);
+  json::StringWriter w(sink);
+  auto str = [&](std::string_view s) { json::WriteString(w, s); };
   auto text = [&](const char* key, std::string_view s) {
     w.Key(key);
     str(s);

@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "api_types.h"
-#include "storage/status.h"
+#include "common/status.h"
 
 namespace tideline::server {
 

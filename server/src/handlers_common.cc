@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "storage/base64.h"
+#include "common/base64.h"
 
 namespace tideline::server {
 

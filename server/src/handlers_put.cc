@@ -3,9 +3,9 @@
 // response is produced on the writer thread once the batch is durable.
 #include <fmt/format.h>
 
+#include "common/base64.h"
 #include "handlers.h"
 #include "handlers_common.h"
-#include "storage/base64.h"
 
 namespace tideline::server {
 namespace {

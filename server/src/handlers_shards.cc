@@ -100,7 +100,7 @@ std::optional<ListShardsStart> StartFromToken(std::string_view token) {
   }
   s.after = payload->substr(a + 1, b - a - 1);
   s.name = StreamName(payload->substr(b + 1));
-  if (!IsValidStreamName(s.name.get())) return std::nullopt;
+  if (!StreamName::IsValid(s.name.get())) return std::nullopt;
   return s;
 }
 

@@ -6,7 +6,7 @@
 
 #include <array>
 
-#include "storage/base64.h"
+#include "common/base64.h"
 
 namespace tideline::server {
 namespace {

@@ -8,9 +8,9 @@
 #include <rapidjson/error/en.h>
 
 #include "buffer_pool.h"
+#include "common/base64.h"
 #include "common/json_parse.h"
 #include "common/utf8.h"
-#include "storage/base64.h"
 
 namespace tideline::server {
 

@@ -12,58 +12,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-namespace tideline::server {
-
-// A RapidJSON output stream that writes into a std::string, so a finished document is moved
-// into the response instead of copied. size_ is the logical length; the string's length is its
-// capacity (grown geometrically, trimmed by Take()).
-class StringOutput {
- public:
-  using Ch = char;
-  // Builds in `buffer` (its size() is taken as capacity; contents are overwritten).
-  explicit StringOutput(std::string buffer = {}) : buf_(std::move(buffer)) {}
-  void Reserve(size_t n) {
-    if (buf_.size() - size_ < n) buf_.resize(std::max(2 * buf_.size(), size_ + n));
-  }
-  void PutUnsafe(char c) { buf_[size_++] = c; }
-  void Put(char c) {
-    Reserve(1);
-    PutUnsafe(c);
-  }
-  // Room for n bytes the caller writes right away.
-  char* Push(size_t n) {
-    Reserve(n);
-    char* p = buf_.data() + size_;
-    size_ += n;
-    return p;
-  }
-  void Flush() {}
-  size_t size() const { return size_; }
-  std::string Take() {
-    buf_.resize(size_);
-    size_ = 0;
-    return std::move(buf_);
-  }
-
- private:
-  std::string buf_;
-  size_t size_ = 0;
-};
-
-}  // namespace tideline::server
-
-namespace rapidjson {
-// Let Writer reserve once per token and then write without per-character capacity checks, as it
-// does for its own StringBuffer.
-template <>
-inline void PutReserve(tideline::server::StringOutput& out, size_t count) {
-  out.Reserve(count);
-}
-template <>
-inline void PutUnsafe(tideline::server::StringOutput& out, char c) {
-  out.PutUnsafe(c);
-}
-}  // namespace rapidjson
+#include "common/json_write.h"
 
 namespace tideline::server {
 
@@ -101,8 +50,8 @@ class JsonWriter {
   // quotes, written by the caller.
   char* RawStringSlot(size_t content_bytes);
 
-  StringOutput buffer_;
-  rapidjson::Writer<StringOutput> writer_;
+  json::StringOutput buffer_;
+  rapidjson::Writer<json::StringOutput> writer_;
 };
 
 // Parses `body` as a JSON object within json::kApiBodyLimits (bounded depth and size, strict

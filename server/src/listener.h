@@ -13,8 +13,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/status.h"
 #include "http_session.h"
-#include "storage/status.h"
 
 namespace tideline::server {
 

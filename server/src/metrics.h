@@ -13,8 +13,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/status.h"
 #include "connection_limits.h"
-#include "storage/status.h"
 #include "storage/store.h"
 
 namespace tideline::server {

@@ -22,6 +22,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "api.h"
+#include "common/clock.h"
 #include "connection_limits.h"
 #include "listener.h"
 #include "logging.h"
@@ -43,12 +44,6 @@ constexpr size_t kOverflowConnections = 32;
 // pipelines' HTTP connections, the io_context and the process's own files. At most half the
 // limit, so that a small limit still leaves connections.
 constexpr uint64_t kReservedFds = 1024;
-
-int64_t SystemNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status ValidateOptions(const ServerOptions& o) {
   if (o.io_threads < 1) return Status::InvalidArgument("server io_threads must be >= 1");
@@ -199,7 +194,7 @@ class ServerImpl final : public Server {
     ctx.region = o.region;
     ctx.account_id = o.account_id;
     ctx.iterator_ttl = o.iterator_ttl;
-    ctx.now_ms = &SystemNowMs;
+    ctx.now_ms = &WallClockMs;
     // Append completions build their JSON on an I/O thread, not on the store's writer.
     ctx.respond_on = [&completions](std::function<void()> task) {
       completions.Post(std::move(task));

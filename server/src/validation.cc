@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/types.h"
 #include "errors.h"
 
 namespace tideline::server {
@@ -12,16 +13,6 @@ size_t Utf8Length(std::string_view s) {
     if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
   }
   return n;
-}
-
-bool IsValidStreamName(std::string_view name) {
-  if (name.empty() || name.size() > 128) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 namespace {
@@ -89,7 +80,7 @@ void Validator::Pattern(bool matches, std::string_view value, std::string_view p
 void Validator::StreamName(std::string_view value, std::string_view path) {
   Length(value, path, 1, 128);
   if (!value.empty() && value.size() <= 128) {
-    Pattern(IsValidStreamName(value), value, path, "[a-zA-Z0-9_.-]+");
+    Pattern(StreamName::IsValid(value), value, path, "[a-zA-Z0-9_.-]+");
   }
 }
 

@@ -15,7 +15,6 @@ namespace tideline::server {
 
 // Characters of a UTF-8 string as the model counts length (code points).
 size_t Utf8Length(std::string_view s);
-bool IsValidStreamName(std::string_view name);
 // 0|([1-9]\d{0,38}) (ExplicitHashKey).
 bool MatchesHashKeyPattern(std::string_view s);
 // 0|([1-9]\d{0,128}) (SequenceNumber).

@@ -11,7 +11,7 @@
 #include <memory>
 #include <mutex>
 
-#include "storage/status.h"
+#include "common/status.h"
 
 namespace tideline::storage {
 

@@ -1,12 +1,12 @@
 // Opening the store: RocksDB, meta bootstrap, recovery of every shard's last offset.
 #include <openssl/rand.h>
 #include <rocksdb/iterator.h>
-#include <time.h>
 
 #include <chrono>
 #include <filesystem>
 #include <system_error>
 
+#include "common/clock.h"
 #include "info_log.h"
 #include "keys.h"
 #include "record_codec.h"
@@ -43,19 +43,12 @@ StoreImpl::~StoreImpl() {
 
 int64_t StoreImpl::NowMs() const {
   if (options_.clock_ms_for_test) return options_.clock_ms_for_test();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return WallClockMs();
 }
 
 int64_t StoreImpl::MonotonicMs() const {
   if (options_.monotonic_ms_for_test) return options_.monotonic_ms_for_test();
-  // CLOCK_BOOTTIME rather than steady_clock (CLOCK_MONOTONIC): it also counts the time the
-  // machine or VM was suspended, so a wall clock that jumps forward on resume is not mistaken
-  // for a clock step. Like CLOCK_MONOTONIC it is never stepped by settimeofday or NTP.
-  struct timespec ts {};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1'000'000;
+  return BootClockMs();
 }
 
 Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options) {

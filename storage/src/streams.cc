@@ -11,21 +11,6 @@ namespace tideline::storage {
 namespace {
 
 constexpr uint32_t kMaxShardsPerStream = 100'000;
-constexpr size_t kMaxStreamNameLength = 128;
-
-Status ValidateStreamName(const std::string& name) {
-  if (name.empty() || name.size() > kMaxStreamNameLength) {
-    return Status::InvalidArgument("stream name must be 1..128 characters");
-  }
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '-';
-    if (!ok) {
-      return Status::InvalidArgument("stream name '" + name + "' may only contain [a-zA-Z0-9_.-]");
-    }
-  }
-  return Status::Ok();
-}
 
 }  // namespace
 
@@ -68,7 +53,7 @@ proto::Stream StoreImpl::ToProto(const StreamState& stream, const std::vector<ui
 }
 
 Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count) {
-  TL_RETURN_IF_ERROR(ValidateStreamName(name.get()));
+  TL_RETURN_IF_ERROR(StreamName::Parse(name.get()).status());
   if (shard_count < 1 || shard_count > kMaxShardsPerStream) {
     return Status::InvalidArgument("shard count must be in 1..100000, got " +
                                    std::to_string(shard_count));

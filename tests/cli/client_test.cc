@@ -3,8 +3,8 @@
 
 #include "cli/kinesis_client.h"
 #include "cli/put_batcher.h"
+#include "common/base64.h"
 #include "server/server.h"
-#include "storage/base64.h"
 #include "storage/store.h"
 #include "test_util/temp_dir.h"
 

@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "storage/base64.h"
+#include "common/base64.h"
 
 namespace tideline::cli {
 namespace {

@@ -1,11 +1,11 @@
-// storage/base64.h: strict decode of arbitrary text, and encode -> decode round trips.
+// common/base64.h: strict decode of arbitrary text, and encode -> decode round trips.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "common/base64.h"
 #include "fuzz_check.h"
-#include "storage/base64.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using tideline::Base64Decode;

@@ -13,9 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "common/base64.h"
 #include "fuzz_check.h"
 #include "iterator_token.h"
-#include "storage/base64.h"
 
 namespace {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "access_log_parser.h"
+#include "common/time_format.h"
 #include "pipeline/processor.h"
-#include "time_format.h"
 
 namespace tideline::pipeline {
 namespace {

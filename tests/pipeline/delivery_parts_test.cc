@@ -8,10 +8,10 @@
 #include <thread>
 
 #include "backup_writer.h"
+#include "common/base64.h"
 #include "flush_buffer.h"
 #include "pipeline/destination.h"
 #include "rotating_file.h"
-#include "storage/base64.h"
 #include "test_util/temp_dir.h"
 
 namespace tideline::pipeline {

@@ -11,10 +11,10 @@
 #include <optional>
 #include <thread>
 
+#include "common/base64.h"
 #include "lambda_protocol.h"
 #include "lambda_test_server.h"
 #include "pipeline/processor.h"
-#include "storage/base64.h"
 
 namespace tideline::pipeline {
 namespace {

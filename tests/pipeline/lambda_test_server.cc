@@ -10,7 +10,7 @@
 
 #include <rapidjson/document.h>
 
-#include "storage/base64.h"
+#include "common/base64.h"
 
 namespace tideline::pipeline::lambda_test {
 

@@ -57,16 +57,13 @@ TEST(ValidationTest, UsesAwsWordingForOneAndSeveralErrors) {
       << two.Error().body;
 }
 
-TEST(ValidationTest, HashKeyAndStreamNamePatterns) {
+TEST(ValidationTest, HashKeyPattern) {
   EXPECT_TRUE(MatchesHashKeyPattern("0"));
   EXPECT_TRUE(MatchesHashKeyPattern(std::string(39, '9')));
   EXPECT_FALSE(MatchesHashKeyPattern(std::string(40, '9')));
   EXPECT_FALSE(MatchesHashKeyPattern("01"));
   EXPECT_FALSE(MatchesHashKeyPattern("-1"));
   EXPECT_FALSE(MatchesHashKeyPattern(""));
-  EXPECT_TRUE(IsValidStreamName("a-b_c.9"));
-  EXPECT_FALSE(IsValidStreamName("a b"));
-  EXPECT_FALSE(IsValidStreamName(std::string(129, 'a')));
 }
 
 TEST(ErrorTableTest, MapsStatusCodesToKinesisTypesAndHttpStatus) {

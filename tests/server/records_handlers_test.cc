@@ -4,9 +4,9 @@
 #include <mutex>
 #include <string>
 
+#include "common/base64.h"
 #include "handler_fixture.h"
 #include "iterator_token.h"
-#include "storage/base64.h"
 #include "storage/hash_key.h"
 
 namespace tideline::server {

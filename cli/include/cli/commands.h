@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "cli/config.h"
-#include "storage/status.h"
+#include "common/status.h"
 
 namespace tideline::cli {
 

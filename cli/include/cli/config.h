@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "pipeline/options.h"
 #include "server/server.h"
 #include "storage/options.h"
-#include "storage/status.h"
 
 namespace tideline::cli {
 

@@ -18,8 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "pipeline/destination.h"
-#include "storage/status.h"
 
 namespace tideline::pipeline {
 

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "pipeline/options.h"
-#include "storage/status.h"
 
 namespace tideline::pipeline {
 

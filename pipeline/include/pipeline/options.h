@@ -9,8 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include "common/status.h"
 #include "pipeline/processor.h"
-#include "storage/status.h"
 #include "storage/store.h"
 
 namespace tideline::pipeline {

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "pipeline/destination.h"
 #include "pipeline/options.h"
-#include "storage/status.h"
 #include "storage/store.h"
 
 namespace tideline::pipeline {

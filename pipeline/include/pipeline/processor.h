@@ -16,8 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
 #include "pipeline/record_batch.h"
-#include "storage/status.h"
 
 namespace tideline::pipeline {
 

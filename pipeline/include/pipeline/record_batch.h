@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/types.h"
 #include "pipeline/block_pool.h"
-#include "storage/types.h"
 
 namespace tideline::pipeline {
 

@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "common/json_parse.h"
-#include "json_sink.h"
+#include "common/json_write.h"
 
 namespace tideline::pipeline::opensearch {
 
@@ -48,8 +48,8 @@ void BulkEncoder::Encode(std::span<const Document> docs, std::span<DeliveryResul
       }
       if (!one_line) {
         compact.clear();
-        StringSink sink(compact);
-        StringWriter w(sink);
+        json::StringAppender sink(compact);
+        json::StringWriter w(sink);
         parsed.Accept(w);
         source = compact;
       }
@@ -59,10 +59,10 @@ void BulkEncoder::Encode(std::span<const Document> docs, std::span<DeliveryResul
     r.auto_id = !create;
     std::string& t = out.text_;
     t.append(create ? R"({"create":{"_index":)" : R"({"index":{"_index":)");
-    AppendJsonString(t, r.target);
+    json::AppendJsonString(t, r.target);
     if (create) {
       t.append(R"(,"_id":)");
-      AppendJsonString(t, d.id);
+      json::AppendJsonString(t, d.id);
     }
     t.append("}}\n");
     t.append(source);

@@ -1,6 +1,6 @@
 #include "opensearch/bulk_transport.h"
 
-#include "curl_cloexec.h"
+#include "common/curl.h"
 
 #include <curl/curl.h>
 
@@ -158,8 +158,7 @@ BulkTransport::~BulkTransport() = default;
 
 Result<std::unique_ptr<BulkTransport>> BulkTransport::Make(
     const OpenSearchDestinationOptions& options) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  EnsureCurlGlobalInit();
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   for (const std::string& url : options.urls) {

@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "pipeline/options.h"
-#include "storage/status.h"
 
 namespace tideline::pipeline::opensearch {
 

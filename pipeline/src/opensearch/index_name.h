@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
 #include "pipeline/options.h"
-#include "storage/status.h"
 
 namespace tideline::pipeline::opensearch {
 

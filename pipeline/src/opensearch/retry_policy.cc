@@ -6,7 +6,7 @@
 #include <rapidjson/error/en.h>
 
 #include "common/json_parse.h"
-#include "json_sink.h"
+#include "common/json_write.h"
 
 namespace tideline::pipeline::opensearch {
 
@@ -53,8 +53,8 @@ Result<std::vector<BulkItem>> ParseBulkResponse(std::string_view body, size_t ex
     out[i].status = status->value.GetInt();
     auto error = result.FindMember("error");
     if (error != result.MemberEnd()) {
-      StringSink sink(out[i].error);
-      StringWriter w(sink);
+      json::StringAppender sink(out[i].error);
+      json::StringWriter w(sink);
       error->value.Accept(w);
     }
   }

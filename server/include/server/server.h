@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "storage/status.h"
+#include "common/status.h"
 #include "storage/store.h"
 
 namespace tideline::pipeline {

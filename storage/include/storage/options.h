@@ -7,7 +7,7 @@
 #include <functional>
 #include <string>
 
-#include "storage/status.h"
+#include "common/status.h"
 
 namespace tideline::storage {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "storage/types.h"
+#include "common/types.h"
 
 namespace tideline {
 

@@ -15,11 +15,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
+#include "common/types.h"
 #include "storage/hash_key.h"
 #include "storage/options.h"
 #include "storage/sequence_number.h"
-#include "storage/status.h"
-#include "storage/types.h"
 
 namespace tideline::storage {
 

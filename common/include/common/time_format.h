@@ -1,4 +1,4 @@
-// Calendar arithmetic and the one timestamp spelling the pipeline writes into documents:
+// Calendar arithmetic and the one timestamp spelling tideline writes (documents, CLI output):
 // ISO-8601 UTC with milliseconds, "2000-10-10T20:55:36.000Z" (what OpenSearch's default
 // date mapping, strict_date_optional_time, reads). Hand-written so the per-record paths
 // (access log @timestamp, metadata arrival_timestamp) use no locale, no strftime/strptime and
@@ -8,7 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace tideline::pipeline {
+namespace tideline {
 
 // Length of FormatIso8601Millis's output.
 inline constexpr size_t kIso8601MillisLength = 24;
@@ -92,4 +92,4 @@ constexpr bool FormatIso8601Millis(int64_t epoch_ms, char* out) {
   return true;
 }
 
-}  // namespace tideline::pipeline
+}  // namespace tideline

@@ -1,5 +1,5 @@
 // Base64 shared by the API, the CLI and the pipeline: both the buffer and the string forms.
-#include "storage/base64.h"
+#include "common/base64.h"
 
 #include <gtest/gtest.h>
 

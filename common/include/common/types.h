@@ -8,6 +8,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/status.h"
+
 namespace tideline {
 
 // A value of type T that only converts explicitly, distinguished by Tag.
@@ -25,8 +27,17 @@ class NamedType {
   T v_{};
 };
 
-// Kinesis stream name: 1..128 chars of [a-zA-Z0-9_.-].
-using StreamName = NamedType<std::string, struct StreamNameTag>;
+// Kinesis stream name: 1..128 chars of [a-zA-Z0-9_.-]. Constructing one does not check it (names
+// read back from the store are known good); names from outside go through Parse.
+class StreamName : public NamedType<std::string, struct StreamNameTag> {
+ public:
+  static constexpr size_t kMaxLength = 128;
+  using NamedType::NamedType;
+  // Whether `name` is a valid stream name.
+  static bool IsValid(std::string_view name);
+  // The name, or InvalidArgument saying which rule it breaks.
+  static Result<StreamName> Parse(std::string_view name);
+};
 // Kinesis shard id, "shardId-000000000000".
 using ShardId = NamedType<std::string, struct ShardIdTag>;
 // Position of a record within its shard: dense, starting at 1. 0 means "before the first record".
@@ -42,3 +53,6 @@ struct std::hash<tideline::NamedType<T, Tag>> {
     return std::hash<T>()(v.get());
   }
 };
+
+template <>
+struct std::hash<tideline::StreamName> : std::hash<tideline::StreamName::NamedType> {};
