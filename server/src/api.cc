@@ -13,8 +13,8 @@ namespace {
 constexpr std::string_view kTargetPrefix = "Kinesis_20131202.";
 
 using SyncHandler = ApiResponse (*)(const HandlerContext&, std::string_view);
-using AsyncHandler = void (*)(const HandlerContext&, std::shared_ptr<std::string>,
-                              ResponseCallback);
+using AsyncHandler = void (*)(const HandlerContext&, std::shared_ptr<std::string>, ResponseCallback,
+                              const RespondOn&);
 
 struct Operation {
   std::string_view name;
@@ -59,8 +59,8 @@ OperationKind KindOfTarget(std::string_view target) {
 Api::Api(HandlerContext ctx, Metrics& metrics, BlockingExecutor blocking)
     : ctx_(std::move(ctx)), metrics_(metrics), blocking_(std::move(blocking)) {}
 
-void Api::Handle(std::string_view target, std::shared_ptr<std::string> body,
-                 ResponseCallback done) {
+void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, ResponseCallback done,
+                 const RespondOn& respond_on) {
   const auto start = std::chrono::steady_clock::now();
   const Operation* op = FindOperation(target);
   {
@@ -87,11 +87,18 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body,
     return;
   }
   if (op->async) {
-    op->async(ctx_, std::move(body), std::move(finish));
+    op->async(ctx_, std::move(body), std::move(finish), respond_on);
     return;
   }
-  blocking_([this, op, body = std::move(body), finish = std::move(finish)]() mutable {
-    finish(op->sync(ctx_, *body));
+  blocking_([this, op, body = std::move(body), finish = std::move(finish), respond_on]() mutable {
+    ApiResponse resp = op->sync(ctx_, *body);
+    if (!respond_on) {
+      finish(std::move(resp));
+      return;
+    }
+    respond_on([finish = std::move(finish), resp = std::move(resp)]() mutable {
+      finish(std::move(resp));
+    });
   });
 }
 

@@ -33,9 +33,12 @@ class Api {
   // `metrics` must outlive the Api.
   Api(HandlerContext ctx, Metrics& metrics, BlockingExecutor blocking);
 
-  // Handles one request. `target` is the X-Amz-Target header value. `done` runs exactly once,
-  // on any thread (inline, on the blocking executor, or on the store's writer thread).
-  void Handle(std::string_view target, std::shared_ptr<std::string> body, ResponseCallback done);
+  // Handles one request. `target` is the X-Amz-Target header value. `done` runs exactly once:
+  // inline on the caller's thread for errors found at once, otherwise through `respond_on`
+  // (from the blocking executor or the store's writer thread); with an empty `respond_on`, on
+  // whichever of those threads produced the response.
+  void Handle(std::string_view target, std::shared_ptr<std::string> body, ResponseCallback done,
+              const RespondOn& respond_on = {});
 
   // Blocks until no request is being handled or `timeout` passes; true when drained.
   bool WaitIdle(std::chrono::milliseconds timeout);

@@ -25,9 +25,6 @@ struct HandlerContext {
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
   // Clock for iterator issue/expiry and MillisBehindLatest.
   NowMsFn now_ms;
-  // Where PutRecord(s) build their response once the store's writer completes the append, so
-  // the writer thread only hands off. Default: empty (build inline on the writer thread)
-  std::function<void(std::function<void()>)> respond_on;
 };
 
 // Streams (handlers_streams.cc).
@@ -47,12 +44,12 @@ ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view b
 ApiResponse HandleGetRecords(const HandlerContext& ctx, std::string_view body);
 
 // Writes (handlers_put.cc). Parse and validate inline, then Store::AppendAsync; `done` runs
-// exactly once: inline for request errors, otherwise after the records are durable, on the
-// store's writer thread or on ctx.respond_on when set. `body` is parsed in place and kept alive
-// until `done` has run.
+// exactly once: inline for request errors, otherwise after the records are durable, through
+// `respond_on` when set (the response is built there, so the store's writer thread only hands
+// off), else on the writer thread. `body` is parsed in place and kept alive until `done` has run.
 void HandlePutRecord(const HandlerContext& ctx, std::shared_ptr<std::string> body,
-                     ResponseCallback done);
+                     ResponseCallback done, const RespondOn& respond_on = {});
 void HandlePutRecords(const HandlerContext& ctx, std::shared_ptr<std::string> body,
-                      ResponseCallback done);
+                      ResponseCallback done, const RespondOn& respond_on = {});
 
 }  // namespace tideline::server

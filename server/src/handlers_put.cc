@@ -231,7 +231,7 @@ ApiResponse AppendResponse(const PutBatch& batch, const Result<std::vector<Appen
 }
 
 void Put(const HandlerContext& ctx, std::shared_ptr<std::string> body, ResponseCallback done,
-         bool list) {
+         const RespondOn& respond_on, bool list) {
   auto batch = std::make_shared<PutBatch>();
   batch->body = std::move(body);
   StreamName stream;
@@ -241,32 +241,32 @@ void Put(const HandlerContext& ctx, std::shared_ptr<std::string> body, ResponseC
   }
   const std::string account = ctx.account_id;
   const std::span<const AppendRecord> records(batch->records);
-  ctx.store->AppendAsync(
-      stream, records,
-      [batch, done = std::move(done), stream, account, list,
-       respond_on = ctx.respond_on](Result<std::vector<AppendedRecord>> result) mutable {
-        auto respond = [batch, done = std::move(done), stream = std::move(stream),
-                        account = std::move(account), list, result = std::move(result)] {
-          done(AppendResponse(*batch, result, list, stream, account));
-        };
-        if (respond_on) {
-          respond_on(std::move(respond));
-        } else {
-          respond();
-        }
-      });
+  ctx.store->AppendAsync(stream, records,
+                         [batch, done = std::move(done), stream, account, list,
+                          respond_on](Result<std::vector<AppendedRecord>> result) mutable {
+                           auto respond = [batch, done = std::move(done),
+                                           stream = std::move(stream), account = std::move(account),
+                                           list, result = std::move(result)] {
+                             done(AppendResponse(*batch, result, list, stream, account));
+                           };
+                           if (respond_on) {
+                             respond_on(std::move(respond));
+                           } else {
+                             respond();
+                           }
+                         });
 }
 
 }  // namespace
 
 void HandlePutRecord(const HandlerContext& ctx, std::shared_ptr<std::string> body,
-                     ResponseCallback done) {
-  Put(ctx, std::move(body), std::move(done), /*list=*/false);
+                     ResponseCallback done, const RespondOn& respond_on) {
+  Put(ctx, std::move(body), std::move(done), respond_on, /*list=*/false);
 }
 
 void HandlePutRecords(const HandlerContext& ctx, std::shared_ptr<std::string> body,
-                      ResponseCallback done) {
-  Put(ctx, std::move(body), std::move(done), /*list=*/true);
+                      ResponseCallback done, const RespondOn& respond_on) {
+  Put(ctx, std::move(body), std::move(done), respond_on, /*list=*/true);
 }
 
 }  // namespace tideline::server

@@ -8,7 +8,6 @@
 
 #include "buffer_pool.h"
 #include "errors.h"
-#include "pipeline_admin.h"
 #include "request_id.h"
 
 namespace tideline::server {
@@ -102,8 +101,10 @@ bool HttpSession::Admit() {
   const Request& req = parser_->get();
   LimitCounters& counters = shared_.limits->counters;
   const std::string_view path(req.target().data(), req.target().size());
-  if (slot_ == ConnectionGate::Slot::kOverflow &&
-      !(req.method() == http::verb::get && (path == "/health" || path == "/metrics"))) {
+  const auto amz_target = req["X-Amz-Target"];
+  const RouteClass route = shared_.router->Classify(
+      req.method(), path, std::string_view(amz_target.data(), amz_target.size()));
+  if (slot_ == ConnectionGate::Slot::kOverflow && !route.probe) {
     counters.rejected_overflow.fetch_add(1, std::memory_order_relaxed);
     Reject(MakeError(ApiErrorType::kServiceUnavailable,
                      fmt::format("Too many connections (server.max_connections is {}); retry "
@@ -112,11 +113,7 @@ bool HttpSession::Admit() {
     return false;
   }
   if (parser_->is_done()) return true;  // no body: nothing to limit or reserve
-  const auto amz_target = req["X-Amz-Target"];
-  const OperationKind kind =
-      req.method() == http::verb::post
-          ? KindOfTarget(std::string_view(amz_target.data(), amz_target.size()))
-          : OperationKind::kOther;
+  const OperationKind kind = route.kind;
   if (kind != OperationKind::kPut) {
     body_limit_ = std::min<uint64_t>(kSmallBodyBytes, shared_.options->max_body_bytes);
   }
@@ -187,106 +184,30 @@ void HttpSession::OnRead(beast::error_code ec, size_t /*bytes*/) {
 void HttpSession::HandleRequest(Request&& req) {
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
-  if (req.method() == http::verb::get && HandleGet(req)) return;
-  if (req.method() == http::verb::post && HandlePipelinePost(req)) return;
-  if (req.method() != http::verb::post) {
-    Send(MakeError(ApiErrorType::kUnknownOperation,
-                   fmt::format("Unsupported method {} {}", std::string(req.method_string()),
-                               std::string(req.target()))),
-         version, keep_alive);
-    return;
-  }
-  HandleApi(std::move(req));
-}
-
-bool HttpSession::HandleGet(const Request& req) {
-  const std::string_view target(req.target().data(), req.target().size());
-  const bool pipelines = target == "/pipelines" || target.starts_with("/pipelines/");
-  if (target != "/health" && target != "/metrics" && !pipelines) return false;
-  auto res = std::make_unique<Response>(http::status::ok, req.version());
-  res->keep_alive(req.keep_alive());
-  std::vector<pipeline::PipelineStatus> statuses;
-  if (target != "/health") {
-    for (pipeline::Pipeline* p : *shared_.pipelines)
-      statuses.push_back(p->GetStatus());
-  }
-  const Status health = shared_.store->Health();
-  if (target == "/health") {
-    res->set(http::field::content_type, "text/plain");
-    res->result(health.ok() ? http::status::ok : http::status::service_unavailable);
-    res->body() = health.ok() ? std::string("ok") : health.ToString();
-  } else if (target == "/metrics") {
-    res->set(http::field::content_type, "text/plain; version=0.0.4");
-    res->body() = shared_.metrics->Render(health, shared_.store->Stats()) +
-                  RenderLimitMetrics(*shared_.limits) + pipeline::PipelineMetricsText(statuses);
-  } else {
-    if (target != "/pipelines") {
-      const std::string_view name = target.substr(std::string_view("/pipelines/").size());
-      std::erase_if(statuses, [&](const pipeline::PipelineStatus& s) { return s.name != name; });
-      if (statuses.empty()) {
-        Send(MakeError(ApiErrorType::kResourceNotFound,
-                       fmt::format("Pipeline {} not found.", name.substr(0, 128))),
-             req.version(), req.keep_alive());
-        return true;
-      }
-    }
-    res->set(http::field::content_type, "application/json");
-    res->body() = pipeline::PipelineStatusJson(statuses);
-  }
-  res->prepare_payload();
-  SendRaw(std::move(res));
-  return true;
-}
-
-bool HttpSession::HandlePipelinePost(Request& req) {
-  const std::string_view target(req.target().data(), req.target().size());
-  constexpr std::string_view kPrefix = "/pipelines/";
-  constexpr std::string_view kSuffix = "/reset";
-  if (!target.starts_with(kPrefix) || !target.ends_with(kSuffix) ||
-      target.size() <= kPrefix.size() + kSuffix.size()) {
-    return false;
-  }
-  std::string name(target.substr(kPrefix.size(), target.size() - kPrefix.size() - kSuffix.size()));
-  auto body = std::make_shared<std::string>(std::move(req.body()));
-  const unsigned version = req.version();
-  const bool keep_alive = req.keep_alive();
-  shared_.blocking([self = shared_from_this(), name = std::move(name), body, version, keep_alive] {
-    ApiResponse resp = HandlePipelineReset(*self->shared_.pipelines, name, *body);
-    net::post(self->stream_.get_executor(),
-              [self, resp = std::move(resp), version, keep_alive]() mutable {
-                self->Send(std::move(resp), version, keep_alive);
-              });
-  });
-  return true;
-}
-
-void HttpSession::HandleApi(Request&& req) {
-  const unsigned version = req.version();
-  const bool keep_alive = req.keep_alive();
-  const auto ct = req[http::field::content_type];
-  const std::string_view content_type(ct.data(), ct.size());
-  if (!content_type.empty() && content_type.find("application/x-amz-json-1.1") != 0 &&
-      content_type.find("application/json") != 0) {
-    Send(MakeError(ApiErrorType::kSerialization,
-                   fmt::format("Unsupported Content-Type: {}", content_type.substr(0, 100))),
-         version, keep_alive);
-    return;
-  }
-  const std::string target(req["X-Amz-Target"]);
-  auto body = std::make_shared<std::string>(std::move(req.body()));
-  // The Api may complete on any thread: hop back to this session's strand to write.
-  shared_.api->Handle(target, std::move(body),
-                      [self = shared_from_this(), version, keep_alive](ApiResponse resp) {
-                        net::post(self->stream_.get_executor(),
-                                  [self, resp = std::move(resp), version, keep_alive]() mutable {
-                                    self->Send(std::move(resp), version, keep_alive);
-                                  });
-                      });
+  // The views point into `req`'s header and stay valid while Dispatch runs; the body moves.
+  const auto target = req.target();
+  const auto amz_target = req["X-Amz-Target"];
+  const auto content_type = req[http::field::content_type];
+  RouterRequest routed{req.method(), std::string_view(target.data(), target.size()),
+                       std::string_view(amz_target.data(), amz_target.size()),
+                       std::string_view(content_type.data(), content_type.size()),
+                       std::make_shared<std::string>(std::move(req.body()))};
+  auto self = shared_from_this();
+  // Responses made on another thread come back to this session's strand, so `done` always
+  // runs there: inline, or posted by respond_on.
+  shared_.router->Dispatch(
+      std::move(routed),
+      [self, version, keep_alive](ApiResponse resp) {
+        self->Send(std::move(resp), version, keep_alive);
+      },
+      [self](std::function<void()> task) {
+        self->shared_.completions->Post(self->stream_.get_executor(), std::move(task));
+      });
 }
 
 void HttpSession::Send(ApiResponse resp, unsigned version, bool keep_alive) {
   auto res = std::make_unique<Response>(static_cast<http::status>(resp.status), version);
-  res->set(http::field::content_type, "application/x-amz-json-1.1");
+  res->set(http::field::content_type, resp.content_type);
   if (!resp.error_type.empty()) res->set("x-amzn-ErrorType", resp.error_type);
   res->keep_alive(keep_alive);
   res->body() = std::move(resp.body);

@@ -1,5 +1,6 @@
 // One HTTP/1.1 connection (modeled on Beast's advanced_server): read a request, hand it to the
-// Api, write the response, repeat while keep-alive holds. Requests of one connection are
+// Router, write the response, repeat while keep-alive holds. The session only frames, times out
+// and writes; what a request means is the Router's business. Requests of one connection are
 // handled one at a time, in order: pipelined requests wait in the read buffer and the TCP
 // window, which bounds what a client can queue. Owns the timeouts, the body limits and the
 // session's share of the in-flight budget (see limits.h).
@@ -19,25 +20,19 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include <functional>
-#include "api.h"
+#include "completion_poster.h"
 #include "connection_limits.h"
-#include "metrics.h"
-#include "pipeline/pipeline.h"
-
-#include "server/server.h"
+#include "router.h"
+#include "server/options.h"
 
 namespace tideline::server {
 
 // What every session shares; owned by the server, outlives all sessions' handlers.
 struct SessionShared {
   const ServerOptions* options = nullptr;
-  Api* api = nullptr;
-  Metrics* metrics = nullptr;
-  storage::Store* store = nullptr;
-  const std::vector<pipeline::Pipeline*>* pipelines = nullptr;
-  // Runs slow administrative work (a pipeline reset) off the I/O threads.
-  std::function<void(std::function<void()>)> blocking;
+  const Router* router = nullptr;
+  // Hands responses produced on other threads to a session's strand.
+  CompletionPoster* completions = nullptr;
   // Connection slots, the in-flight budget and their counters; sessions keep it alive.
   std::shared_ptr<Limits> limits;
 };
@@ -67,11 +62,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void ReadBody();
   void OnRead(boost::beast::error_code ec, size_t bytes);
   void HandleRequest(Request&& req);
-  void HandleApi(Request&& req);
-  // GET /health, /metrics, /pipelines, /pipelines/NAME; false when `req` is none of them.
-  bool HandleGet(const Request& req);
-  // POST /pipelines/NAME/reset; false when `req` is not one.
-  bool HandlePipelinePost(Request& req);
   // Writes `resp` for a request of HTTP `version`; closes afterwards unless keep_alive.
   void Send(ApiResponse resp, unsigned version, bool keep_alive);
   void SendRaw(std::unique_ptr<Response> res);

@@ -26,128 +26,103 @@ void Metrics::AddRecordsRead(uint64_t records, uint64_t bytes) {
 
 namespace {
 
-void Counter(std::string& out, std::string_view name, std::string_view help, uint64_t value) {
-  out += fmt::format("# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n", name, help, value);
-}
-
-void Gauge(std::string& out, std::string_view name, std::string_view help, uint64_t value) {
-  out += fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0} {2}\n", name, help, value);
-}
-
-void RenderStore(std::string& out, const storage::StoreStats& s) {
+void RenderStore(PrometheusWriter& w, const storage::StoreStats& s) {
   constexpr std::string_view kCommit = "tideline_store_group_commit_seconds";
-  out += fmt::format(
-      "# HELP {0} Duration of each group commit: one write batch, its fsync and the memtable "
-      "insert.\n# TYPE {0} histogram\n",
-      kCommit);
+  w.Family(kCommit, "histogram",
+           "Duration of each group commit: one write batch, its fsync and the memtable insert.");
+  const std::string bucket = fmt::format("{}_bucket", kCommit);
   uint64_t cumulative = 0;
   for (size_t i = 0; i < s.commit_buckets.size(); ++i) {
     cumulative += s.commit_buckets[i];
-    if (i < storage::StoreStats::kCommitBuckets.size()) {
-      out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", kCommit,
-                         storage::StoreStats::kCommitBuckets[i], cumulative);
-    } else {
-      out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n", kCommit, cumulative);
-    }
+    const std::string le = i < storage::StoreStats::kCommitBuckets.size()
+                               ? fmt::format("{}", storage::StoreStats::kCommitBuckets[i])
+                               : std::string("+Inf");
+    w.Sample(bucket, {{"le", le}}, cumulative);
   }
-  out +=
-      fmt::format("{0}_sum {1:.6f}\n{0}_count {2}\n", kCommit, s.commit_seconds, s.group_commits);
-  Counter(out, "tideline_store_committed_records_total", "Records written by group commits.",
-          s.committed_records);
-  Gauge(out, "tideline_store_l0_files", "Level-0 files of the records column family.", s.l0_files);
-  Gauge(out, "tideline_store_pending_compaction_bytes",
-        "RocksDB's estimate of the bytes compaction has to rewrite.", s.pending_compaction_bytes);
-  Gauge(out, "tideline_store_write_delayed_rate_bytes",
-        "Rate RocksDB slows writes to while compaction catches up; 0 when writes are not slowed.",
-        s.delayed_write_rate);
-  Gauge(out, "tideline_store_write_stopped", "1 while RocksDB stops writes.",
-        s.write_stopped ? 1 : 0);
-  Gauge(out, "tideline_store_queued_append_bytes",
-        "Record bytes waiting for the group-commit writer.", s.queued_append_bytes);
-  Counter(out, "tideline_store_throttled_appends_total",
-          "Appends refused because the append queue was full (storage.max_queued_append_mib).",
-          s.throttled_appends);
-  Gauge(out, "tideline_store_disk_free_bytes", "Free bytes on the data directory's filesystem.",
-        s.disk_free_bytes);
-  Gauge(out, "tideline_store_low_disk",
-        "1 while appends are refused for lack of free space (storage.min_free_mib).",
-        s.low_disk ? 1 : 0);
-  Counter(out, "tideline_store_low_disk_refusals_total",
-          "Appends refused for lack of free disk space.", s.low_disk_refusals);
+  w.Sample(fmt::format("{}_sum", kCommit), {}, s.commit_seconds);
+  w.Sample(fmt::format("{}_count", kCommit), {}, s.group_commits);
+  w.Counter("tideline_store_committed_records_total", "Records written by group commits.",
+            s.committed_records);
+  w.Gauge("tideline_store_l0_files", "Level-0 files of the records column family.", s.l0_files);
+  w.Gauge("tideline_store_pending_compaction_bytes",
+          "RocksDB's estimate of the bytes compaction has to rewrite.", s.pending_compaction_bytes);
+  w.Gauge("tideline_store_write_delayed_rate_bytes",
+          "Rate RocksDB slows writes to while compaction catches up; 0 when writes are not slowed.",
+          s.delayed_write_rate);
+  w.Gauge("tideline_store_write_stopped", "1 while RocksDB stops writes.", s.write_stopped ? 1 : 0);
+  w.Gauge("tideline_store_queued_append_bytes", "Record bytes waiting for the group-commit writer.",
+          s.queued_append_bytes);
+  w.Counter("tideline_store_throttled_appends_total",
+            "Appends refused because the append queue was full (storage.max_queued_append_mib).",
+            s.throttled_appends);
+  w.Gauge("tideline_store_disk_free_bytes", "Free bytes on the data directory's filesystem.",
+          s.disk_free_bytes);
+  w.Gauge("tideline_store_low_disk",
+          "1 while appends are refused for lack of free space (storage.min_free_mib).",
+          s.low_disk ? 1 : 0);
+  w.Counter("tideline_store_low_disk_refusals_total",
+            "Appends refused for lack of free disk space.", s.low_disk_refusals);
 }
 
 }  // namespace
 
-std::string Metrics::Render(const Status& health, const storage::StoreStats& store) const {
-  std::string out;
+void Metrics::Render(PrometheusWriter& w, const Status& health,
+                     const storage::StoreStats& store) const {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    out +=
-        "# HELP tideline_api_requests_total API requests by operation and error type.\n"
-        "# TYPE tideline_api_requests_total counter\n";
+    w.Family("tideline_api_requests_total", "counter", "API requests by operation and error type.");
     for (const auto& [key, n] : requests_) {
-      out += fmt::format("tideline_api_requests_total{{operation=\"{}\",error=\"{}\"}} {}\n",
-                         key.first, key.second, n);
+      w.Sample("tideline_api_requests_total", {{"operation", key.first}, {"error", key.second}}, n);
     }
-    out +=
-        "# HELP tideline_api_request_duration_seconds Time from request to response.\n"
-        "# TYPE tideline_api_request_duration_seconds summary\n";
+    w.Family("tideline_api_request_duration_seconds", "summary", "Time from request to response.");
     for (const auto& [op, s] : latency_) {
-      out += fmt::format(
-          "tideline_api_request_duration_seconds_sum{{operation=\"{0}\"}} {1:.6f}\n"
-          "tideline_api_request_duration_seconds_count{{operation=\"{0}\"}} {2}\n",
-          op, s.seconds, s.count);
+      w.Sample("tideline_api_request_duration_seconds_sum", {{"operation", op}}, s.seconds);
+      w.Sample("tideline_api_request_duration_seconds_count", {{"operation", op}}, s.count);
     }
   }
-  Counter(out, "tideline_records_put_total", "Records acknowledged by PutRecord(s).",
-          records_put_.load(std::memory_order_relaxed));
-  Counter(out, "tideline_bytes_put_total", "Data plus partition key bytes acknowledged.",
-          bytes_put_.load(std::memory_order_relaxed));
-  Counter(out, "tideline_records_read_total", "Records returned by GetRecords.",
-          records_read_.load(std::memory_order_relaxed));
-  Counter(out, "tideline_bytes_read_total", "Data plus partition key bytes returned.",
-          bytes_read_.load(std::memory_order_relaxed));
-  Gauge(out, "tideline_store_healthy", "1 unless the store has a sticky write error.",
-        health.ok() ? 1 : 0);
-  RenderStore(out, store);
-  return out;
+  w.Counter("tideline_records_put_total", "Records acknowledged by PutRecord(s).",
+            records_put_.load(std::memory_order_relaxed));
+  w.Counter("tideline_bytes_put_total", "Data plus partition key bytes acknowledged.",
+            bytes_put_.load(std::memory_order_relaxed));
+  w.Counter("tideline_records_read_total", "Records returned by GetRecords.",
+            records_read_.load(std::memory_order_relaxed));
+  w.Counter("tideline_bytes_read_total", "Data plus partition key bytes returned.",
+            bytes_read_.load(std::memory_order_relaxed));
+  w.Gauge("tideline_store_healthy", "1 unless the store has a sticky write error.",
+          health.ok() ? 1 : 0);
+  RenderStore(w, store);
 }
 
-std::string RenderLimitMetrics(const Limits& limits) {
+void RenderLimitMetrics(PrometheusWriter& w, const Limits& limits) {
   const LimitCounters& c = limits.counters;
   const auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
-  std::string out;
-  Counter(out, "tideline_http_connections_accepted_total", "Connections accepted.",
-          get(c.connections_accepted));
-  Counter(out, "tideline_http_connections_closed_total", "Connections closed.",
-          get(c.connections_closed));
-  Counter(out, "tideline_http_connections_overflow_total",
-          "Connections accepted over server.max_connections; they may only ask for /health or "
-          "/metrics.",
-          get(c.connections_overflow));
-  Gauge(out, "tideline_http_max_connections", "Connection limit in effect.", limits.gate.max());
-  Counter(out, "tideline_http_accept_errors_total",
-          "Failed accepts (e.g. out of file descriptors); accepting pauses with backoff.",
-          get(c.accept_errors));
-  Counter(out, "tideline_http_accept_paused_total",
-          "Times accepting paused because every connection slot was taken.", get(c.accept_paused));
-  Counter(out, "tideline_http_header_timeouts_total",
-          "Connections closed because a request header was not complete within "
-          "server.header_timeout_s.",
-          get(c.header_timeouts));
-  out +=
-      "# HELP tideline_http_rejected_total Requests refused from their header alone, by reason.\n"
-      "# TYPE tideline_http_rejected_total counter\n";
-  out += fmt::format("tideline_http_rejected_total{{reason=\"body_too_large\"}} {}\n",
-                     get(c.rejected_body_size));
-  out += fmt::format("tideline_http_rejected_total{{reason=\"inflight_bytes\"}} {}\n",
-                     get(c.rejected_inflight));
-  out += fmt::format("tideline_http_rejected_total{{reason=\"too_many_connections\"}} {}\n",
-                     get(c.rejected_overflow));
-  Gauge(out, "tideline_http_inflight_bytes",
-        "Request and response bytes reserved against server.max_inflight_bytes.",
-        limits.budget.used());
-  return out;
+  w.Counter("tideline_http_connections_accepted_total", "Connections accepted.",
+            get(c.connections_accepted));
+  w.Counter("tideline_http_connections_closed_total", "Connections closed.",
+            get(c.connections_closed));
+  w.Counter("tideline_http_connections_overflow_total",
+            "Connections accepted over server.max_connections; they may only ask for /health or "
+            "/metrics.",
+            get(c.connections_overflow));
+  w.Gauge("tideline_http_max_connections", "Connection limit in effect.", limits.gate.max());
+  w.Counter("tideline_http_accept_errors_total",
+            "Failed accepts (e.g. out of file descriptors); accepting pauses with backoff.",
+            get(c.accept_errors));
+  w.Counter("tideline_http_accept_paused_total",
+            "Times accepting paused because every connection slot was taken.",
+            get(c.accept_paused));
+  w.Counter("tideline_http_header_timeouts_total",
+            "Connections closed because a request header was not complete within "
+            "server.header_timeout_s.",
+            get(c.header_timeouts));
+  constexpr std::string_view kRejected = "tideline_http_rejected_total";
+  w.Family(kRejected, "counter", "Requests refused from their header alone, by reason.");
+  w.Sample(kRejected, {{"reason", "body_too_large"}}, get(c.rejected_body_size));
+  w.Sample(kRejected, {{"reason", "inflight_bytes"}}, get(c.rejected_inflight));
+  w.Sample(kRejected, {{"reason", "too_many_connections"}}, get(c.rejected_overflow));
+  w.Gauge("tideline_http_inflight_bytes",
+          "Request and response bytes reserved against server.max_inflight_bytes.",
+          limits.budget.used());
 }
 
 }  // namespace tideline::server

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <utility>
 
+#include "common/prometheus.h"
 #include "common/status.h"
 #include "connection_limits.h"
 #include "storage/store.h"
@@ -26,8 +27,9 @@ class Metrics {
   void RecordRequest(std::string_view operation, std::string_view error_type, double seconds);
   void AddRecordsPut(uint64_t records, uint64_t bytes);
   void AddRecordsRead(uint64_t records, uint64_t bytes);
-  // The exposition text; `health` and `store` are the store's Health() and Stats().
-  std::string Render(const Status& health, const storage::StoreStats& store) const;
+  // Writes the API's and the store's families; `health` and `store` are the store's Health()
+  // and Stats().
+  void Render(PrometheusWriter& w, const Status& health, const storage::StoreStats& store) const;
 
  private:
   struct OpStats {
@@ -42,7 +44,7 @@ class Metrics {
   std::atomic<uint64_t> records_put_{0}, bytes_put_{0}, records_read_{0}, bytes_read_{0};
 };
 
-// The connection and in-flight-budget counters and gauges of `limits`, in the same format.
-std::string RenderLimitMetrics(const Limits& limits);
+// The connection and in-flight-budget counters and gauges of `limits`.
+void RenderLimitMetrics(PrometheusWriter& w, const Limits& limits);
 
 }  // namespace tideline::server

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -23,10 +24,12 @@
 
 #include "api.h"
 #include "common/clock.h"
+#include "completion_poster.h"
 #include "connection_limits.h"
 #include "listener.h"
 #include "logging.h"
 #include "metrics.h"
+#include "router.h"
 
 namespace tideline::server {
 namespace {
@@ -44,24 +47,6 @@ constexpr size_t kOverflowConnections = 32;
 // pipelines' HTTP connections, the io_context and the process's own files. At most half the
 // limit, so that a small limit still leaves connections.
 constexpr uint64_t kReservedFds = 1024;
-
-Status ValidateOptions(const ServerOptions& o) {
-  if (o.io_threads < 1) return Status::InvalidArgument("server io_threads must be >= 1");
-  if (o.max_body_bytes < 1024) return Status::InvalidArgument("max_body_bytes must be >= 1024");
-  if (o.idle_timeout.count() <= 0) return Status::InvalidArgument("idle_timeout must be > 0");
-  if (o.header_timeout.count() <= 0) return Status::InvalidArgument("header_timeout must be > 0");
-  if (o.max_connections < 1) return Status::InvalidArgument("max_connections must be >= 1");
-  if (o.max_inflight_bytes < o.max_body_bytes) {
-    return Status::InvalidArgument(
-        fmt::format("max_inflight_bytes ({}) must be >= max_body_bytes ({})", o.max_inflight_bytes,
-                    o.max_body_bytes));
-  }
-  if (o.iterator_ttl.count() <= 0) return Status::InvalidArgument("iterator_ttl must be > 0");
-  if (o.account_id.size() != 12 ||
-      o.account_id.find_first_not_of("0123456789") != std::string::npos)
-    return Status::InvalidArgument("account_id must be 12 digits");
-  return Status::Ok();
-}
 
 // Raises RLIMIT_NOFILE's soft limit to the hard limit (a process may do so unprivileged) and
 // returns the soft limit now in effect.
@@ -99,35 +84,6 @@ size_t ChooseMaxConnections(size_t wanted, uint64_t fd_limit) {
   return static_cast<size_t>(fit);
 }
 
-// Posts append completions from the store's writer thread to the I/O threads, and lets Stop
-// wait until no such post is still running: net::post may touch the io_context after the
-// handler it queued has already run, so "every request answered" is not yet "safe to destroy".
-class CompletionPoster {
- public:
-  explicit CompletionPoster(net::io_context& ioc) : ioc_(ioc) {}
-
-  void Post(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++posting_;
-    }
-    net::post(ioc_, std::move(task));
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--posting_ == 0) idle_.notify_all();
-  }
-
-  void WaitQuiet() {
-    std::unique_lock<std::mutex> lock(mu_);
-    idle_.wait(lock, [this] { return posting_ == 0; });
-  }
-
- private:
-  net::io_context& ioc_;
-  std::mutex mu_;
-  std::condition_variable idle_;
-  int posting_ = 0;  // GUARDED_BY(mu_)
-};
-
 class ServerImpl final : public Server {
  public:
   ServerImpl(const ServerOptions& options, storage::Store& store,
@@ -135,8 +91,7 @@ class ServerImpl final : public Server {
       : options_(options),
         pipelines_(std::move(pipelines)),
         pool_(kBlockingThreads),
-        completions_(ioc_),
-        api_(MakeContext(options, store, completions_), metrics_,
+        api_(MakeContext(options, store), metrics_,
              [this](std::function<void()> task) { net::post(pool_, std::move(task)); }),
         store_(store) {}
 
@@ -148,14 +103,12 @@ class ServerImpl final : public Server {
     if (ec)
       return Status::InvalidArgument(fmt::format("bad host '{}': {}", options_.host, ec.message()));
     const size_t max_connections = ChooseMaxConnections(options_.max_connections, RaiseFdLimit());
-    SessionShared shared{&options_,
-                         &api_,
-                         &metrics_,
-                         &store_,
-                         &pipelines_,
-                         [this](std::function<void()> task) { net::post(pool_, std::move(task)); },
-                         std::make_shared<Limits>(max_connections, kOverflowConnections,
-                                                  options_.max_inflight_bytes)};
+    auto limits = std::make_shared<Limits>(max_connections, kOverflowConnections,
+                                           options_.max_inflight_bytes);
+    router_.emplace(
+        Router::Context{&api_, &metrics_, &store_, &pipelines_, limits.get(),
+                        [this](std::function<void()> task) { net::post(pool_, std::move(task)); }});
+    const SessionShared shared{&options_, &*router_, &completions_, std::move(limits)};
     listener_ = std::make_shared<Listener>(ioc_, shared);
     TL_RETURN_IF_ERROR(listener_->Bind({address, options_.port}));
     listener_->Run();
@@ -187,18 +140,13 @@ class ServerImpl final : public Server {
  private:
   using beast_error = boost::system::error_code;
 
-  static HandlerContext MakeContext(const ServerOptions& o, storage::Store& store,
-                                    CompletionPoster& completions) {
+  static HandlerContext MakeContext(const ServerOptions& o, storage::Store& store) {
     HandlerContext ctx;
     ctx.store = &store;
     ctx.region = o.region;
     ctx.account_id = o.account_id;
     ctx.iterator_ttl = o.iterator_ttl;
     ctx.now_ms = &WallClockMs;
-    // Append completions build their JSON on an I/O thread, not on the store's writer.
-    ctx.respond_on = [&completions](std::function<void()> task) {
-      completions.Post(std::move(task));
-    };
     return ctx;
   }
 
@@ -210,6 +158,7 @@ class ServerImpl final : public Server {
   CompletionPoster completions_;
   Api api_;
   storage::Store& store_;
+  std::optional<Router> router_;  // made by Start, with the connection limits
   std::shared_ptr<Listener> listener_;
   std::vector<std::thread> threads_;
   std::mutex stop_mu_;
@@ -220,7 +169,7 @@ class ServerImpl final : public Server {
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, storage::Store& store,
                                               std::vector<pipeline::Pipeline*> pipelines) {
-  TL_RETURN_IF_ERROR(ValidateOptions(options));
+  TL_RETURN_IF_ERROR(ValidateServerOptions(options));
   auto server = std::make_unique<ServerImpl>(options, store, std::move(pipelines));
   TL_RETURN_IF_ERROR(server->Start());
   return std::unique_ptr<Server>(std::move(server));

@@ -37,7 +37,8 @@ using namespace tideline;
 using namespace tideline::server;
 
 using Sync = ApiResponse (*)(const HandlerContext&, std::string_view);
-using Async = void (*)(const HandlerContext&, std::shared_ptr<std::string>, ResponseCallback);
+using Async = void (*)(const HandlerContext&, std::shared_ptr<std::string>, ResponseCallback,
+                       const RespondOn&);
 
 struct Op {
   const char* name;
@@ -95,7 +96,7 @@ class Harness {
       std::promise<ApiResponse> promise;
       auto future = promise.get_future();
       op.async(ctx_, std::make_shared<std::string>(body),
-               [&promise](ApiResponse resp) { promise.set_value(std::move(resp)); });
+               [&promise](ApiResponse resp) { promise.set_value(std::move(resp)); }, {});
       r = future.get();
       put_bytes_ += r.bytes;
     }

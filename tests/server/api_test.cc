@@ -52,7 +52,9 @@ TEST_F(ApiTest, MetricsCountRequestsErrorsAndRecords) {
   ASSERT_EQ(Dispatch(api, "Kinesis_20131202.DescribeStream", R"({"StreamName":"none"})").status,
             400u);
   EXPECT_TRUE(api.WaitIdle(std::chrono::milliseconds(1000)));
-  const std::string text = metrics_.Render(store_->Health(), store_->Stats());
+  PrometheusWriter w;
+  metrics_.Render(w, store_->Health(), store_->Stats());
+  const std::string text = w.Take();
   // The one PutRecords was one group commit of its two records.
   EXPECT_NE(text.find("tideline_store_group_commit_seconds_count 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("tideline_store_group_commit_seconds_bucket{le=\"+Inf\"} 1\n"),

@@ -39,7 +39,8 @@ class HandlerTest : public ::testing::Test {
   }
 
   using Sync = ApiResponse (*)(const HandlerContext&, std::string_view);
-  using Async = void (*)(const HandlerContext&, std::shared_ptr<std::string>, ResponseCallback);
+  using Async = void (*)(const HandlerContext&, std::shared_ptr<std::string>, ResponseCallback,
+                         const RespondOn&);
 
   ApiResponse Call(Sync fn, const std::string& body) { return fn(ctx_, body); }
 
@@ -47,7 +48,7 @@ class HandlerTest : public ::testing::Test {
     auto promise = std::make_shared<std::promise<ApiResponse>>();
     auto future = promise->get_future();
     fn(ctx_, std::make_shared<std::string>(body),
-       [promise](ApiResponse r) { promise->set_value(std::move(r)); });
+       [promise](ApiResponse r) { promise->set_value(std::move(r)); }, {});
     return future.get();
   }
 

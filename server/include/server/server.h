@@ -1,13 +1,12 @@
 // The Kinesis-compatible HTTP API (JSON 1.1 protocol) on Boost.Asio/Beast.
 #pragma once
 
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "server/options.h"
 #include "storage/store.h"
 
 namespace tideline::pipeline {
@@ -15,45 +14,6 @@ class Pipeline;
 }
 
 namespace tideline::server {
-
-struct ServerOptions {
-  // Default: 127.0.0.1
-  std::string host = "127.0.0.1";
-  // 0 picks a free port (see Server::port()). Default: 4567
-  uint16_t port = 4567;
-  // Threads running the I/O context. Default: 2
-  int io_threads = 2;
-  // Largest request body accepted; larger gets 413 with a Kinesis-shaped error. Only
-  // PutRecord and PutRecords carry record data: every other request is limited to
-  // kSmallBodyBytes (64 KiB).
-  // Default: 8 MiB (a full PutRecords of 5 MiB of data is about 6.7 MiB of base64 and JSON)
-  size_t max_body_bytes = 8u << 20;
-  // A keep-alive connection idle this long between requests is closed; also the limit for
-  // reading a body and writing a response. Default: 60 s
-  std::chrono::seconds idle_timeout{60};
-  // A request header must be complete this long after its first byte arrived (after the accept,
-  // for a connection's first request), so slow clients cannot hold connections. Default: 10 s
-  std::chrono::seconds header_timeout{10};
-  // Connections served at once. Start raises RLIMIT_NOFILE's soft limit to the hard limit and
-  // lowers this (with a warning) to leave descriptors for RocksDB's files, backups and pipelines.
-  // Over it, a few more connections may only ask GET /health or /metrics; beyond those the
-  // server stops accepting until a connection closes. Default: 4096
-  size_t max_connections = 4096;
-  // Request body bytes held in memory at once, reserved from Content-Length when a header
-  // arrives. A request over it is refused before its body is read: PutRecord(s) and GetRecords
-  // with ProvisionedThroughputExceededException (SDKs retry it), others with
-  // LimitExceededException. Must be >= max_body_bytes. Default: 64 MiB
-  uint64_t max_inflight_bytes = 64u << 20;
-  // Region and 12-digit account id used in stream ARNs and messages.
-  // Default: us-east-1 and 123456789012, as the common emulators use.
-  std::string region = "us-east-1";
-  std::string account_id = "123456789012";
-  // Shard iterators expire this long after they were issued. Default: 5 min (Kinesis)
-  std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
-};
-
-// The body limit of requests other than PutRecord and PutRecords.
-inline constexpr size_t kSmallBodyBytes = 64u << 10;
 
 class Server {
  public:

@@ -1,0 +1,157 @@
+#include "router.h"
+
+#include <array>
+
+#include <fmt/format.h>
+
+#include "common/prometheus.h"
+#include "errors.h"
+#include "pipeline_admin.h"
+
+namespace tideline::server {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+constexpr std::string_view kAmzJson = "application/x-amz-json-1.1";
+
+ApiResponse TextResponse(unsigned status, std::string content_type, std::string body) {
+  ApiResponse resp;
+  resp.status = status;
+  resp.content_type = std::move(content_type);
+  resp.body = std::move(body);
+  return resp;
+}
+
+std::vector<pipeline::PipelineStatus> Statuses(const std::vector<pipeline::Pipeline*>& pipelines) {
+  std::vector<pipeline::PipelineStatus> statuses;
+  statuses.reserve(pipelines.size());
+  for (pipeline::Pipeline* p : pipelines)
+    statuses.push_back(p->GetStatus());
+  return statuses;
+}
+
+}  // namespace
+
+Router::Router(Context ctx) : ctx_(std::move(ctx)) {}
+
+std::span<const Router::Route> Router::Routes() {
+  // Checked in order; the first match wins. A POST to any other path is a Kinesis call, as
+  // the SDKs post to the endpoint's root (or to whatever path the endpoint URL carries).
+  static constexpr std::array kRoutes = {
+      Route{http::verb::get, "/health", "", true, true, &Router::Health},
+      Route{http::verb::get, "/metrics", "", true, true, &Router::MetricsText},
+      Route{http::verb::get, "/pipelines", "", true, false, &Router::PipelineList},
+      Route{http::verb::get, "/pipelines/", "", false, false, &Router::PipelineOne},
+      Route{http::verb::post, "/pipelines/", "/reset", false, false, &Router::PipelineReset},
+      Route{http::verb::post, "", "", false, false, &Router::Kinesis},
+  };
+  return kRoutes;
+}
+
+const Router::Route* Router::Find(http::verb method, std::string_view target,
+                                  std::string_view* param) {
+  for (const Route& r : Routes()) {
+    if (r.method != method) continue;
+    if (r.exact) {
+      if (target != r.prefix) continue;
+      *param = {};
+      return &r;
+    }
+    if (!target.starts_with(r.prefix) || !target.ends_with(r.suffix) ||
+        target.size() < r.prefix.size() + r.suffix.size()) {
+      continue;
+    }
+    *param = target.substr(r.prefix.size(), target.size() - r.prefix.size() - r.suffix.size());
+    // POST /pipelines//reset names no pipeline: it is not a reset.
+    if (!r.suffix.empty() && param->empty()) continue;
+    return &r;
+  }
+  return nullptr;
+}
+
+RouteClass Router::Classify(http::verb method, std::string_view target,
+                            std::string_view amz_target) const {
+  std::string_view param;
+  const Route* route = Find(method, target, &param);
+  if (route == nullptr) return {};
+  if (route->handler == &Router::Kinesis) return {KindOfTarget(amz_target), false};
+  return {OperationKind::kOther, route->probe};
+}
+
+void Router::Dispatch(RouterRequest req, ResponseCallback done, const RespondOn& respond_on) const {
+  std::string_view param;
+  const Route* route = Find(req.method, req.target, &param);
+  if (route == nullptr) {
+    done(MakeError(ApiErrorType::kUnknownOperation,
+                   fmt::format("Unsupported method {} {}",
+                               std::string_view(http::to_string(req.method).data(),
+                                                http::to_string(req.method).size()),
+                               req.target.substr(0, 128))));
+    return;
+  }
+  (this->*route->handler)(req, param, done, respond_on);
+}
+
+void Router::Kinesis(RouterRequest& req, std::string_view, ResponseCallback& done,
+                     const RespondOn& respond_on) const {
+  const std::string_view ct = req.content_type;
+  if (!ct.empty() && !ct.starts_with(kAmzJson) && !ct.starts_with("application/json")) {
+    done(MakeError(ApiErrorType::kSerialization,
+                   fmt::format("Unsupported Content-Type: {}", ct.substr(0, 100))));
+    return;
+  }
+  ctx_.api->Handle(req.amz_target, std::move(req.body), std::move(done), respond_on);
+}
+
+void Router::Health(RouterRequest&, std::string_view, ResponseCallback& done,
+                    const RespondOn&) const {
+  const Status health = ctx_.store->Health();
+  done(TextResponse(health.ok() ? 200 : 503, "text/plain",
+                    health.ok() ? std::string("ok") : health.ToString()));
+}
+
+void Router::MetricsText(RouterRequest&, std::string_view, ResponseCallback& done,
+                         const RespondOn&) const {
+  PrometheusWriter w;
+  ctx_.metrics->Render(w, ctx_.store->Health(), ctx_.store->Stats());
+  RenderLimitMetrics(w, *ctx_.limits);
+  w.Append(pipeline::PipelineMetricsText(Statuses(*ctx_.pipelines)));
+  done(TextResponse(200, "text/plain; version=0.0.4", w.Take()));
+}
+
+void Router::PipelineList(RouterRequest&, std::string_view, ResponseCallback& done,
+                          const RespondOn&) const {
+  done(TextResponse(200, "application/json",
+                    pipeline::PipelineStatusJson(Statuses(*ctx_.pipelines))));
+}
+
+void Router::PipelineOne(RouterRequest&, std::string_view name, ResponseCallback& done,
+                         const RespondOn&) const {
+  for (pipeline::Pipeline* p : *ctx_.pipelines) {
+    pipeline::PipelineStatus status = p->GetStatus();
+    if (status.name != name) continue;
+    done(TextResponse(200, "application/json", pipeline::PipelineStatusJson({std::move(status)})));
+    return;
+  }
+  done(MakeError(ApiErrorType::kResourceNotFound,
+                 fmt::format("Pipeline {} not found.", name.substr(0, 128))));
+}
+
+void Router::PipelineReset(RouterRequest& req, std::string_view name, ResponseCallback& done,
+                           const RespondOn& respond_on) const {
+  // A reset waits for the pipeline's delivery to stop: off the I/O threads.
+  ctx_.blocking([this, name = std::string(name), body = std::move(req.body), done = std::move(done),
+                 respond_on]() mutable {
+    ApiResponse resp = HandlePipelineReset(*ctx_.pipelines, name, *body);
+    if (!respond_on) {
+      done(std::move(resp));
+      return;
+    }
+    respond_on(
+        [done = std::move(done), resp = std::move(resp)]() mutable { done(std::move(resp)); });
+  });
+}
+
+}  // namespace tideline::server

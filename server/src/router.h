@@ -1,0 +1,104 @@
+// The one table from an HTTP request to its handler:
+//
+//   POST (any path) with X-Amz-Target: Kinesis_20131202.<Operation>   the Kinesis API (Api)
+//   GET  /health                      200 "ok", or 503 with the store's sticky error
+//   GET  /metrics                     Prometheus text: API, HTTP limits, store, pipelines
+//   GET  /pipelines, /pipelines/NAME  pipeline status JSON
+//   POST /pipelines/NAME/reset        moves a pipeline's checkpoints (pipeline_admin.h)
+//
+// The HTTP session frames, times out and writes; what a request means is decided here, so
+// checks that apply to every request (authentication, when it comes) sit in Dispatch, in one
+// place, before any handler runs.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/beast/http/verb.hpp>
+
+#include "api.h"
+#include "api_types.h"
+#include "connection_limits.h"
+#include "metrics.h"
+#include "pipeline/pipeline.h"
+#include "storage/store.h"
+
+namespace tideline::server {
+
+// What the HTTP layer needs to know of a request from its header alone.
+struct RouteClass {
+  // Which body limit and in-flight class applies (see http_session.cc).
+  OperationKind kind = OperationKind::kOther;
+  // GET /health or /metrics: answered even on a connection over max_connections.
+  bool probe = false;
+};
+
+struct RouterRequest {
+  boost::beast::http::verb method = boost::beast::http::verb::unknown;
+  std::string_view target;        // the request target, e.g. "/" or "/pipelines/web"
+  std::string_view amz_target;    // X-Amz-Target, empty when absent
+  std::string_view content_type;  // Content-Type, empty when absent
+  std::shared_ptr<std::string> body;
+};
+
+class Router {
+ public:
+  struct Context {
+    Api* api = nullptr;
+    Metrics* metrics = nullptr;
+    storage::Store* store = nullptr;
+    const std::vector<pipeline::Pipeline*>* pipelines = nullptr;
+    const Limits* limits = nullptr;
+    // Runs slow administrative work (a pipeline reset) off the I/O threads.
+    BlockingExecutor blocking;
+  };
+
+  // Everything in `ctx` must outlive the router.
+  explicit Router(Context ctx);
+
+  RouteClass Classify(boost::beast::http::verb method, std::string_view target,
+                      std::string_view amz_target) const;
+
+  // Answers `req`. `done` runs exactly once: inline on the caller's thread, or through
+  // `respond_on` when the answer is produced elsewhere (the blocking pool, the store's writer).
+  // With an empty `respond_on`, on whichever thread produced it.
+  void Dispatch(RouterRequest req, ResponseCallback done, const RespondOn& respond_on) const;
+
+ private:
+  // A handler gets the request, the part of the path its route leaves variable (a pipeline
+  // name), and the callbacks of Dispatch.
+  using Handler = void (Router::*)(RouterRequest&, std::string_view, ResponseCallback&,
+                                   const RespondOn&) const;
+  struct Route {
+    boost::beast::http::verb method;
+    std::string_view prefix;  // the target starts with it ...
+    std::string_view suffix;  // ... and ends with it
+    bool exact;               // the target is exactly `prefix`
+    bool probe;
+    Handler handler;
+  };
+  static const Route* Find(boost::beast::http::verb method, std::string_view target,
+                           std::string_view* param);
+  static std::span<const Route> Routes();
+
+  void Kinesis(RouterRequest& req, std::string_view, ResponseCallback& done,
+               const RespondOn& respond_on) const;
+  void Health(RouterRequest& req, std::string_view, ResponseCallback& done,
+              const RespondOn& respond_on) const;
+  void MetricsText(RouterRequest& req, std::string_view, ResponseCallback& done,
+                   const RespondOn& respond_on) const;
+  void PipelineList(RouterRequest& req, std::string_view, ResponseCallback& done,
+                    const RespondOn& respond_on) const;
+  void PipelineOne(RouterRequest& req, std::string_view name, ResponseCallback& done,
+                   const RespondOn& respond_on) const;
+  void PipelineReset(RouterRequest& req, std::string_view name, ResponseCallback& done,
+                     const RespondOn& respond_on) const;
+
+  Context ctx_;
+};
+
+}  // namespace tideline::server
