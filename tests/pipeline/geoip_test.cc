@@ -12,11 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "geoip_address.h"
 #include "geoip_fixtures.h"
 #include "mmdb_writer.h"
 #include "pipeline/processor.h"
 #include "pipeline/record_batch.h"
+#include "processors/geoip_address.h"
 #include "test_util/temp_dir.h"
 
 namespace tideline::pipeline {

@@ -3,7 +3,7 @@
 #include <map>
 
 #include "common/clock.h"
-#include "pipeline_impl.h"
+#include "core/pipeline_impl.h"
 #include "storage/sequence_number.h"
 
 namespace tideline::pipeline {

@@ -34,13 +34,13 @@
 #include <thread>
 #include <vector>
 
-#include "backup_writer.h"
-#include "flush_buffer.h"
+#include "backup/backup_writer.h"
+#include "core/flush_buffer.h"
+#include "core/pipeline_log.h"
+#include "core/stop_wait.h"
 #include "pipeline/destination.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/processor.h"
-#include "pipeline_log.h"
-#include "stop_wait.h"
 
 namespace tideline::pipeline {
 

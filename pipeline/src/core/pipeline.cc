@@ -1,6 +1,6 @@
 // Pipeline lifecycle: building the parts, the supervisor thread, stop, and status.
 #include "common/clock.h"
-#include "pipeline_impl.h"
+#include "core/pipeline_impl.h"
 
 namespace tideline::pipeline {
 namespace {
