@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "geoip_fixtures.h"
-#include "mmdb_writer.h"
+#include "mmdb/mmdb_writer.h"
 #include "pipeline/processor.h"
 #include "pipeline/record_batch.h"
 #include "processors/geoip_address.h"
@@ -22,9 +22,9 @@
 namespace tideline::pipeline {
 namespace {
 
-using testing::MmdbNetwork;
+using mmdb::MmdbNetwork;
+using mmdb::WriteMmdb;
 using testing::TempDir;
-using testing::WriteMmdb;
 
 class GeoIpTest : public ::testing::Test {
  protected:
