@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "mmdb_writer.h"
+#include "mmdb/mmdb_writer.h"
 
 namespace {
 
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s OUT.mmdb\n", argv[0]);
     return 2;
   }
-  std::vector<tideline::testing::MmdbNetwork> networks;
+  std::vector<tideline::mmdb::MmdbNetwork> networks;
   for (int first = 23; first <= 222; ++first) {
     const City& c = kCities[first % std::size(kCities)];
     char json[512];
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
                   c.iso, c.country, c.city, c.lat, c.lon, 64500 + first, first);
     networks.push_back({std::to_string(first) + ".0.0.0/8", json});
   }
-  const tideline::Status st = tideline::testing::WriteMmdb(argv[1], "tideline-demo-City", networks);
+  const tideline::Status st = tideline::mmdb::WriteMmdb(argv[1], "tideline-demo-City", networks);
   if (!st.ok()) {
     std::fprintf(stderr, "tideline_demo_geoip: %s\n", st.ToString().c_str());
     return 1;

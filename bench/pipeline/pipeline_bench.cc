@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "mmdb_writer.h"
+#include "mmdb/mmdb_writer.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/processor.h"
 #include "storage/store.h"
@@ -178,14 +178,14 @@ int main(int argc, char** argv) {
   processors.push_back(std::move(probe_owned));
   processors.push_back(pipeline::MakeAccessLogProcessor({}).value());
   if (geoip) {
-    std::vector<testing::MmdbNetwork> nets;
+    std::vector<mmdb::MmdbNetwork> nets;
     for (int first = 23; first <= 222; ++first) {
       nets.push_back({std::to_string(first) + ".0.0.0/8",
                       R"({"country":{"iso_code":"DE","names":{"en":"Germany"}},)"
                       R"("city":{"names":{"en":"Berlin"}},"location":{"latitude":52.5,)"
                       R"("longitude":13.4}})"});
     }
-    if (auto st = testing::WriteMmdb(dir + "/geo.mmdb", "bench-City", nets); !st.ok()) {
+    if (auto st = mmdb::WriteMmdb(dir + "/geo.mmdb", "bench-City", nets); !st.ok()) {
       std::fprintf(stderr, "mmdb: %s\n", st.ToString().c_str());
       return 1;
     }

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "mmdb_writer.h"
+#include "mmdb/mmdb_writer.h"
 #include "pipeline/processor.h"
 
 namespace {
@@ -236,7 +236,7 @@ class BenchGeoDb {
         R"({"country":{"iso_code":"FR","names":{"en":"France"}},"location":)"
         R"({"latitude":48.8582,"longitude":2.3387}})",
     };
-    std::vector<tideline::testing::MmdbNetwork> networks;
+    std::vector<tideline::mmdb::MmdbNetwork> networks;
     size_t n = 0;
     for (const int first : kKnownOctets) {
       for (int second = 0; second < 256; ++second) {
@@ -247,7 +247,7 @@ class BenchGeoDb {
     for (const char* prefix : kIpv6Prefixes) {
       networks.push_back({std::string(prefix) + "::/32", kPlaces[n++ % std::size(kPlaces)]});
     }
-    return tideline::testing::WriteMmdb(path_.string(), "GeoLite2-City", networks);
+    return tideline::mmdb::WriteMmdb(path_.string(), "GeoLite2-City", networks);
   }
 
   std::string path() const { return path_.string(); }

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "access_log_parser.h"
 #include "fuzz_check.h"
+#include "processors/access_log_parser.h"
 
 namespace {
 

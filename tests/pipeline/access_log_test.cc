@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "access_log_parser.h"
 #include "common/time_format.h"
 #include "pipeline/processor.h"
+#include "processors/access_log_parser.h"
 
 namespace tideline::pipeline {
 namespace {

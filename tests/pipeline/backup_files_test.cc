@@ -14,9 +14,9 @@
 #include <set>
 #include <thread>
 
-#include "backup_writer.h"
+#include "backup/backup_writer.h"
+#include "file/rotating_file.h"
 #include "pipeline/backup.h"
-#include "rotating_file.h"
 #include "test_util/temp_dir.h"
 
 namespace tideline::pipeline {

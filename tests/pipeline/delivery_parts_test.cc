@@ -7,11 +7,11 @@
 #include <sstream>
 #include <thread>
 
-#include "backup_writer.h"
+#include "backup/backup_writer.h"
 #include "common/base64.h"
-#include "flush_buffer.h"
+#include "core/flush_buffer.h"
+#include "file/rotating_file.h"
 #include "pipeline/destination.h"
-#include "rotating_file.h"
 #include "test_util/temp_dir.h"
 
 namespace tideline::pipeline {

@@ -3,11 +3,11 @@
 
 #include <vector>
 
-#include "mmdb_writer.h"
+#include "mmdb/mmdb_writer.h"
 
 namespace tideline::pipeline {
 
-using testing::MmdbNetwork;
+using mmdb::MmdbNetwork;
 
 // A City-like database. Besides public networks it holds data for private, loopback and
 // link-local networks, so a processor that looked those up would visibly add fields.

@@ -12,19 +12,19 @@
 #include <thread>
 #include <vector>
 
-#include "geoip_address.h"
 #include "geoip_fixtures.h"
-#include "mmdb_writer.h"
+#include "mmdb/mmdb_writer.h"
 #include "pipeline/processor.h"
 #include "pipeline/record_batch.h"
+#include "processors/geoip_address.h"
 #include "test_util/temp_dir.h"
 
 namespace tideline::pipeline {
 namespace {
 
-using testing::MmdbNetwork;
+using mmdb::MmdbNetwork;
+using mmdb::WriteMmdb;
 using testing::TempDir;
-using testing::WriteMmdb;
 
 class GeoIpTest : public ::testing::Test {
  protected:

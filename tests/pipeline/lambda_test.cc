@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "common/base64.h"
-#include "lambda_protocol.h"
+#include "lambda/lambda_protocol.h"
 #include "lambda_test_server.h"
 #include "pipeline/processor.h"
 

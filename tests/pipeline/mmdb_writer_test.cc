@@ -11,15 +11,15 @@
 #include <vector>
 
 #include "geoip_fixtures.h"
-#include "mmdb_writer.h"
+#include "mmdb/mmdb_writer.h"
 #include "test_util/temp_dir.h"
 
 namespace tideline::pipeline {
 namespace {
 
-using testing::MmdbNetwork;
+using mmdb::MmdbNetwork;
+using mmdb::WriteMmdb;
 using testing::TempDir;
-using testing::WriteMmdb;
 
 // ---- The MaxMind DB writer, checked with libmaxminddb --------------------------------------
 

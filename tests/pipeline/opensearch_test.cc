@@ -1,5 +1,5 @@
-// The OpenSearch destination's parts, each alone: index naming, the bulk encoder and request
-// planner, gzip bodies, and the retry policy's reading of _bulk responses.
+// The OpenSearch destination's parts, each alone: option checks, index naming, the bulk encoder
+// and request planner, gzip bodies, and the retry policy's reading of _bulk responses.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -9,6 +9,7 @@
 
 #include "opensearch/bulk_encoder.h"
 #include "opensearch/index_name.h"
+#include "opensearch/options_validation.h"
 #include "opensearch/retry_policy.h"
 
 namespace tideline::pipeline::opensearch {
@@ -90,6 +91,44 @@ OpenSearchDestinationOptions Options(DocumentIdMode ids = DocumentIdMode::kStabl
   o.rotation = IndexRotation::kOneDay;
   o.document_id = ids;
   return o;
+}
+
+std::string ErrorOf(const OpenSearchDestinationOptions& o, uint32_t buffer_mib = 5) {
+  BufferOptions buffer;
+  buffer.size_mib = buffer_mib;
+  return ValidatePipelineDestination(o, buffer, "pipeline p: ").message();
+}
+
+TEST(OptionsValidationTest, RejectsEachBadOptionWithItsMessage) {
+  EXPECT_EQ(ErrorOf(Options()), "");
+  EXPECT_TRUE(ValidateOpenSearchDestination(Options()).ok());
+  OpenSearchDestinationOptions o = Options();
+  o.urls.clear();
+  EXPECT_EQ(ErrorOf(o), "pipeline p: destination url is required");
+  o = Options();
+  o.urls.push_back("ftp://a");
+  EXPECT_EQ(ErrorOf(o),
+            "pipeline p: destination url 'ftp://a' must start with http:// or https://");
+  o = Options();
+  o.index = std::string(242, 'a');
+  EXPECT_EQ(ErrorOf(o), "pipeline p: destination index is too long for its rotation");
+  o.rotation = IndexRotation::kNoRotation;
+  EXPECT_EQ(ErrorOf(o), "");
+  o = Options();
+  o.concurrency = 17;
+  EXPECT_EQ(ErrorOf(o), "pipeline p: destination concurrency must be in 1..16");
+  o = Options();
+  o.request_timeout_s = 0;
+  EXPECT_EQ(ErrorOf(o), "pipeline p: destination request_timeout_s must be in 1..600");
+  o = Options();
+  o.username = "admin";
+  EXPECT_EQ(ErrorOf(o), "pipeline p: destination username and password go together");
+  // Without a pipeline there is no prefix and no buffer.
+  EXPECT_EQ(ValidateOpenSearchDestination(o).message(),
+            "destination username and password go together");
+  EXPECT_EQ(ErrorOf(Options(), 101),
+            "pipeline p: buffer.size_mib must be in 1..100 for an opensearch destination");
+  EXPECT_EQ(ErrorOf(Options(), 100), "");
 }
 
 TEST(BulkEncoderTest, StableIdsAreCreatesWithRotatedIndexAndEscapedId) {

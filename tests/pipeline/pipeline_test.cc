@@ -303,7 +303,7 @@ class PipelineTest : public ::testing::Test {
             auto cp = store_->GetCheckpoint("pipe", StreamName("logs"), shard.id);
             if (!cp.ok() || cp->offset.get() != shard.last_offset.get()) return false;
           }
-          return p.GetStatus().state == "running";
+          return p.GetStatus().state == PipelineState::kRunning;
         },
         limit);
   }
@@ -567,8 +567,9 @@ TEST_F(PipelineTest, PoisonRecordsGoToTheBackupAndTheRecordsAroundThemAreDeliver
 TEST_F(PipelineTest, WaitsForTheStreamToBeCreated) {
   auto p = Start();
   // One snapshot: the supervisor may move from "starting" to "waiting for stream" at any time.
-  const std::string state = p->GetStatus().state;
-  EXPECT_TRUE(state == "waiting for stream" || state == "starting") << state;
+  const PipelineState state = p->GetStatus().state;
+  EXPECT_TRUE(state == PipelineState::kWaitingForStream || state == PipelineState::kStarting)
+      << PipelineStateName(state);
   ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 2).ok());
   Append(Numbered("ok-", 100));
   ASSERT_TRUE(WaitCaughtUp(*p));
@@ -626,7 +627,7 @@ TEST_F(PipelineTest, UnwritableBackupStopsCheckpointsUntilItCanBeWritten) {
   fs::remove_all(pf);
   std::ofstream(pf.string()) << "in the way";
   Append({"ok-1", "fail-1", "ok-2"});
-  ASSERT_TRUE(PollUntil([&] { return p->GetStatus().state == "stalled"; }));
+  ASSERT_TRUE(PollUntil([&] { return p->GetStatus().state == PipelineState::kStalled; }));
   EXPECT_NE(p->GetStatus().message.find("backup"), std::string::npos);
   auto cp = store_->GetCheckpoint("pipe", StreamName("logs"), ShardId("shardId-000000000000"));
   ASSERT_TRUE(cp.ok());
@@ -726,6 +727,26 @@ TEST_F(PipelineTest, FailingReadsShowInTheShardStateAndMetricsUntilTheyWork) {
   EXPECT_NE(PipelineMetricsText({s}).find("tideline_pipeline_read_failing" + labels + " 0"),
             std::string::npos);
   EXPECT_EQ(Delivered().size(), 10u);
+}
+
+TEST(PipelineStateTest, StatusJsonAndMetricsShowTheStateByItsName) {
+  EXPECT_EQ(PipelineStateName(PipelineState::kStarting), "starting");
+  EXPECT_EQ(PipelineStateName(PipelineState::kWaitingForStream), "waiting for stream");
+  EXPECT_EQ(PipelineStateName(PipelineState::kRunning), "running");
+  EXPECT_EQ(PipelineStateName(PipelineState::kRetrying), "retrying");
+  EXPECT_EQ(PipelineStateName(PipelineState::kStalled), "stalled");
+  EXPECT_EQ(PipelineStateName(PipelineState::kStopped), "stopped");
+  PipelineStatus s;
+  s.name = "pipe";
+  s.state = PipelineState::kWaitingForStream;
+  const std::string json = PipelineStatusJson({s});
+  EXPECT_NE(json.find("\"state\":\"waiting for stream\""), std::string::npos) << json;
+  s.state = PipelineState::kStalled;
+  const std::string metrics = PipelineMetricsText({s});
+  EXPECT_NE(metrics.find("tideline_pipeline_stalled{pipeline=\"pipe\"} 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("tideline_pipeline_retrying{pipeline=\"pipe\"} 0"), std::string::npos)
+      << metrics;
 }
 
 }  // namespace

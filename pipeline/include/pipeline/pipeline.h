@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -56,14 +57,21 @@ struct ShardStatus {
   ShardCounters counters;
 };
 
+// What a pipeline is doing. Status JSON, metrics and logs show it by PipelineStateName:
+// "starting" (the source stream not looked up yet), "waiting for stream" (it does not exist
+// yet), "running", "retrying" (the destination is retrying failed documents within its retry
+// duration: see message), "stalled" (destination or backup failing, nothing moves until it
+// works: see message), "stopped".
+enum class PipelineState { kStarting, kWaitingForStream, kRunning, kRetrying, kStalled, kStopped };
+
+// "starting", "waiting for stream", "running", "retrying", "stalled" or "stopped".
+std::string_view PipelineStateName(PipelineState state);
+
 struct PipelineStatus {
   std::string name;
   std::string stream;
   std::string destination;  // "file:<dir>"
-  // "running", "waiting for stream", "retrying" (the destination is retrying failed documents
-  // within its retry duration: see message), "stalled" (destination or backup failing, nothing
-  // moves until it works: see message), "stopped".
-  std::string state;
+  PipelineState state = PipelineState::kStarting;
   std::string message;
   uint64_t buffered_records = 0;
   uint64_t buffered_bytes = 0;

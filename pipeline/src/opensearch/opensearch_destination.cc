@@ -8,13 +8,13 @@
 #include <map>
 #include <mutex>
 
+#include "core/pipeline_log.h"
+#include "core/stop_wait.h"
 #include "opensearch/bulk_encoder.h"
 #include "opensearch/bulk_transport.h"
 #include "opensearch/index_name.h"
 #include "opensearch/retry_policy.h"
 #include "pipeline/destination.h"
-#include "pipeline_log.h"
-#include "stop_wait.h"
 
 namespace tideline::pipeline {
 namespace {

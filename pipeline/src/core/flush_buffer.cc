@@ -1,4 +1,4 @@
-#include "flush_buffer.h"
+#include "core/flush_buffer.h"
 
 #include <algorithm>
 

@@ -34,13 +34,13 @@
 #include <thread>
 #include <vector>
 
-#include "backup_writer.h"
-#include "flush_buffer.h"
+#include "backup/backup_writer.h"
+#include "core/flush_buffer.h"
+#include "core/pipeline_log.h"
+#include "core/stop_wait.h"
 #include "pipeline/destination.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/processor.h"
-#include "pipeline_log.h"
-#include "stop_wait.h"
 
 namespace tideline::pipeline {
 
@@ -96,7 +96,7 @@ class PipelineImpl final : public Pipeline {
   Result<std::vector<storage::Store::ShardCheckpoint>> ResetCheckpoints(
       const ResetPosition& position) const;
   void Supervise(std::stop_token stop);
-  void SetState(std::string state, std::string message);
+  void SetState(PipelineState state, std::string message);
   ShardStats& StatsFor(const std::string& shard_id);
 
   // shard_reader.cc
@@ -133,7 +133,7 @@ class PipelineImpl final : public Pipeline {
   FlushBuffer buffer_;
 
   mutable std::mutex mu_;
-  std::string state_ = "starting";                             // GUARDED_BY(mu_)
+  PipelineState state_ = PipelineState::kStarting;             // GUARDED_BY(mu_)
   std::string message_;                                        // GUARDED_BY(mu_)
   std::map<std::string, std::unique_ptr<ShardStats>> shards_;  // GUARDED_BY(mu_)
 

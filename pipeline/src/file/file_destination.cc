@@ -4,8 +4,8 @@
 
 #include "common/json_parse.h"
 #include "common/json_write.h"
+#include "file/rotating_file.h"
 #include "pipeline/destination.h"
-#include "rotating_file.h"
 
 namespace tideline::pipeline {
 namespace {

@@ -1,4 +1,4 @@
-#include "lambda_protocol.h"
+#include "lambda/lambda_protocol.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>

@@ -7,6 +7,24 @@
 
 namespace tideline::pipeline {
 
+std::string_view PipelineStateName(PipelineState state) {
+  switch (state) {
+    case PipelineState::kStarting:
+      return "starting";
+    case PipelineState::kWaitingForStream:
+      return "waiting for stream";
+    case PipelineState::kRunning:
+      return "running";
+    case PipelineState::kRetrying:
+      return "retrying";
+    case PipelineState::kStalled:
+      return "stalled";
+    case PipelineState::kStopped:
+      return "stopped";
+  }
+  return "unknown";  // not a PipelineState: every enumerator is handled above (-Wswitch)
+}
+
 std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
   std::string out;
   json::StringAppender sink(out);
@@ -28,7 +46,7 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
     text("name", p.name);
     text("stream", p.stream);
     text("destination", p.destination);
-    text("state", p.state);
+    text("state", PipelineStateName(p.state));
     text("message", p.message);
     u64("bufferedRecords", p.buffered_records);
     u64("bufferedBytes", p.buffered_bytes);
@@ -173,12 +191,12 @@ std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
   out += "# TYPE tideline_pipeline_retrying gauge\n";
   for (const PipelineStatus& p : statuses) {
     fmt::format_to(std::back_inserter(out), "tideline_pipeline_retrying{{pipeline=\"{}\"}} {}\n",
-                   p.name, p.state == "retrying" ? 1 : 0);
+                   p.name, p.state == PipelineState::kRetrying ? 1 : 0);
   }
   out += "# TYPE tideline_pipeline_stalled gauge\n";
   for (const PipelineStatus& p : statuses) {
     fmt::format_to(std::back_inserter(out), "tideline_pipeline_stalled{{pipeline=\"{}\"}} {}\n",
-                   p.name, p.state == "stalled" ? 1 : 0);
+                   p.name, p.state == PipelineState::kStalled ? 1 : 0);
   }
   out += "# TYPE tideline_pipeline_data_freshness_ms gauge\n";
   for (const PipelineStatus& p : statuses) {

@@ -1,4 +1,4 @@
-#include "rotating_file.h"
+#include "file/rotating_file.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,4 +1,4 @@
-#include "pipeline_log.h"
+#include "core/pipeline_log.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 

@@ -1,6 +1,6 @@
 // Pipeline::Reset's positions: which checkpoint each shard gets so that its reader resumes at
 // the requested record.
-#include "pipeline_impl.h"
+#include "core/pipeline_impl.h"
 #include "storage/sequence_number.h"
 
 namespace tideline::pipeline {

@@ -1,4 +1,4 @@
-#include "backup_writer.h"
+#include "backup/backup_writer.h"
 
 #include "common/base64.h"
 #include "common/json_write.h"

@@ -1,4 +1,4 @@
-#include "mmdb_writer.h"
+#include "mmdb/mmdb_writer.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,7 +16,7 @@
 #include <set>
 #include <utility>
 
-namespace tideline::testing {
+namespace tideline::mmdb {
 namespace {
 
 // Data section type numbers (spec, "Output Data Section"); 8 and above use the extended form.
@@ -431,4 +431,4 @@ Status WriteMmdb(const std::string& path, std::string_view database_type,
   return WriteFile(path, file);
 }
 
-}  // namespace tideline::testing
+}  // namespace tideline::mmdb

@@ -15,11 +15,11 @@
 #include <map>
 #include <utility>
 
-#include "backup_writer.h"
+#include "backup/backup_writer.h"
 #include "common/base64.h"
+#include "core/pipeline_log.h"
+#include "file/rotating_file.h"
 #include "pipeline/backup.h"
-#include "pipeline_log.h"
-#include "rotating_file.h"
 
 namespace tideline::pipeline {
 namespace {

@@ -15,10 +15,10 @@
 #include <memory>
 #include <string>
 
+#include "file/rotating_file.h"
 #include "pipeline/destination.h"
 #include "pipeline/options.h"
 #include "pipeline/record_batch.h"
-#include "rotating_file.h"
 
 namespace tideline::pipeline {
 

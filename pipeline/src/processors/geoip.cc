@@ -33,8 +33,8 @@
 #include <string_view>
 #include <utility>
 
-#include "geoip_address.h"
 #include "pipeline/processor.h"
+#include "processors/geoip_address.h"
 
 namespace tideline::pipeline {
 namespace {

@@ -1,4 +1,4 @@
-#include "access_log_parser.h"
+#include "processors/access_log_parser.h"
 
 #include <cstring>
 

@@ -32,9 +32,9 @@
 #include <string>
 #include <string_view>
 
-#include "access_log_parser.h"
 #include "common/time_format.h"
 #include "pipeline/processor.h"
+#include "processors/access_log_parser.h"
 
 namespace tideline::pipeline {
 namespace {

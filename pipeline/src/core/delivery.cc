@@ -3,7 +3,7 @@
 #include <map>
 
 #include "common/clock.h"
-#include "pipeline_impl.h"
+#include "core/pipeline_impl.h"
 #include "storage/sequence_number.h"
 
 namespace tideline::pipeline {
@@ -124,7 +124,7 @@ bool PipelineImpl::DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batch
   }
   if (!MoveCheckpoints(batches, epoch, stop)) return false;
   flushes_.fetch_add(1, std::memory_order_relaxed);
-  SetState("running", "");
+  SetState(PipelineState::kRunning, "");
   log_->debug("pipeline {}: flushed {} documents from {} batches", options_.name, flush.docs.size(),
               batches.size());
   return true;
@@ -176,7 +176,7 @@ bool PipelineImpl::RetryUntilOk(std::stop_token stop, const std::string& what,
     const Status st = attempt();
     if (st.ok()) return true;
     if (stop.stop_requested()) return false;
-    SetState("stalled", what + ": " + st.ToString());
+    SetState(PipelineState::kStalled, what + ": " + st.ToString());
     log_->log(level, "pipeline {}: {} failed; not advancing, retrying in {} ms: {}", options_.name,
               what, backoff.count(), st.ToString());
     if (!WaitUnlessStopped(stop, backoff)) return false;

@@ -1,6 +1,6 @@
 // One shard's reader: resume after the checkpoint, read, transform, hand to the buffer.
 #include "common/clock.h"
-#include "pipeline_impl.h"
+#include "core/pipeline_impl.h"
 #include "storage/sequence_number.h"
 
 namespace tideline::pipeline {

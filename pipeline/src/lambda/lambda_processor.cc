@@ -19,8 +19,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "lambda_protocol.h"
-#include "lambda_transport.h"
+#include "lambda/lambda_protocol.h"
+#include "lambda/lambda_transport.h"
 #include "pipeline/processor.h"
 
 namespace tideline::pipeline {

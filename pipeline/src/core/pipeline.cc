@@ -1,6 +1,6 @@
 // Pipeline lifecycle: building the parts, the supervisor thread, stop, and status.
 #include "common/clock.h"
-#include "pipeline_impl.h"
+#include "core/pipeline_impl.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -145,7 +145,7 @@ void PipelineImpl::Stop() {
   // No reader runs now: Lambda subprocesses end with the pipeline, not with its destructor.
   for (const auto& processor : processors_)
     processor->Shutdown();
-  SetState("stopped", "");
+  SetState(PipelineState::kStopped, "");
 }
 
 Status PipelineImpl::Reset(const ResetPosition& position) {
@@ -180,11 +180,13 @@ Status PipelineImpl::Reset(const ResetPosition& position) {
   return st;
 }
 
-void PipelineImpl::SetState(std::string state, std::string message) {
+void PipelineImpl::SetState(PipelineState state, std::string message) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (state_ != state)
-    log_->info("pipeline {}: {}{}{}", options_.name, state, message.empty() ? "" : ": ", message);
-  state_ = std::move(state);
+  if (state_ != state) {
+    log_->info("pipeline {}: {}{}{}", options_.name, PipelineStateName(state),
+               message.empty() ? "" : ": ", message);
+  }
+  state_ = state;
   message_ = std::move(message);
 }
 
@@ -201,7 +203,8 @@ void PipelineImpl::Supervise(std::stop_token stop) {
     auto info = store_.DescribeStream(stream);
     if (!info.ok()) {
       if (info.status().code() == StatusCode::kNotFound) {
-        SetState("waiting for stream", "stream " + stream.get() + " does not exist yet");
+        SetState(PipelineState::kWaitingForStream,
+                 "stream " + stream.get() + " does not exist yet");
       } else {
         log_->error("pipeline {}: describing {}: {}", options_.name, stream.get(),
                     info.status().ToString());
@@ -209,7 +212,7 @@ void PipelineImpl::Supervise(std::stop_token stop) {
       WaitUnlessStopped(stop, kStreamPoll);
       continue;
     }
-    SetState("running", "");
+    SetState(PipelineState::kRunning, "");
     std::vector<std::jthread> readers;
     for (const storage::ShardInfo& shard : info->shards) {
       ShardSource source{shard.id, shard.uid, &StatsFor(shard.id.get())};
@@ -261,9 +264,9 @@ PipelineStatus PipelineImpl::GetStatus() const {
   std::lock_guard<std::mutex> lock(mu_);
   s.state = state_;
   s.message = message_;
-  if (s.state == "running" && !retrying.empty()) {
+  if (s.state == PipelineState::kRunning && !retrying.empty()) {
     // Delivering, but the destination is retrying failures within its retry duration.
-    s.state = "retrying";
+    s.state = PipelineState::kRetrying;
     s.message = "destination: " + retrying;
   }
   for (const auto& [id, st] : shards_) {

@@ -1,6 +1,6 @@
-#include "lambda_transport.h"
+#include "lambda/lambda_transport.h"
 
-#include "pipeline_log.h"
+#include "core/pipeline_log.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -25,7 +25,7 @@
 #include <thread>
 
 #include "common/curl.h"
-#include "lambda_protocol.h"
+#include "lambda/lambda_protocol.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)  // linux/close_range.h, Linux 5.11

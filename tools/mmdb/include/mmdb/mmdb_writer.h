@@ -1,8 +1,8 @@
-// Writes small MaxMind DB (.mmdb, format 2.0) files, so tests and benchmarks need no downloaded
-// GeoIP database. Only what lookups need: an IPv6 search tree (IPv4 networks are stored under
-// ::/96, where libmaxminddb looks for IPv4 addresses, and are also reachable through the
-// IPv4-mapped ::ffff:0:0/96 as in MaxMind's own databases), the data section, and the metadata.
-// No pointers in the data section; identical records are stored once.
+// Writes small MaxMind DB (.mmdb, format 2.0) files, so tests, benchmarks and the demo need no
+// downloaded GeoIP database. Only what lookups need: an IPv6 search tree (IPv4 networks are
+// stored under ::/96, where libmaxminddb looks for IPv4 addresses, and are also reachable through
+// the IPv4-mapped ::ffff:0:0/96 as in MaxMind's own databases), the data section, and the
+// metadata. No pointers in the data section; identical records are stored once.
 //
 // Format: https://maxmind.github.io/MaxMind-DB/ (version 2.0).
 #pragma once
@@ -13,7 +13,7 @@
 
 #include "common/status.h"
 
-namespace tideline::testing {
+namespace tideline::mmdb {
 
 struct MmdbNetwork {
   // "81.2.69.0/24" or "2001:db8::/32". Bits after the prefix must be zero.
@@ -33,4 +33,4 @@ struct MmdbNetwork {
 Status WriteMmdb(const std::string& path, std::string_view database_type,
                  const std::vector<MmdbNetwork>& networks);
 
-}  // namespace tideline::testing
+}  // namespace tideline::mmdb
