@@ -30,13 +30,16 @@ Status ParseListen(const Field& f, std::string& out) {
   return Status::Ok();
 }
 
-Status ParseAccountId(const Field& f, std::string& out) {
-  TL_RETURN_IF_ERROR(ParseString(f, out));
-  bool digits = out.size() == 12;
-  for (char c : out)
-    digits = digits && c >= '0' && c <= '9';
-  if (!digits) return f.Error("expected 12 digits, got " + Describe(f.value));
-  return Status::Ok();
+// region or account_id: the rule is AwsAccount::Validate's.
+Status ParseAccountMember(const Field& f, const AwsAccount& account, std::string& member) {
+  TL_RETURN_IF_ERROR(ParseString(f, member));
+  const Status valid = account.Validate();
+  if (valid.ok()) return valid;
+  const std::string_view message = valid.message();
+  const size_t colon = message.find(": ");
+  // Only this member's own problem: the other one may still be unset (a default) or reported.
+  if (message.substr(0, colon) != f.key.Scalar()) return Status::Ok();
+  return f.Error(std::string(message.substr(colon + 2)));
 }
 
 Status ParseNonEmpty(const Field& f, std::string& out) {
@@ -55,8 +58,10 @@ Status ParseDurability(const Field& f, storage::Durability& out) {
 Status ParseServer(std::string_view file, const Field& f, ServerConfig& s) {
   const Schema schema = {
       {"listen", [&](const Field& x) { return ParseListen(x, s.listen); }},
-      {"region", [&](const Field& x) { return ParseNonEmpty(x, s.region); }},
-      {"account_id", [&](const Field& x) { return ParseAccountId(x, s.account_id); }},
+      {"region",
+       [&](const Field& x) { return ParseAccountMember(x, s.account, s.account.region); }},
+      {"account_id",
+       [&](const Field& x) { return ParseAccountMember(x, s.account, s.account.account_id); }},
       {"io_threads", [&](const Field& x) { return ParseInteger(x, 1, 64, s.io_threads); }},
       {"max_body_bytes",
        [&](const Field& x) {
@@ -278,8 +283,7 @@ server::ServerOptions ToServerOptions(const Config& config) {
   o.header_timeout = std::chrono::seconds(config.server.header_timeout_s);
   o.max_connections = static_cast<size_t>(config.server.max_connections);
   o.max_inflight_bytes = config.server.max_inflight_bytes;
-  o.region = config.server.region;
-  o.account_id = config.server.account_id;
+  o.account = config.server.account;
   o.iterator_ttl = std::chrono::milliseconds(config.server.iterator_ttl_ms);
   return o;
 }

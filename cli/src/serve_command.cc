@@ -75,8 +75,7 @@ int RunServe(const ServeArgs& args) {
   std::vector<std::unique_ptr<pipeline::Pipeline>> pipelines;
   std::vector<pipeline::Pipeline*> pipeline_views;
   for (pipeline::PipelineOptions options : config.pipelines) {
-    options.region = config.server.region;
-    options.account_id = config.server.account_id;
+    options.account = config.server.account;
     Result<std::unique_ptr<pipeline::Pipeline>> p = pipeline::Pipeline::Start(options, *store);
     if (!p.ok()) {
       pipelines.clear();

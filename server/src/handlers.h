@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "api_types.h"
+#include "common/aws_account.h"
 #include "storage/store.h"
 
 namespace tideline::server {
@@ -19,8 +20,7 @@ namespace tideline::server {
 struct HandlerContext {
   storage::Store* store = nullptr;
   // Used in stream ARNs and error messages.
-  std::string region = "us-east-1";
-  std::string account_id = "123456789012";
+  AwsAccount account;
   // Age after which a shard iterator is refused with ExpiredIteratorException.
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
   // Clock for iterator issue/expiry and MillisBehindLatest.

@@ -7,11 +7,12 @@
 namespace tideline::server {
 
 std::string StreamArn(const HandlerContext& ctx, std::string_view name) {
-  return fmt::format("arn:aws:kinesis:{}:{}:stream/{}", ctx.region, ctx.account_id, name);
+  return fmt::format("arn:aws:kinesis:{}:{}:stream/{}", ctx.account.region, ctx.account.account_id,
+                     name);
 }
 
 std::string StreamNotFoundMessage(const HandlerContext& ctx, std::string_view name) {
-  return fmt::format("Stream {} under account {} not found.", name, ctx.account_id);
+  return fmt::format("Stream {} under account {} not found.", name, ctx.account.account_id);
 }
 
 ApiResponse StreamError(const HandlerContext& ctx, const Status& status, std::string_view name) {

@@ -24,7 +24,7 @@ ApiResponse ShardNotFound(const HandlerContext& ctx, std::string_view shard,
                           std::string_view stream) {
   return MakeError(ApiErrorType::kResourceNotFound,
                    fmt::format("Shard {} in stream {} under account {} does not exist", shard,
-                               stream, ctx.account_id));
+                               stream, ctx.account.account_id));
 }
 
 std::optional<storage::StartingPosition> ParseIteratorType(std::string_view t) {

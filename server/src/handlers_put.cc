@@ -239,7 +239,7 @@ void Put(const HandlerContext& ctx, std::shared_ptr<std::string> body, ResponseC
     done(std::move(*bad));
     return;
   }
-  const std::string account = ctx.account_id;
+  const std::string account = ctx.account.account_id;
   const std::span<const AppendRecord> records(batch->records);
   ctx.store->AppendAsync(stream, records,
                          [batch, done = std::move(done), stream, account, list,

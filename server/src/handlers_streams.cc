@@ -58,7 +58,7 @@ ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body)
   if (st.code() == StatusCode::kAlreadyExists) {
     return MakeError(
         ApiErrorType::kResourceInUse,
-        fmt::format("Stream {} under account {} already exists.", *name, ctx.account_id));
+        fmt::format("Stream {} under account {} already exists.", *name, ctx.account.account_id));
   }
   if (!st.ok()) return StreamError(ctx, st, *name);
   return ApiResponse{};

@@ -16,9 +16,7 @@ Status ValidateServerOptions(const ServerOptions& o) {
                     o.max_body_bytes));
   }
   if (o.iterator_ttl.count() <= 0) return Status::InvalidArgument("iterator_ttl must be > 0");
-  if (o.account_id.size() != 12 ||
-      o.account_id.find_first_not_of("0123456789") != std::string::npos)
-    return Status::InvalidArgument("account_id must be 12 digits");
+  TL_RETURN_IF_ERROR(o.account.Validate());
   return Status::Ok();
 }
 

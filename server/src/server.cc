@@ -143,8 +143,7 @@ class ServerImpl final : public Server {
   static HandlerContext MakeContext(const ServerOptions& o, storage::Store& store) {
     HandlerContext ctx;
     ctx.store = &store;
-    ctx.region = o.region;
-    ctx.account_id = o.account_id;
+    ctx.account = o.account;
     ctx.iterator_ttl = o.iterator_ttl;
     ctx.now_ms = &WallClockMs;
     return ctx;

@@ -19,8 +19,7 @@ std::string ErrorOf(const std::string& yaml) {
 void ExpectDefaults(const Config& c) {
   const Config d;
   EXPECT_EQ(c.server.listen, d.server.listen);
-  EXPECT_EQ(c.server.region, d.server.region);
-  EXPECT_EQ(c.server.account_id, d.server.account_id);
+  EXPECT_EQ(c.server.account, d.server.account);
   EXPECT_EQ(c.server.io_threads, d.server.io_threads);
   EXPECT_EQ(c.server.max_body_bytes, d.server.max_body_bytes);
   EXPECT_EQ(c.server.idle_timeout_s, d.server.idle_timeout_s);
@@ -130,8 +129,8 @@ TEST(Config, ReadsEverySetting) {
       "config.yaml");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->server.listen, "0.0.0.0:9000");
-  EXPECT_EQ(r->server.region, "eu-west-1");
-  EXPECT_EQ(r->server.account_id, "000000000001");
+  EXPECT_EQ(r->server.account.region, "eu-west-1");
+  EXPECT_EQ(r->server.account.account_id, "000000000001");
   EXPECT_EQ(r->server.io_threads, 8);
   EXPECT_EQ(r->server.max_body_bytes, 1048576u);
   EXPECT_EQ(r->server.idle_timeout_s, 5);
@@ -188,6 +187,9 @@ TEST(Config, OutOfRangeNamesFileLineKey) {
             0u);
   EXPECT_EQ(ErrorOf("server:\n  account_id: '12345'\n"),
             "config.yaml:2: server.account_id: expected 12 digits, got \"12345\"");
+  EXPECT_EQ(
+      ErrorOf("server:\n  listen: 1.2.3.4:5\n  region: 'US East'\n"),
+      "config.yaml:3: server.region: expected 1..32 characters of [a-z0-9-], got \"US East\"");
 }
 
 TEST(Config, HardeningLimitsAreReadCheckedAndPassedOn) {

@@ -1,5 +1,7 @@
 #include "common/types.h"
 
+#include "common/aws_account.h"
+
 #include <string>
 #include <unordered_set>
 
@@ -39,6 +41,17 @@ TEST(StreamNameTest, IsAStrongTypeThatHashesAndCompares) {
   EXPECT_EQ(names.size(), 2u);
   EXPECT_LT(StreamName("a"), StreamName("b"));
   EXPECT_EQ(StreamName("a"), StreamName("a"));
+}
+
+TEST(AwsAccountTest, ValidateNamesTheMalformedMember) {
+  EXPECT_TRUE(AwsAccount{}.Validate().ok());
+  EXPECT_TRUE((AwsAccount{"eu-west-1", "000000000001"}).Validate().ok());
+  const Status region = AwsAccount{"EU WEST", "123456789012"}.Validate();
+  EXPECT_EQ(region.message(), "region: expected 1..32 characters of [a-z0-9-], got \"EU WEST\"");
+  EXPECT_FALSE((AwsAccount{"", "123456789012"}).Validate().ok());
+  const Status account = AwsAccount{"us-east-1", "12345"}.Validate();
+  EXPECT_EQ(account.message(), "account_id: expected 12 digits, got \"12345\"");
+  EXPECT_FALSE((AwsAccount{"us-east-1", "12345678901x"}).Validate().ok());
 }
 
 }  // namespace

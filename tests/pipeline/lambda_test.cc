@@ -68,8 +68,7 @@ LambdaOptions HttpOptions(const LambdaTestServer& server) {
   LambdaOptions o;
   o.url = server.url();
   o.pipeline_name = "clicks";
-  o.region = "eu-west-1";
-  o.account_id = "111122223333";
+  o.account = {"eu-west-1", "111122223333"};
   o.retries = 2;
   o.timeout = milliseconds(10'000);
   return o;

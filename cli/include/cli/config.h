@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/aws_account.h"
 #include "common/status.h"
 #include "pipeline/options.h"
 #include "server/server.h"
@@ -24,10 +25,8 @@ struct ServerConfig {
   // HOST:PORT the Kinesis API listens on; "[::1]:4567" for IPv6; port 0 picks a free port.
   // Default: 127.0.0.1:4567
   std::string listen = "127.0.0.1:4567";
-  // Default: us-east-1
-  std::string region = "us-east-1";
-  // 12 digits. Default: 123456789012
-  std::string account_id = "123456789012";
+  // region and account_id. Default: us-east-1, 123456789012
+  AwsAccount account;
   // 1..64. Default: 2
   int io_threads = 2;
   // 64 KiB..1 GiB. Default: 8 MiB

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/aws_account.h"
 #include "common/status.h"
 #include "pipeline/processor.h"
 #include "storage/store.h"
@@ -138,9 +139,8 @@ struct PipelineOptions {
   // ProcessingFailed, destinations as InvalidDocument, and it goes to the backup.
   // Default: 100
   uint32_t max_document_depth = kDefaultMaxDocumentDepth;
-  // Region and account for ARNs handed to Lambda processors. Default: us-east-1, 123456789012
-  std::string region = "us-east-1";
-  std::string account_id = "123456789012";
+  // Region and account for ARNs handed to Lambda processors (serve fills in the server's).
+  AwsAccount account;
 };
 
 Status ValidatePipelineOptions(const PipelineOptions& options);

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/aws_account.h"
 #include "common/status.h"
 #include "pipeline/record_batch.h"
 
@@ -125,8 +126,7 @@ struct LambdaOptions {
   std::vector<std::string> inherit_environment;
   // Used for the ARNs in the request. Filled in by the pipeline.
   std::string pipeline_name;
-  std::string region = "us-east-1";
-  std::string account_id = "123456789012";
+  AwsAccount account;
 };
 Result<std::unique_ptr<Processor>> MakeLambdaProcessor(const LambdaOptions& options);
 

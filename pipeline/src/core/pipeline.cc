@@ -33,8 +33,7 @@ Result<std::unique_ptr<Processor>> MakeProcessor(const ProcessorOptions& process
         } else {
           LambdaOptions lambda = o;
           lambda.pipeline_name = pipeline.name;
-          lambda.region = pipeline.region;
-          lambda.account_id = pipeline.account_id;
+          lambda.account = pipeline.account;
           return MakeLambdaProcessor(lambda);
         }
       },

@@ -50,8 +50,9 @@ class LambdaProcessor final : public Processor {
  public:
   LambdaProcessor(const LambdaOptions& options, std::unique_ptr<lambda::Invoker> invoker)
       : options_(options),
-        delivery_stream_arn_("arn:aws:firehose:" + options.region + ":" + options.account_id +
-                             ":deliverystream/" + options.pipeline_name),
+        delivery_stream_arn_("arn:aws:firehose:" + options.account.region + ":" +
+                             options.account.account_id + ":deliverystream/" +
+                             options.pipeline_name),
         invoker_(std::move(invoker)) {}
 
   std::string_view type() const override { return "lambda"; }
@@ -69,10 +70,11 @@ class LambdaProcessor final : public Processor {
 };
 
 void LambdaProcessor::Process(RecordBatch& batch) {
-  const std::string source_stream_arn = "arn:aws:kinesis:" + options_.region + ":" +
-                                        options_.account_id + ":stream/" + batch.stream().get();
-  const lambda::RequestContext context{delivery_stream_arn_, source_stream_arn, options_.region,
-                                       batch.shard().get()};
+  const std::string source_stream_arn = "arn:aws:kinesis:" + options_.account.region + ":" +
+                                        options_.account.account_id + ":stream/" +
+                                        batch.stream().get();
+  const lambda::RequestContext context{delivery_stream_arn_, source_stream_arn,
+                                       options_.account.region, batch.shard().get()};
   const size_t envelope = lambda::RequestEnvelopeBytes(context);
   Invocation invocation;
   std::string entry;

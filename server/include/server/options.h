@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/aws_account.h"
 #include "common/status.h"
 
 namespace tideline::server {
@@ -39,9 +40,7 @@ struct ServerOptions {
   // LimitExceededException. Must be >= max_body_bytes. Default: 64 MiB
   uint64_t max_inflight_bytes = 64u << 20;
   // Region and 12-digit account id used in stream ARNs and messages.
-  // Default: us-east-1 and 123456789012, as the common emulators use.
-  std::string region = "us-east-1";
-  std::string account_id = "123456789012";
+  AwsAccount account;
   // Shard iterators expire this long after they were issued. Default: 5 min (Kinesis)
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
 };
