@@ -117,7 +117,7 @@ void Router::MetricsText(RouterRequest&, std::string_view, ResponseCallback& don
   PrometheusWriter w;
   ctx_.metrics->Render(w, ctx_.store->Health(), ctx_.store->Stats());
   RenderLimitMetrics(w, *ctx_.limits);
-  w.Append(pipeline::PipelineMetricsText(Statuses(*ctx_.pipelines)));
+  pipeline::WritePipelineMetrics(w, Statuses(*ctx_.pipelines));
   done(TextResponse(200, "text/plain; version=0.0.4", w.Take()));
 }
 

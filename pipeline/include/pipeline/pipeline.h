@@ -25,6 +25,10 @@
 #include "pipeline/options.h"
 #include "storage/store.h"
 
+namespace tideline {
+class PrometheusWriter;
+}
+
 namespace tideline::pipeline {
 
 // Counters only ever grow (Prometheus counters); in/out pairs per stage.
@@ -144,7 +148,9 @@ class Pipeline {
 // Text of a status for people (`tideline pipeline status`) is rendered by the CLI from the JSON
 // the server serves; this is the JSON form, shared by server and tests.
 std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses);
-// Prometheus text exposition of the statuses' counters, gauges and read-delay histogram.
+// Prometheus families of the statuses' counters, gauges and read-delay histogram.
+void WritePipelineMetrics(PrometheusWriter& w, const std::vector<PipelineStatus>& statuses);
+// The same as text.
 std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses);
 
 }  // namespace tideline::pipeline

@@ -1,8 +1,7 @@
 // Pipeline status as JSON (GET /pipelines, `tideline pipeline status`) and as Prometheus text
 // (GET /metrics).
-#include <fmt/format.h>
-
 #include "common/json_write.h"
+#include "common/prometheus.h"
 #include "pipeline/pipeline.h"
 
 namespace tideline::pipeline {
@@ -130,19 +129,28 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
   return out;
 }
 
-namespace {
-
-void Counter(std::string& out, std::string_view name, const PipelineStatus& p, const ShardStatus& s,
-             uint64_t value) {
-  fmt::format_to(std::back_inserter(out), "{}{{pipeline=\"{}\",shard=\"{}\"}} {}\n", name, p.name,
-                 s.shard_id, value);
+std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
+  PrometheusWriter w;
+  WritePipelineMetrics(w, statuses);
+  return w.Take();
 }
 
-}  // namespace
-
-std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
-  std::string out;
-  if (statuses.empty()) return out;
+void WritePipelineMetrics(PrometheusWriter& w, const std::vector<PipelineStatus>& statuses) {
+  if (statuses.empty()) return;
+  // One sample per shard of every pipeline.
+  const auto per_shard = [&](std::string_view name, std::string_view type, auto value) {
+    w.Family(name, type, "");
+    for (const PipelineStatus& p : statuses) {
+      for (const ShardStatus& s : p.shards)
+        w.Sample(name, {{"pipeline", p.name}, {"shard", s.shard_id}}, uint64_t{value(p, s)});
+    }
+  };
+  // One sample per pipeline.
+  const auto per_pipeline = [&](std::string_view name, std::string_view type, auto value) {
+    w.Family(name, type, "");
+    for (const PipelineStatus& p : statuses)
+      w.Sample(name, {{"pipeline", p.name}}, uint64_t{value(p)});
+  };
   const std::pair<const char*, uint64_t ShardCounters::*> counters[] = {
       {"tideline_pipeline_records_read_total", &ShardCounters::records_read},
       {"tideline_pipeline_bytes_read_total", &ShardCounters::bytes_read},
@@ -156,64 +164,42 @@ std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
       {"tideline_pipeline_read_errors_total", &ShardCounters::read_errors},
   };
   for (const auto& [name, member] : counters) {
-    fmt::format_to(std::back_inserter(out), "# TYPE {} counter\n", name);
-    for (const PipelineStatus& p : statuses) {
-      for (const ShardStatus& s : p.shards)
-        Counter(out, name, p, s, s.counters.*member);
-    }
+    per_shard(name, "counter",
+              [member](const PipelineStatus&, const ShardStatus& s) { return s.counters.*member; });
   }
   // 1 while the shard's reads fail (state "read_failing"), so an alert needs no rate().
-  out += "# TYPE tideline_pipeline_read_failing gauge\n";
-  for (const PipelineStatus& p : statuses) {
-    for (const ShardStatus& s : p.shards)
-      Counter(out, "tideline_pipeline_read_failing", p, s, s.state == "read_failing" ? 1 : 0);
-  }
-  out += "# TYPE tideline_pipeline_millis_behind_latest gauge\n";
-  for (const PipelineStatus& p : statuses) {
-    for (const ShardStatus& s : p.shards) {
-      Counter(out, "tideline_pipeline_millis_behind_latest", p, s,
-              static_cast<uint64_t>(s.millis_behind_latest));
-    }
-  }
-  out += "# TYPE tideline_pipeline_checkpoint_lag_records gauge\n";
-  for (const PipelineStatus& p : statuses) {
-    for (const ShardStatus& s : p.shards) {
-      Counter(out, "tideline_pipeline_checkpoint_lag_records", p, s,
-              s.last_offset > s.checkpoint_offset ? s.last_offset - s.checkpoint_offset : 0);
-    }
-  }
-  out += "# TYPE tideline_pipeline_buffered_bytes gauge\n";
-  for (const PipelineStatus& p : statuses) {
-    fmt::format_to(std::back_inserter(out),
-                   "tideline_pipeline_buffered_bytes{{pipeline=\"{}\"}} {}\n", p.name,
-                   p.buffered_bytes);
-  }
-  out += "# TYPE tideline_pipeline_retrying gauge\n";
-  for (const PipelineStatus& p : statuses) {
-    fmt::format_to(std::back_inserter(out), "tideline_pipeline_retrying{{pipeline=\"{}\"}} {}\n",
-                   p.name, p.state == PipelineState::kRetrying ? 1 : 0);
-  }
-  out += "# TYPE tideline_pipeline_stalled gauge\n";
-  for (const PipelineStatus& p : statuses) {
-    fmt::format_to(std::back_inserter(out), "tideline_pipeline_stalled{{pipeline=\"{}\"}} {}\n",
-                   p.name, p.state == PipelineState::kStalled ? 1 : 0);
-  }
-  out += "# TYPE tideline_pipeline_data_freshness_ms gauge\n";
-  for (const PipelineStatus& p : statuses) {
-    fmt::format_to(std::back_inserter(out),
-                   "tideline_pipeline_data_freshness_ms{{pipeline=\"{}\"}} {}\n", p.name,
-                   p.data_freshness_ms);
-  }
-  out += "# TYPE tideline_pipeline_backup_documents_total counter\n";
+  per_shard("tideline_pipeline_read_failing", "gauge",
+            [](const PipelineStatus&, const ShardStatus& s) {
+              return uint64_t{s.state == "read_failing" ? 1u : 0u};
+            });
+  per_shard("tideline_pipeline_millis_behind_latest", "gauge",
+            [](const PipelineStatus&, const ShardStatus& s) {
+              return static_cast<uint64_t>(s.millis_behind_latest);
+            });
+  per_shard("tideline_pipeline_checkpoint_lag_records", "gauge",
+            [](const PipelineStatus&, const ShardStatus& s) {
+              return s.last_offset > s.checkpoint_offset ? s.last_offset - s.checkpoint_offset
+                                                         : uint64_t{0};
+            });
+  per_pipeline("tideline_pipeline_buffered_bytes", "gauge",
+               [](const PipelineStatus& p) { return uint64_t{p.buffered_bytes}; });
+  per_pipeline("tideline_pipeline_retrying", "gauge", [](const PipelineStatus& p) {
+    return uint64_t{p.state == PipelineState::kRetrying ? 1u : 0u};
+  });
+  per_pipeline("tideline_pipeline_stalled", "gauge", [](const PipelineStatus& p) {
+    return uint64_t{p.state == PipelineState::kStalled ? 1u : 0u};
+  });
+  per_pipeline("tideline_pipeline_data_freshness_ms", "gauge",
+               [](const PipelineStatus& p) { return static_cast<uint64_t>(p.data_freshness_ms); });
+  w.Family("tideline_pipeline_backup_documents_total", "counter", "");
   for (const PipelineStatus& p : statuses) {
     const std::pair<const char*, uint64_t> kinds[] = {
         {"processing-failed", p.backup_processing_failed},
         {"delivery-failed", p.backup_delivery_failed},
         {"all", p.backup_all_documents}};
     for (const auto& [kind, n] : kinds) {
-      fmt::format_to(std::back_inserter(out),
-                     "tideline_pipeline_backup_documents_total{{pipeline=\"{}\",kind=\"{}\"}} {}\n",
-                     p.name, kind, n);
+      w.Sample("tideline_pipeline_backup_documents_total", {{"pipeline", p.name}, {"kind", kind}},
+               n);
     }
   }
   const std::pair<const char*, uint64_t DestinationCounters::*> delivery[] = {
@@ -224,36 +210,29 @@ std::string PipelineMetricsText(const std::vector<PipelineStatus>& statuses) {
       {"tideline_pipeline_delivery_bytes_sent_total", &DestinationCounters::bytes_sent},
   };
   for (const auto& [name, member] : delivery) {
-    fmt::format_to(std::back_inserter(out), "# TYPE {} counter\n", name);
+    w.Family(name, "counter", "");
     for (const PipelineStatus& p : statuses) {
-      fmt::format_to(std::back_inserter(out), "{}{{pipeline=\"{}\",destination=\"{}\"}} {}\n", name,
-                     p.name, p.destination_type, p.destination_counters.*member);
+      w.Sample(name, {{"pipeline", p.name}, {"destination", p.destination_type}},
+               p.destination_counters.*member);
     }
   }
-  out += "# TYPE tideline_pipeline_delivery_documents_total counter\n";
+  w.Family("tideline_pipeline_delivery_documents_total", "counter", "");
   for (const PipelineStatus& p : statuses) {
     for (const auto& [status, n] : p.destination_counters.documents_by_status) {
-      fmt::format_to(
-          std::back_inserter(out),
-          "tideline_pipeline_delivery_documents_total{{pipeline=\"{}\",destination=\"{}\","
-          "status=\"{}\"}} {}\n",
-          p.name, p.destination_type, status, n);
+      w.Sample("tideline_pipeline_delivery_documents_total",
+               {{"pipeline", p.name}, {"destination", p.destination_type}, {"status", status}}, n);
     }
   }
-  out += "# TYPE tideline_pipeline_read_delay_ms histogram\n";
+  w.Family("tideline_pipeline_read_delay_ms", "histogram", "");
   for (const PipelineStatus& p : statuses) {
     for (size_t i = 0; i < p.read_delay_buckets.size(); ++i) {
       const std::string le =
           i < std::size(kReadDelayBucketsMs) ? std::to_string(kReadDelayBucketsMs[i]) : "+Inf";
-      fmt::format_to(std::back_inserter(out),
-                     "tideline_pipeline_read_delay_ms_bucket{{pipeline=\"{}\",le=\"{}\"}} {}\n",
-                     p.name, le, p.read_delay_buckets[i]);
+      w.Sample("tideline_pipeline_read_delay_ms_bucket", {{"pipeline", p.name}, {"le", le}},
+               p.read_delay_buckets[i]);
     }
-    fmt::format_to(std::back_inserter(out),
-                   "tideline_pipeline_read_delay_ms_count{{pipeline=\"{}\"}} {}\n", p.name,
-                   p.read_delay_count);
+    w.Sample("tideline_pipeline_read_delay_ms_count", {{"pipeline", p.name}}, p.read_delay_count);
   }
-  return out;
 }
 
 }  // namespace tideline::pipeline
