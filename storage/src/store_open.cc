@@ -101,7 +101,7 @@ Status StoreImpl::OpenDb() {
   db_options.info_log = std::move(info_log);
   // Compactions only rewrite keys and blob references: they may wait, appends may not. Run
   // them at the lowest CPU priority so that a burst of compaction never takes a core away from
-  // the group-commit writer or the I/O threads (FORMAT.md, "The API path").
+  // the group-commit writer or the I/O threads (PERFORMANCE.md, "The API path").
   if (auto pri = db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
                                                             rocksdb::CpuPriority::kLow);
       !pri.ok()) {
