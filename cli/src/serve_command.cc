@@ -38,11 +38,7 @@ int RunServe(const ServeArgs& args) {
 
   spdlog::set_level(spdlog::level::from_str(config.logging.level));
   auto log = Logger();
-  if (config.storage.durability == storage::Durability::kNone) {
-    log->warn(
-        "DURABILITY IS OFF (durability: none): acknowledged records are not fsynced and may be "
-        "lost on power failure or OS crash. Use this for benchmarks only.");
-  }
+  // `durability: none` is announced once, by the store as it opens.
 
   // GetRecords and PutRecords bodies are megabytes each. glibc's dynamic mmap threshold would
   // move such buffers into per-thread heap arenas that keep the memory after free, so peak RSS
