@@ -9,6 +9,7 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -22,12 +23,41 @@ constexpr uint64_t kMiB = 1u << 20;
 
 const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error", "off"};
 
-Status ParseListen(const Field& f, std::string& out) {
-  TL_RETURN_IF_ERROR(ParseString(f, out));
-  if (!ParseListenAddress(out)) {
-    return f.Error("expected HOST:PORT with a port in 0..65535, got " + Describe(f.value));
-  }
+Status ParseListen(const Field& f, server::ServerOptions& out) {
+  std::string text;
+  TL_RETURN_IF_ERROR(ParseString(f, text));
+  const std::optional<ListenAddress> addr = ParseListenAddress(text);
+  if (!addr) return f.Error("expected HOST:PORT with a port in 0..65535, got " + Describe(f.value));
+  out.host = addr->host;
+  out.port = addr->port;
   return Status::Ok();
+}
+
+// An integer option whose range the options struct declares.
+template <typename T>
+Status ParseIn(const Field& f, IntRange range, T& out) {
+  return ParseInteger(f, range.min, range.max, out);
+}
+
+Status ParseSeconds(const Field& f, IntRange range, std::chrono::seconds& out) {
+  int64_t seconds = 0;
+  TL_RETURN_IF_ERROR(ParseInteger(f, range.min, range.max, seconds));
+  out = std::chrono::seconds(seconds);
+  return Status::Ok();
+}
+
+// Reports `status`, an options struct's "key: problem", at the line of that key when the section
+// set it, else at the section.
+Status AtKey(const Field& section, const std::map<std::string, Field>& set, const Status& status) {
+  if (status.ok()) return status;
+  const std::string& message = status.message();
+  const size_t colon = message.find(": ");
+  if (colon != std::string::npos) {
+    if (auto it = set.find(message.substr(0, colon)); it != set.end()) {
+      return it->second.Error(message.substr(colon + 2));
+    }
+  }
+  return section.Error(message);
 }
 
 // region or account_id: the rule is AwsAccount::Validate's.
@@ -55,37 +85,37 @@ Status ParseDurability(const Field& f, storage::Durability& out) {
   return Status::Ok();
 }
 
-Status ParseServer(std::string_view file, const Field& f, ServerConfig& s) {
+Status ParseServer(std::string_view file, const Field& f, server::ServerOptions& s) {
+  using O = server::ServerOptions;
+  std::map<std::string, Field> set;  // the keys the file sets, for AtKey
+  const auto key = [&set](std::string name, std::function<Status(const Field&)> parse) {
+    return std::pair<std::string, FieldParser>(
+        name, [&set, name, parse = std::move(parse)](const Field& x) {
+          set.insert_or_assign(name, x);
+          return parse(x);
+        });
+  };
   const Schema schema = {
-      {"listen", [&](const Field& x) { return ParseListen(x, s.listen); }},
-      {"region",
-       [&](const Field& x) { return ParseAccountMember(x, s.account, s.account.region); }},
-      {"account_id",
-       [&](const Field& x) { return ParseAccountMember(x, s.account, s.account.account_id); }},
-      {"io_threads", [&](const Field& x) { return ParseInteger(x, 1, 64, s.io_threads); }},
-      {"max_body_bytes",
-       [&](const Field& x) {
-         return ParseInteger(x, 64 * 1024, 1024 * static_cast<int64_t>(kMiB), s.max_body_bytes);
-       }},
-      {"idle_timeout_s",
-       [&](const Field& x) { return ParseInteger(x, 1, 3600, s.idle_timeout_s); }},
-      {"header_timeout_s",
-       [&](const Field& x) { return ParseInteger(x, 1, 3600, s.header_timeout_s); }},
-      {"max_connections",
-       [&](const Field& x) { return ParseInteger(x, 1, 1000000, s.max_connections); }},
-      {"max_inflight_bytes",
-       [&](const Field& x) {
-         return ParseInteger(x, static_cast<int64_t>(kMiB), 65536 * static_cast<int64_t>(kMiB),
-                             s.max_inflight_bytes);
-       }},
+      key("listen", [&](const Field& x) { return ParseListen(x, s); }),
+      key("region",
+          [&](const Field& x) { return ParseAccountMember(x, s.account, s.account.region); }),
+      key("account_id",
+          [&](const Field& x) { return ParseAccountMember(x, s.account, s.account.account_id); }),
+      key("io_threads", [&](const Field& x) { return ParseIn(x, O::kIoThreads, s.io_threads); }),
+      key("max_body_bytes",
+          [&](const Field& x) { return ParseIn(x, O::kMaxBodyBytes, s.max_body_bytes); }),
+      key("idle_timeout_s",
+          [&](const Field& x) { return ParseSeconds(x, O::kTimeoutSeconds, s.idle_timeout); }),
+      key("header_timeout_s",
+          [&](const Field& x) { return ParseSeconds(x, O::kTimeoutSeconds, s.header_timeout); }),
+      key("max_connections",
+          [&](const Field& x) { return ParseIn(x, O::kMaxConnections, s.max_connections); }),
+      key("max_inflight_bytes",
+          [&](const Field& x) { return ParseIn(x, O::kMaxInflightBytes, s.max_inflight_bytes); }),
   };
   TL_RETURN_IF_ERROR(ParseMap(file, f.path, f.key, f.value, schema));
-  if (s.max_inflight_bytes < s.max_body_bytes) {
-    // A body the server accepts must fit in the budget, or it could never be served.
-    return f.Error("max_inflight_bytes (" + std::to_string(s.max_inflight_bytes) +
-                   ") must be >= max_body_bytes (" + std::to_string(s.max_body_bytes) + ")");
-  }
-  return Status::Ok();
+  // The rules that involve several options (max_inflight_bytes >= max_body_bytes).
+  return AtKey(f, set, server::ValidateServerOptions(s));
 }
 
 Status ParseStorage(std::string_view file, const Field& f, StorageConfig& s) {
@@ -198,7 +228,9 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& config) {
       return Status::InvalidArgument(
           "--listen: expected HOST:PORT with a port in 0..65535, got \"" + *o.listen + "\"");
     }
-    config.server.listen = *o.listen;
+    const ListenAddress addr = *ParseListenAddress(*o.listen);
+    config.server.host = addr.host;
+    config.server.port = addr.port;
   }
   if (o.durability) {
     if (*o.durability == "fsync") {
@@ -225,7 +257,7 @@ Status ApplyOverrides(const ConfigOverrides& o, Config& config) {
     if (*o.iterator_ttl_ms <= 0) {
       return Status::InvalidArgument("--iterator-ttl-ms: expected a positive number of ms");
     }
-    config.server.iterator_ttl_ms = *o.iterator_ttl_ms;
+    config.server.iterator_ttl = std::chrono::milliseconds(*o.iterator_ttl_ms);
   }
   return Status::Ok();
 }
@@ -271,21 +303,9 @@ storage::StoreOptions ToStoreOptions(const Config& config) {
   return o;
 }
 
-server::ServerOptions ToServerOptions(const Config& config) {
-  server::ServerOptions o;
-  // Validated when the config was parsed or overridden.
-  const ListenAddress addr = ParseListenAddress(config.server.listen).value_or(ListenAddress{});
-  o.host = addr.host;
-  o.port = addr.port;
-  o.io_threads = config.server.io_threads;
-  o.max_body_bytes = config.server.max_body_bytes;
-  o.idle_timeout = std::chrono::seconds(config.server.idle_timeout_s);
-  o.header_timeout = std::chrono::seconds(config.server.header_timeout_s);
-  o.max_connections = static_cast<size_t>(config.server.max_connections);
-  o.max_inflight_bytes = config.server.max_inflight_bytes;
-  o.account = config.server.account;
-  o.iterator_ttl = std::chrono::milliseconds(config.server.iterator_ttl_ms);
-  return o;
+std::string FormatListenAddress(const server::ServerOptions& options) {
+  const bool v6 = options.host.find(':') != std::string::npos;
+  return (v6 ? "[" + options.host + "]" : options.host) + ":" + std::to_string(options.port);
 }
 
 }  // namespace tideline::cli

@@ -81,13 +81,14 @@ int RunServe(const ServeArgs& args) {
     pipelines.push_back(std::move(*p));
   }
 
-  const server::ServerOptions server_options = ToServerOptions(config);
+  const server::ServerOptions& server_options = config.server;
   Result<std::unique_ptr<server::Server>> started =
       server::Server::Start(server_options, *store, pipeline_views);
   if (!started.ok()) {
-    return Fail(Status(started.status().code(), "cannot serve on " + config.server.listen + ": " +
-                                                    started.status().message()),
-                kExitFailure);
+    return Fail(
+        Status(started.status().code(), "cannot serve on " + FormatListenAddress(config.server) +
+                                            ": " + started.status().message()),
+        kExitFailure);
   }
   std::unique_ptr<server::Server> server = std::move(started).value();
   log->info("tideline listening on http://{}:{} (data dir {}, durability {})",

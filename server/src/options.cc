@@ -4,20 +4,36 @@
 
 namespace tideline::server {
 
+namespace {
+
+Status CheckRange(std::string_view key, IntRange range, int64_t value) {
+  if (range.Contains(value)) return Status::Ok();
+  return Status::InvalidArgument(
+      fmt::format("{}: expected an integer in {}..{}, got {}", key, range.min, range.max, value));
+}
+
+}  // namespace
+
 Status ValidateServerOptions(const ServerOptions& o) {
-  if (o.io_threads < 1) return Status::InvalidArgument("server io_threads must be >= 1");
-  if (o.max_body_bytes < 1024) return Status::InvalidArgument("max_body_bytes must be >= 1024");
-  if (o.idle_timeout.count() <= 0) return Status::InvalidArgument("idle_timeout must be > 0");
-  if (o.header_timeout.count() <= 0) return Status::InvalidArgument("header_timeout must be > 0");
-  if (o.max_connections < 1) return Status::InvalidArgument("max_connections must be >= 1");
+  using O = ServerOptions;
+  if (o.host.empty()) return Status::InvalidArgument("listen: expected HOST:PORT, got no host");
+  TL_RETURN_IF_ERROR(CheckRange("io_threads", O::kIoThreads, o.io_threads));
+  TL_RETURN_IF_ERROR(
+      CheckRange("max_body_bytes", O::kMaxBodyBytes, static_cast<int64_t>(o.max_body_bytes)));
+  TL_RETURN_IF_ERROR(CheckRange("idle_timeout_s", O::kTimeoutSeconds, o.idle_timeout.count()));
+  TL_RETURN_IF_ERROR(CheckRange("header_timeout_s", O::kTimeoutSeconds, o.header_timeout.count()));
+  TL_RETURN_IF_ERROR(
+      CheckRange("max_connections", O::kMaxConnections, static_cast<int64_t>(o.max_connections)));
+  TL_RETURN_IF_ERROR(CheckRange("max_inflight_bytes", O::kMaxInflightBytes,
+                                static_cast<int64_t>(o.max_inflight_bytes)));
   if (o.max_inflight_bytes < o.max_body_bytes) {
+    // A body the server accepts must fit in the budget, or it could never be served.
     return Status::InvalidArgument(
         fmt::format("max_inflight_bytes ({}) must be >= max_body_bytes ({})", o.max_inflight_bytes,
                     o.max_body_bytes));
   }
   if (o.iterator_ttl.count() <= 0) return Status::InvalidArgument("iterator_ttl must be > 0");
-  TL_RETURN_IF_ERROR(o.account.Validate());
-  return Status::Ok();
+  return o.account.Validate();
 }
 
 }  // namespace tideline::server

@@ -18,11 +18,12 @@ std::string ErrorOf(const std::string& yaml) {
 
 void ExpectDefaults(const Config& c) {
   const Config d;
-  EXPECT_EQ(c.server.listen, d.server.listen);
+  EXPECT_EQ(c.server.host, d.server.host);
+  EXPECT_EQ(c.server.port, d.server.port);
   EXPECT_EQ(c.server.account, d.server.account);
   EXPECT_EQ(c.server.io_threads, d.server.io_threads);
   EXPECT_EQ(c.server.max_body_bytes, d.server.max_body_bytes);
-  EXPECT_EQ(c.server.idle_timeout_s, d.server.idle_timeout_s);
+  EXPECT_EQ(c.server.idle_timeout, d.server.idle_timeout);
   EXPECT_EQ(c.storage.data_dir, d.storage.data_dir);
   EXPECT_EQ(c.storage.durability, d.storage.durability);
   EXPECT_EQ(c.storage.shard_limit, d.storage.shard_limit);
@@ -33,7 +34,7 @@ void ExpectDefaults(const Config& c) {
 
 TEST(Config, DocumentedDefaultsMatchTheDesign) {
   const Config c;
-  EXPECT_EQ(c.server.listen, "127.0.0.1:4567");
+  EXPECT_EQ(FormatListenAddress(c.server), "127.0.0.1:4567");
   EXPECT_EQ(c.storage.data_dir, "./data");
   EXPECT_EQ(c.storage.durability, storage::Durability::kFsync);
 }
@@ -128,12 +129,12 @@ TEST(Config, ReadsEverySetting) {
       "  trim_interval_s: 2\n  block_cache_mib: 128\nlogging:\n  level: debug\n",
       "config.yaml");
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->server.listen, "0.0.0.0:9000");
+  EXPECT_EQ(FormatListenAddress(r->server), "0.0.0.0:9000");
   EXPECT_EQ(r->server.account.region, "eu-west-1");
   EXPECT_EQ(r->server.account.account_id, "000000000001");
   EXPECT_EQ(r->server.io_threads, 8);
   EXPECT_EQ(r->server.max_body_bytes, 1048576u);
-  EXPECT_EQ(r->server.idle_timeout_s, 5);
+  EXPECT_EQ(r->server.idle_timeout, std::chrono::seconds(5));
   EXPECT_EQ(r->storage.data_dir, "/var/lib/tideline");
   EXPECT_EQ(r->storage.durability, storage::Durability::kNone);
   EXPECT_EQ(r->storage.shard_limit, 10u);
@@ -145,7 +146,7 @@ TEST(Config, ReadsEverySetting) {
   EXPECT_EQ(store.data_dir, "/var/lib/tideline");
   EXPECT_EQ(store.trim_interval, std::chrono::seconds(2));
   EXPECT_EQ(store.block_cache_bytes, 128u << 20);
-  const auto server = ToServerOptions(*r);
+  const server::ServerOptions& server = r->server;
   EXPECT_EQ(server.host, "0.0.0.0");
   EXPECT_EQ(server.port, 9000);
   EXPECT_EQ(server.idle_timeout, std::chrono::seconds(5));
@@ -200,7 +201,7 @@ TEST(Config, HardeningLimitsAreReadCheckedAndPassedOn) {
       "    destination: {file: {path: /tmp/out}}\n",
       "config.yaml");
   ASSERT_TRUE(r.ok()) << r.status().message();
-  const auto server = ToServerOptions(*r);
+  const server::ServerOptions& server = r->server;
   EXPECT_EQ(server.max_connections, 100u);
   EXPECT_EQ(server.header_timeout, std::chrono::seconds(3));
   EXPECT_EQ(server.max_inflight_bytes, 32u << 20);
@@ -470,12 +471,12 @@ TEST(Config, FlagsOverrideTheFile) {
   o.durability = "none";
   o.log_level = "warn";
   ASSERT_TRUE(ApplyOverrides(o, c).ok());
-  EXPECT_EQ(c.server.listen, "[::1]:0");
+  EXPECT_EQ(FormatListenAddress(c.server), "[::1]:0");
   EXPECT_EQ(c.storage.data_dir, "b");
   EXPECT_EQ(c.storage.durability, storage::Durability::kNone);
   EXPECT_EQ(c.logging.level, "warn");
-  EXPECT_EQ(ToServerOptions(c).host, "::1");
-  EXPECT_EQ(ToServerOptions(c).port, 0);
+  EXPECT_EQ(c.server.host, "::1");
+  EXPECT_EQ(c.server.port, 0);
 }
 
 TEST(Config, AbsentFlagsKeepTheFile) {

@@ -19,7 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   (void)cli::ToStoreOptions(*config);
-  (void)cli::ToServerOptions(*config);
-  FUZZ_CHECK(cli::ParseListenAddress(config->server.listen).has_value());
+  // A configuration that parsed is one the server and the store accept as they are.
+  FUZZ_CHECK(server::ValidateServerOptions(config->server).ok());
+  FUZZ_CHECK(cli::ParseListenAddress(cli::FormatListenAddress(config->server)).has_value());
   return 0;
 }

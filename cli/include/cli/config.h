@@ -16,33 +16,10 @@
 #include "common/aws_account.h"
 #include "common/status.h"
 #include "pipeline/options.h"
-#include "server/server.h"
+#include "server/options.h"
 #include "storage/options.h"
 
 namespace tideline::cli {
-
-struct ServerConfig {
-  // HOST:PORT the Kinesis API listens on; "[::1]:4567" for IPv6; port 0 picks a free port.
-  // Default: 127.0.0.1:4567
-  std::string listen = "127.0.0.1:4567";
-  // region and account_id. Default: us-east-1, 123456789012
-  AwsAccount account;
-  // 1..64. Default: 2
-  int io_threads = 2;
-  // 64 KiB..1 GiB. Default: 8 MiB
-  uint64_t max_body_bytes = 8u << 20;
-  // Seconds before an idle connection is closed, 1..3600. Default: 60
-  int idle_timeout_s = 60;
-  // Seconds a request header may take from its first byte (from the accept, for a connection's
-  // first request), 1..3600. Default: 10
-  int header_timeout_s = 10;
-  // Connections served at once, 1..1000000; lowered at start to fit RLIMIT_NOFILE. Default: 4096
-  uint64_t max_connections = 4096;
-  // Request bytes held in memory at once, 1 MiB..64 GiB, >= max_body_bytes. Default: 64 MiB
-  uint64_t max_inflight_bytes = 64u << 20;
-  // TEST ONLY (--iterator-ttl-ms, not in the file): shard iterator lifetime. Default: 300000
-  int64_t iterator_ttl_ms = 5 * 60 * 1000;
-};
 
 struct StorageConfig {
   // Default: ./data
@@ -69,7 +46,10 @@ struct LoggingConfig {
 };
 
 struct Config {
-  ServerConfig server;
+  // The server section: listen (host and port), region and account_id, and the limits. Its
+  // defaults and ranges are ServerOptions' own (server/options.h). iterator_ttl is set by
+  // --iterator-ttl-ms only.
+  server::ServerOptions server;
   StorageConfig storage;
   LoggingConfig logging;
   // Delivery pipelines `serve` runs; none by default. Region and account come from `server`.
@@ -110,8 +90,10 @@ std::optional<ListenAddress> ParseListenAddress(std::string_view text);
 
 std::string_view DurabilityName(storage::Durability durability);
 
+// "host:port", "[v6]:port" for a host with colons.
+std::string FormatListenAddress(const server::ServerOptions& options);
+
 // The component options a validated Config describes.
 storage::StoreOptions ToStoreOptions(const Config& config);
-server::ServerOptions ToServerOptions(const Config& config);
 
 }  // namespace tideline::cli

@@ -27,6 +27,14 @@ class NamedType {
   T v_{};
 };
 
+// An inclusive range of integers an option accepts. Declared once, next to the option, and used
+// both by the options' Validate function and by the configuration file's reader.
+struct IntRange {
+  int64_t min;
+  int64_t max;
+  constexpr bool Contains(int64_t v) const { return v >= min && v <= max; }
+};
+
 // Kinesis stream name: 1..128 chars of [a-zA-Z0-9_.-]. Constructing one does not check it (names
 // read back from the store are known good); names from outside go through Parse.
 class StreamName : public NamedType<std::string, struct StreamNameTag> {

@@ -8,36 +8,46 @@
 
 #include "common/aws_account.h"
 #include "common/status.h"
+#include "common/types.h"
 
 namespace tideline::server {
 
+// Every range below is checked by ValidateServerOptions and is what the configuration file's
+// server section accepts (cli/src/config.cc reads the same constants).
 struct ServerOptions {
+  static constexpr IntRange kIoThreads{1, 64};
+  static constexpr IntRange kMaxBodyBytes{1024, int64_t{1} << 30};
+  static constexpr IntRange kTimeoutSeconds{1, 3600};
+  static constexpr IntRange kMaxConnections{1, 1'000'000};
+  static constexpr IntRange kMaxInflightBytes{1024, int64_t{64} << 30};
+
   // Default: 127.0.0.1
   std::string host = "127.0.0.1";
   // 0 picks a free port (see Server::port()). Default: 4567
   uint16_t port = 4567;
-  // Threads running the I/O context. Default: 2
+  // Threads running the I/O context, kIoThreads. Default: 2
   int io_threads = 2;
   // Largest request body accepted; larger gets 413 with a Kinesis-shaped error. Only
   // PutRecord and PutRecords carry record data: every other request is limited to
-  // kSmallBodyBytes (64 KiB).
+  // kSmallBodyBytes (64 KiB). kMaxBodyBytes (1 KiB..1 GiB).
   // Default: 8 MiB (a full PutRecords of 5 MiB of data is about 6.7 MiB of base64 and JSON)
   size_t max_body_bytes = 8u << 20;
   // A keep-alive connection idle this long between requests is closed; also the limit for
-  // reading a body and writing a response. Default: 60 s
+  // reading a body and writing a response. kTimeoutSeconds. Default: 60 s
   std::chrono::seconds idle_timeout{60};
   // A request header must be complete this long after its first byte arrived (after the accept,
-  // for a connection's first request), so slow clients cannot hold connections. Default: 10 s
+  // for a connection's first request), so slow clients cannot hold connections.
+  // kTimeoutSeconds. Default: 10 s
   std::chrono::seconds header_timeout{10};
   // Connections served at once. Start raises RLIMIT_NOFILE's soft limit to the hard limit and
   // lowers this (with a warning) to leave descriptors for RocksDB's files, backups and pipelines.
   // Over it, a few more connections may only ask GET /health or /metrics; beyond those the
-  // server stops accepting until a connection closes. Default: 4096
+  // server stops accepting until a connection closes. kMaxConnections. Default: 4096
   size_t max_connections = 4096;
   // Request body bytes held in memory at once, reserved from Content-Length when a header
   // arrives. A request over it is refused before its body is read: PutRecord(s) and GetRecords
   // with ProvisionedThroughputExceededException (SDKs retry it), others with
-  // LimitExceededException. Must be >= max_body_bytes. Default: 64 MiB
+  // LimitExceededException. kMaxInflightBytes, and >= max_body_bytes. Default: 64 MiB
   uint64_t max_inflight_bytes = 64u << 20;
   // Region and 12-digit account id used in stream ARNs and messages.
   AwsAccount account;
@@ -48,7 +58,8 @@ struct ServerOptions {
 // The body limit of requests other than PutRecord and PutRecords.
 inline constexpr size_t kSmallBodyBytes = 64u << 10;
 
-// InvalidArgument naming the first option out of range.
+// InvalidArgument naming the first option out of range as the configuration file names it,
+// "io_threads: expected an integer in 1..64, got 65", or the rule two options break together.
 Status ValidateServerOptions(const ServerOptions& options);
 
 }  // namespace tideline::server
