@@ -41,8 +41,8 @@ Result<uint64_t> StoreImpl::TrimExpired() {
   const int64_t now = RetentionNowMs();
   uint64_t removed = 0;
   for (const auto& stream : streams) {
-    const int64_t retention_ms = options_.test_retention_override.count() > 0
-                                     ? options_.test_retention_override.count()
+    const int64_t retention_ms = hooks_.retention_override.count() > 0
+                                     ? hooks_.retention_override.count()
                                      : int64_t{stream->retention_hours.load()} * 3600 * 1000;
     auto n = TrimStream(*stream, now - retention_ms);
     if (!n.ok()) return n.status();

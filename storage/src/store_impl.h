@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "disk_space.h"
+#include "storage/hooks.h"
 #include "storage/store.h"
 #include "tideline.pb.h"
 
@@ -73,7 +74,7 @@ struct PendingAppend {
 
 class StoreImpl final : public Store {
  public:
-  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const StoreHooks& hooks);
   ~StoreImpl() override;
 
   Status CreateStream(const StreamName& name, uint32_t shard_count) override;
@@ -115,7 +116,7 @@ class StoreImpl final : public Store {
   StoreStats Stats() const override;
 
  private:
-  explicit StoreImpl(const StoreOptions& options);
+  StoreImpl(const StoreOptions& options, const StoreHooks& hooks);
 
   // store_open.cc
   Status OpenDb();
@@ -164,9 +165,9 @@ class StoreImpl final : public Store {
   Result<uint64_t> CheckpointOffset(const ShardState& shard,
                                     const SequenceNumber& sequence_number) const;
 
-  int64_t NowMs() const;
-  // Monotonic ms that keep counting during suspend (CLOCK_BOOTTIME), or the test seam.
-  int64_t MonotonicMs() const;
+  int64_t NowMs() const { return clock_.NowMs(); }
+  // Monotonic ms that keep counting during suspend (CLOCK_BOOTTIME in production).
+  int64_t MonotonicMs() const { return clock_.MonotonicMs(); }
   rocksdb::WriteOptions SyncWrite() const {
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -174,6 +175,8 @@ class StoreImpl final : public Store {
   }
 
   const StoreOptions options_;
+  const StoreHooks hooks_;
+  const Clock& clock_;  // hooks_.clock or the system clock
   std::shared_ptr<spdlog::logger> log_;
 
   std::unique_ptr<rocksdb::DB> db_;

@@ -13,6 +13,7 @@
 #include "api_types.h"
 #include "handlers.h"
 #include "storage/store.h"
+#include "test_util/manual_clock.h"
 #include "test_util/temp_dir.h"
 
 namespace tideline::server {
@@ -29,13 +30,14 @@ class HandlerTest : public ::testing::Test {
     o.data_dir = dir_.Sub("store");
     o.shard_limit = 20;
     if (max_queued_append_bytes != 0) o.max_queued_append_bytes = max_queued_append_bytes;
-    o.clock_ms_for_test = [this] { return now_.load(); };
-    o.write_fault_for_test = std::move(write_fault);
-    auto s = storage::Store::Open(o);
+    storage::StoreHooks hooks;
+    hooks.clock = &clock_;
+    hooks.write_fault = std::move(write_fault);
+    auto s = storage::Store::Open(o, hooks);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(*s);
     ctx_.store = store_.get();
-    ctx_.now_ms = [this] { return now_.load(); };
+    ctx_.now_ms = [this] { return clock_.NowMs(); };
   }
 
   using Sync = ApiResponse (*)(const HandlerContext&, std::string_view);
@@ -79,7 +81,7 @@ class HandlerTest : public ::testing::Test {
     ASSERT_EQ(r.status, 200u) << r.body;
   }
 
-  std::atomic<int64_t> now_{kStartMs};
+  testing::ManualClock clock_{kStartMs};
   testing::TempDir dir_{"tideline-server-test"};
   std::unique_ptr<storage::Store> store_;
   HandlerContext ctx_;

@@ -111,7 +111,7 @@ TEST_F(StoreTest, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
 
 TEST_F(StoreTest, StatsCountSuccessfulGroupCommitsOnly) {
   std::atomic<bool> fail{false};
-  options_.write_fault_for_test = [&fail] {
+  hooks_.write_fault = [&fail] {
     return fail ? Status::IOError("injected fsync failure") : Status::Ok();
   };
   Reopen();
@@ -143,8 +143,8 @@ TEST_F(StoreTest, StatsCountSuccessfulGroupCommitsOnly) {
 TEST_F(StoreTest, ArrivalTimeIsMonotonicPerShardEvenIfClockGoesBack) {
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
   Put("s", {"a"});
-  const int64_t first = clock_ms_.load();
-  clock_ms_ -= 5000;
+  const int64_t first = clock_.NowMs();
+  clock_.StepWallMs(-5000);
   Put("s", {"b"});
   std::vector<int64_t> arrivals;
   auto r = store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{},

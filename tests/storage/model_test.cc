@@ -30,7 +30,7 @@ constexpr int kShards = 3;
 class ModelTest : public StoreTest, public ::testing::WithParamInterface<uint64_t> {
  protected:
   void SetUp() override {
-    options_.test_retention_override = std::chrono::milliseconds(kRetentionMs);
+    hooks_.retention_override = std::chrono::milliseconds(kRetentionMs);
     StoreTest::SetUp();
   }
 
@@ -61,7 +61,7 @@ class ModelTest : public StoreTest, public ::testing::WithParamInterface<uint64_
       ++shard.last;
       ASSERT_EQ((*r)[i].sequence_number, EncodeSequenceNumber({shard.uid, shard.last}));
       const int64_t prev = shard.records.empty() ? 0 : shard.records.back().arrival;
-      shard.records.push_back({shard.last, data[i], std::max(prev, clock_ms_.load())});
+      shard.records.push_back({shard.last, data[i], std::max(prev, clock_.NowMs())});
       max_arrival_[index] = std::max(max_arrival_[index], shard.records.back().arrival);
     }
   }
@@ -70,7 +70,7 @@ class ModelTest : public StoreTest, public ::testing::WithParamInterface<uint64_
     auto removed = store_->TrimExpired();
     ASSERT_TRUE(removed.ok());
     uint64_t expected = 0;
-    const int64_t cutoff = clock_ms_.load() - kRetentionMs;
+    const int64_t cutoff = clock_.NowMs() - kRetentionMs;
     for (auto& shard : shards_) {
       while (!shard.records.empty() && shard.records.front().arrival < cutoff) {
         shard.records.erase(shard.records.begin());
@@ -146,7 +146,7 @@ TEST_P(ModelTest, RandomOperationsMatchInMemoryModel) {
     if (op < 55) {
       Append(rng);
     } else if (op < 70) {
-      AdvanceClocks(static_cast<int64_t>(rng() % 4000));
+      clock_.AdvanceMs(static_cast<int64_t>(rng() % 4000));
     } else if (op < 80) {
       Trim();
     } else if (op < 92) {

@@ -62,7 +62,7 @@ TEST_F(StoreTest, BadOptionsFailOpen) {
 
 TEST_F(StoreTest, FailedWriteIsStickyAndReportedByHealth) {
   std::atomic<bool> fail{false};
-  options_.write_fault_for_test = [&fail]() {
+  hooks_.write_fault = [&fail]() {
     return fail.load() ? Status::IOError("injected fsync failure") : Status::Ok();
   };
   Reopen();

@@ -1,4 +1,4 @@
-// Retention trimming (fake clock + test_retention_override) and checkpoints.
+// Retention trimming (manual clock + StoreHooks::retention_override) and checkpoints.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -14,7 +14,7 @@ namespace {
 class RetentionTest : public StoreTest {
  protected:
   void SetUp() override {
-    options_.test_retention_override = std::chrono::milliseconds(10'000);
+    hooks_.retention_override = std::chrono::milliseconds(10'000);
     StoreTest::SetUp();
   }
 };
@@ -22,9 +22,9 @@ class RetentionTest : public StoreTest {
 TEST_F(RetentionTest, TrimRemovesOnlyExpiredRecordsAndMovesTrimHorizon) {
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
   Put("s", {"a", "b"});  // offsets 1, 2 at t
-  clock_ms_ += 6'000;
-  Put("s", {"c"});     // offset 3 at t + 6 s
-  clock_ms_ += 5'000;  // now t + 11 s: 1 and 2 are past 10 s, 3 is not
+  clock_.StepWallMs(6'000);
+  Put("s", {"c"});           // offset 3 at t + 6 s
+  clock_.StepWallMs(5'000);  // now t + 11 s: 1 and 2 are past 10 s, 3 is not
   auto removed = store_->TrimExpired();
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   EXPECT_EQ(*removed, 2u);
@@ -50,7 +50,7 @@ TEST_F(RetentionTest, TrimRemovesOnlyExpiredRecordsAndMovesTrimHorizon) {
 TEST_F(RetentionTest, FullyTrimmedShardKeepsCountingOffsetsAfterReopen) {
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
   Put("s", {"a", "b", "c"});
-  clock_ms_ += 20'000;
+  clock_.StepWallMs(20'000);
   EXPECT_EQ(*store_->TrimExpired(), 3u);
   Reopen();
   auto info = store_->DescribeStream(StreamName("s"));
@@ -81,7 +81,7 @@ TEST_F(StoreTest, CheckpointsSetGetListAndPersist) {
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->offset.get(), 2u);
   EXPECT_EQ(cp->sequence_number, acked[1].sequence_number);
-  EXPECT_EQ(cp->updated_ms, clock_ms_.load());
+  EXPECT_EQ(cp->updated_ms, clock_.NowMs());
   EXPECT_EQ(store_->ListCheckpoints("").size(), 2u);
   auto mine = store_->ListCheckpoints("app");
   ASSERT_EQ(mine.size(), 1u);
@@ -192,9 +192,9 @@ TEST_F(StoreTest, WaitForRecordsEndsOnWakeAndOnDeletion) {
 
 TEST_F(StoreTest, CheckpointAtTimestampPointsJustBeforeFirstRecordAtOrAfter) {
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  const int64_t t0 = clock_ms_.load();
+  const int64_t t0 = clock_.NowMs();
   Put("s", {"a", "b"});
-  clock_ms_ += 100;
+  clock_.StepWallMs(100);
   Put("s", {"c"});
   ASSERT_TRUE(store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 + 50).ok());
   auto cp = store_->GetCheckpoint("app", StreamName("s"), kShard0);

@@ -16,14 +16,14 @@ using RetentionClockTest = StoreTest;
 TEST_F(RetentionClockTest, WallClockJumpingAYearForwardExpiresNothing) {
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
   Put("s", {"a", "b", "c", "d"});
-  clock_ms_ += kYearMs;  // a wall-clock step; no time passed
+  clock_.StepWallMs(kYearMs);  // a wall-clock step; no time passed
   auto removed = store_->TrimExpired();
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   EXPECT_EQ(*removed, 0u);
   EXPECT_EQ(ReadAll("s", kShard0.get()).size() + ReadAll("s", kShard1.get()).size(), 4u);
 
   // Real time passing still expires records: the monotonic clock says 25 hours went by.
-  monotonic_ms_ += 25 * kHourMs;
+  clock_.AdvanceMonotonicMs(25 * kHourMs);
   removed = store_->TrimExpired();
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 4u);
@@ -32,10 +32,10 @@ TEST_F(RetentionClockTest, WallClockJumpingAYearForwardExpiresNothing) {
 TEST_F(RetentionClockTest, RecordsAreKeptForTheirRetentionByTheMonotonicClock) {
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
   Put("s", {"a"});
-  AdvanceClocks(12 * kHourMs);
+  clock_.AdvanceMs(12 * kHourMs);
   Put("s", {"b"});
-  clock_ms_ += 30 * kHourMs;             // step forward: "a" and "b" look 42 h and 30 h old
-  AdvanceClocks(12 * kHourMs + 60'000);  // really: 24 h 1 min and 12 h 1 min
+  clock_.StepWallMs(30 * kHourMs);          // step forward: "a" and "b" look 42 h and 30 h old
+  clock_.AdvanceMs(12 * kHourMs + 60'000);  // really: 24 h 1 min and 12 h 1 min
   auto removed = store_->TrimExpired();
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 1u);
@@ -47,17 +47,18 @@ TEST_F(RetentionClockTest, RecordsAreKeptForTheirRetentionByTheMonotonicClock) {
 TEST_F(RetentionClockTest, SmallForwardStepWithinToleranceIsFollowed) {
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
   Put("s", {"a"});
-  monotonic_ms_ += 24 * kHourMs - 60'000;  // a minute short of the retention
-  clock_ms_ += 24 * kHourMs + 60'000;      // the wall clock says a minute past it (2 min step)
+  clock_.AdvanceMonotonicMs(24 * kHourMs - 60'000);  // a minute short of the retention
+  clock_.StepWallMs(24 * kHourMs + 60'000);  // the wall clock says a minute past it (2 min step)
   EXPECT_EQ(*store_->TrimExpired(), 1u);
 }
 
 TEST_F(RetentionClockTest, WallClockJumpingBackwardExpiresNothingAndKeepsArrivalsMonotonic) {
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
   Put("s", {"a"});
-  const int64_t first = clock_ms_.load();
-  clock_ms_ -= kYearMs;
-  monotonic_ms_ += 25 * kHourMs;  // by the monotonic clock "a" expired, by the wall it is new
+  const int64_t first = clock_.NowMs();
+  clock_.StepWallMs(-kYearMs);
+  clock_.AdvanceMonotonicMs(25 *
+                            kHourMs);  // by the monotonic clock "a" expired, by the wall it is new
   Put("s", {"b"});
   EXPECT_EQ(*store_->TrimExpired(), 0u) << "the earlier of the two clocks counts";
   std::vector<int64_t> arrivals;
@@ -70,8 +71,8 @@ TEST_F(RetentionClockTest, WallClockJumpingBackwardExpiresNothingAndKeepsArrival
 TEST_F(RetentionClockTest, ArrivalsStayMonotonicAcrossAReopenWithTheClockBehind) {
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
   Put("s", {"a"});
-  const int64_t first = clock_ms_.load();
-  clock_ms_ -= kHourMs;
+  const int64_t first = clock_.NowMs();
+  clock_.StepWallMs(-kHourMs);
   Reopen();
   Put("s", {"b"});
   std::vector<int64_t> arrivals;

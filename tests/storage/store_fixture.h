@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "storage/store.h"
+#include "test_util/manual_clock.h"
 #include "test_util/temp_dir.h"
 
 namespace tideline::storage {
@@ -18,9 +19,8 @@ class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     options_.data_dir = dir_.Sub("data");
-    options_.clock_ms_for_test = [this] { return clock_ms_.load(); };
-    options_.monotonic_ms_for_test = [this] { return monotonic_ms_.load(); };
-    options_.free_bytes_for_test = [this] {
+    hooks_.clock = &clock_;
+    hooks_.free_bytes = [this] {
       ++free_bytes_reads_;
       return free_bytes_.load();
     };
@@ -31,7 +31,7 @@ class StoreTest : public ::testing::Test {
 
   void Reopen() {
     store_.reset();
-    auto opened = Store::Open(options_);
+    auto opened = Store::Open(options_, hooks_);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     store_ = std::move(*opened);
   }
@@ -70,16 +70,10 @@ class StoreTest : public ::testing::Test {
     return out;
   }
 
-  // Moves the wall clock and the monotonic clock together, as time passing does.
-  void AdvanceClocks(int64_t ms) {
-    clock_ms_ += ms;
-    monotonic_ms_ += ms;
-  }
-
   testing::TempDir dir_;
   StoreOptions options_;
-  std::atomic<int64_t> clock_ms_{1'700'000'000'000};
-  std::atomic<int64_t> monotonic_ms_{1'000'000};
+  StoreHooks hooks_;
+  testing::ManualClock clock_;
   std::atomic<uint64_t> free_bytes_{uint64_t{1} << 40};
   std::atomic<int> free_bytes_reads_{0};
   std::unique_ptr<Store> store_;

@@ -136,7 +136,7 @@ TEST_F(StoreTest, ReadHonoursLimitsAndReturnsAtLeastOneRecord) {
   EXPECT_EQ(seen, (std::vector<uint64_t>{2, 3}));
   EXPECT_EQ(r->next.get(), 4u);
   EXPECT_EQ(r->last_offset.get(), 5u);
-  EXPECT_EQ(r->last_arrival_ms, clock_ms_.load());
+  EXPECT_EQ(r->last_arrival_ms, clock_.NowMs());
   seen.clear();
   // A byte limit smaller than one record still returns that record.
   r = store_->Read(StreamName("s"), kShard0, Offset(4), ReadLimits{100, 1}, visit);
@@ -163,11 +163,11 @@ TEST_F(StoreTest, ResolvesEveryStartingPosition) {
   const StreamName s("s");
   EXPECT_EQ(store_->ResolvePosition(s, kShard0, StartingPosition::kTrimHorizon, "", 0)->get(), 1u);
   EXPECT_EQ(store_->ResolvePosition(s, kShard0, StartingPosition::kLatest, "", 0)->get(), 1u);
-  const int64_t t0 = clock_ms_.load();
+  const int64_t t0 = clock_.NowMs();
   auto first = Put("s", {"a", "b"});  // offsets 1, 2 at t0
-  clock_ms_ += 1000;
+  clock_.StepWallMs(1000);
   auto second = Put("s", {"c"});  // offset 3 at t0 + 1000
-  clock_ms_ += 1000;
+  clock_.StepWallMs(1000);
   Put("s", {"d"});  // offset 4 at t0 + 2000
 
   auto resolve = [&](StartingPosition p, std::string_view seq, int64_t ts = 0) {

@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "storage/hash_key.h"
+#include "storage/hooks.h"
 #include "storage/options.h"
 #include "storage/sequence_number.h"
 
@@ -134,8 +135,10 @@ class Store {
  public:
   // Opens (creating if needed) the store in options.data_dir. Fails with a clear message when
   // another process holds the directory. Recovers exactly the records whose append was
-  // acknowledged and the last synced checkpoints.
-  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  // acknowledged and the last synced checkpoints. `hooks` replace the clock, the free-space
+  // reading and write faults (tests and drills); production passes none.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
+                                             const StoreHooks& hooks = {});
 
   virtual ~Store() = default;
   Store(const Store&) = delete;
@@ -191,8 +194,9 @@ class Store {
   // Wakes every WaitForRecords call now (they return early), e.g. so readers see a stop flag.
   virtual void WakeWaiters() const = 0;
 
-  // ---- Retention. Removes records older than each stream's retention (or the test override).
-  // Runs periodically in the background; callable directly. Returns records removed.
+  // ---- Retention. Removes records older than each stream's retention (or
+  // StoreHooks::retention_override). Runs periodically in the background; callable directly.
+  // Returns records removed.
   virtual Result<uint64_t> TrimExpired() = 0;
 
   // ---- Checkpoints: (application, stream, shard) -> last handled position. Written with sync.
