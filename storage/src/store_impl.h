@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "disk_space.h"
+#include "retention_clock.h"
 #include "storage/hooks.h"
 #include "storage/store.h"
 #include "tideline.pb.h"
@@ -151,9 +152,6 @@ class StoreImpl final : public Store {
 
   // retention.cc
   void TrimmerLoop();
-  // "Now" for retention: the wall clock, bounded by the monotonic time since Open (FORMAT.md,
-  // "Clocks"), so that a wall clock stepped forward never expires records early.
-  int64_t RetentionNowMs();
   // Warns when the wall clock at open is behind the newest stored arrival time.
   void CheckClockAtOpen();
   Result<uint64_t> TrimStream(StreamState& stream, int64_t cutoff_ms);
@@ -212,11 +210,8 @@ class StoreImpl final : public Store {
   std::atomic<uint64_t> low_disk_refusals_{0};
   std::unique_ptr<DiskSpaceGuard> disk_;  // set by Open before the writer starts
 
-  // The retention clock's anchor, set once by Open before the threads start.
-  int64_t wall_at_open_ms_ = 0;
-  int64_t monotonic_at_open_ms_ = 0;
-  // Wall minus bounded clock when a skew was last logged (0: none); trimmer and TrimExpired.
-  std::atomic<int64_t> logged_clock_skew_ms_{0};
+  // Anchored by Open before the threads start.
+  std::unique_ptr<RetentionClock> retention_clock_;
 
   // Readers waiting for new records (WaitForRecords): the writer notifies after publishing each
   // durable group (NotifyCommitted); WakeWaiters bumps wake_epoch_ to end every wait.

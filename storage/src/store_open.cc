@@ -53,8 +53,7 @@ Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options,
     return Status::InvalidArgument("max_queued_append_bytes must be > 0");
   }
   std::unique_ptr<StoreImpl> store(new StoreImpl(options, hooks));
-  store->wall_at_open_ms_ = store->NowMs();
-  store->monotonic_at_open_ms_ = store->MonotonicMs();
+  store->retention_clock_ = std::make_unique<RetentionClock>(store->clock_, store->log_);
   TL_RETURN_IF_ERROR(store->OpenDb());
   TL_RETURN_IF_ERROR(store->LoadOrCreateMeta());
   TL_RETURN_IF_ERROR(store->LoadStreams());
