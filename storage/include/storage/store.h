@@ -61,8 +61,9 @@ struct AppendedRecord {
   SequenceNumber sequence_number;
 };
 
-// Called exactly once, on the writer thread (or inline for errors found before queueing).
-// Keep it short: post real work elsewhere.
+// Called exactly once: on the writer thread, or inline on the calling thread (errors found
+// before queueing, and every append of the in-memory store). Keep it short: post real work
+// elsewhere, and do not wait in it for another append.
 using AppendCallback = std::function<void(Result<std::vector<AppendedRecord>>)>;
 
 // A stored record as the read path hands it out. Views are valid only during the visit call.
@@ -139,6 +140,14 @@ class Store {
   // reading and write faults (tests and drills); production passes none.
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
                                              const StoreHooks& hooks = {});
+  // A store with the same contract held in memory only: nothing touches disk, and everything
+  // is gone when it is destroyed (so "acknowledged" means stored in this process). For tests
+  // of the code above storage and of the Store contract itself. Of `options` only shard_limit
+  // and trim_interval apply; every hook does. Appends complete inline on the calling thread;
+  // there is no append queue, so no Throttled and no disk-space refusal, and Stats() reports
+  // only the commit counters.
+  static Result<std::unique_ptr<Store>> OpenInMemory(const StoreOptions& options = {},
+                                                     const StoreHooks& hooks = {});
 
   virtual ~Store() = default;
   Store(const Store&) = delete;
