@@ -51,7 +51,7 @@ TEST_F(StoreTest, SecondOpenOfSameDirectoryFailsClearly) {
 }
 
 TEST_F(StoreTest, BadOptionsFailOpen) {
-  store_.reset();
+  store_.Close();
   StoreOptions bad = options_;
   bad.records_cf_options_override = "no_such_option=1";
   EXPECT_EQ(Store::Open(bad).status().code(), StatusCode::kInvalidArgument);

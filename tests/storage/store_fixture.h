@@ -1,5 +1,6 @@
-// Shared fixture: a store in a temp dir with fake clocks and a fake free-space reading that
-// tests move by hand.
+// Shared fixtures: a store (testing::TestStore) with a manual clock and a fake free-space
+// reading that tests move by hand. StoreTest runs on the RocksDB store; StoreContractTest<Impl>
+// is the typed fixture for tests of the Store contract, run on every implementation.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,30 +11,26 @@
 #include <vector>
 
 #include "storage/store.h"
-#include "test_util/manual_clock.h"
-#include "test_util/temp_dir.h"
+#include "test_util/test_store.h"
 
 namespace tideline::storage {
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    options_.data_dir = dir_.Sub("data");
-    hooks_.clock = &clock_;
-    hooks_.free_bytes = [this] {
-      ++free_bytes_reads_;
-      return free_bytes_.load();
-    };
-    // The background trimmer must not race tests; they call TrimExpired themselves.
-    options_.trim_interval = std::chrono::hours(24);
-    Reopen();
+  explicit StoreTest(testing::StoreKind kind = testing::StoreKind::kRocksDb) : store_(kind) {}
+
+  void SetUp() override { Reopen(); }
+
+  // Opens the store again with options_ and hooks_ (the memory store starts empty).
+  void Reopen() {
+    const Status s = store_.Reopen();
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
-  void Reopen() {
-    store_.reset();
-    auto opened = Store::Open(options_, hooks_);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
+  // A durable store must answer the same after a reopen; the memory store has nothing to
+  // reopen, so for it this checks only that the answer was kept in memory.
+  void ReopenIfDurable() {
+    if (store_.kind() == testing::StoreKind::kRocksDb) Reopen();
   }
 
   // Appends records with the given partition keys (data = "d-" + key) and returns their
@@ -70,13 +67,33 @@ class StoreTest : public ::testing::Test {
     return out;
   }
 
-  testing::TempDir dir_;
-  StoreOptions options_;
-  StoreHooks hooks_;
-  testing::ManualClock clock_;
-  std::atomic<uint64_t> free_bytes_{uint64_t{1} << 40};
-  std::atomic<int> free_bytes_reads_{0};
-  std::unique_ptr<Store> store_;
+  testing::TestStore store_;
+  StoreOptions& options_ = store_.options();
+  StoreHooks& hooks_ = store_.hooks();
+  testing::ManualClock& clock_ = store_.clock();
+  std::atomic<uint64_t>& free_bytes_ = store_.free_bytes();
+};
+
+// The implementations the contract tests run on.
+struct RocksDbStoreImpl {
+  static constexpr testing::StoreKind kKind = testing::StoreKind::kRocksDb;
+};
+struct MemoryStoreImpl {
+  static constexpr testing::StoreKind kKind = testing::StoreKind::kMemory;
+};
+using StoreImpls = ::testing::Types<RocksDbStoreImpl, MemoryStoreImpl>;
+// Test names end in /RocksDb or /Memory rather than /0 and /1.
+struct StoreImplNames {
+  template <typename T>
+  static std::string GetName(int) {
+    return T::kKind == testing::StoreKind::kRocksDb ? "RocksDb" : "Memory";
+  }
+};
+
+template <typename Impl>
+class StoreContractTest : public StoreTest {
+ protected:
+  StoreContractTest() : StoreTest(Impl::kKind) {}
 };
 
 inline const ShardId kShard0("shardId-000000000000");

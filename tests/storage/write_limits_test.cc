@@ -138,13 +138,13 @@ TEST_F(WriteLimitsTest, AppendsAreRefusedBelowMinFreeAndAcceptedAgainWhenSpaceRe
 TEST_F(WriteLimitsTest, FreeSpaceIsReadAtMostOncePerRefreshIntervalNotPerAppend) {
   options_.min_free_bytes = 256 * kMiB;
   Reopen();
-  const int reads_after_open = free_bytes_reads_.load();
+  const int reads_after_open = store_.free_bytes_reads();
   for (int i = 0; i < 50; ++i)
     ASSERT_EQ(Put("s", {"a", "b", "c"}).size(), 3u);
-  EXPECT_EQ(free_bytes_reads_.load(), reads_after_open);
+  EXPECT_EQ(store_.free_bytes_reads(), reads_after_open);
   clock_.AdvanceMonotonicMs(DiskSpaceGuard::kRefreshMs);
   ASSERT_EQ(Put("s", {"d"}).size(), 1u);
-  EXPECT_EQ(free_bytes_reads_.load(), reads_after_open + 1);
+  EXPECT_EQ(store_.free_bytes_reads(), reads_after_open + 1);
 }
 
 TEST_F(WriteLimitsTest, CommittedBytesForceAFreshReadingBeforeTheIntervalEnds) {
@@ -183,9 +183,9 @@ TEST_F(WriteLimitsTest, MinFreeZeroDisablesTheCheck) {
   options_.min_free_bytes = 0;
   free_bytes_ = 0;
   Reopen();
-  free_bytes_reads_ = 0;
+  store_.reset_free_bytes_reads();
   EXPECT_EQ(Put("s", {"a"}).size(), 1u);
-  EXPECT_EQ(free_bytes_reads_.load(), 0);
+  EXPECT_EQ(store_.free_bytes_reads(), 0);
 }
 
 TEST_F(StoreTest, RealStatvfsReadingIsReportedInStats) {
