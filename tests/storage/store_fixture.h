@@ -1,5 +1,5 @@
 // Shared fixtures: a store (testing::TestStore) with a manual clock and a fake free-space
-// reading that tests move by hand. StoreTest runs on the RocksDB store; StoreContractTest<Impl>
+// reading that tests move by hand. StoreTest runs on the RocksDB store; StoreContract<Impl>
 // is the typed fixture for tests of the Store contract, run on every implementation.
 #pragma once
 
@@ -90,10 +90,12 @@ struct StoreImplNames {
   }
 };
 
+// The one typed suite of contract tests, spread over several files: each file that adds to it
+// says TYPED_TEST_SUITE(StoreContract, StoreImpls, StoreImplNames) once.
 template <typename Impl>
-class StoreContractTest : public StoreTest {
+class StoreContract : public StoreTest {
  protected:
-  StoreContractTest() : StoreTest(Impl::kKind) {}
+  StoreContract() : StoreTest(Impl::kKind) {}
 };
 
 inline const ShardId kShard0("shardId-000000000000");
