@@ -143,7 +143,8 @@ class Store {
   // A store with the same contract held in memory only: nothing touches disk, and everything
   // is gone when it is destroyed (so "acknowledged" means stored in this process). For tests
   // of the code above storage and of the Store contract itself. Of `options` only shard_limit
-  // and trim_interval apply; every hook does. Appends complete inline on the calling thread;
+  // and trim_interval apply; of `hooks` all but free_bytes (there is no disk to measure).
+  // Appends complete inline on the calling thread;
   // there is no append queue, so no Throttled and no disk-space refusal, and Stats() reports
   // only the commit counters.
   static Result<std::unique_ptr<Store>> OpenInMemory(const StoreOptions& options = {},
