@@ -42,8 +42,8 @@ void DiskSpaceGuard::Refresh(int64_t now_ms) {
   written_since_read_.store(0, std::memory_order_relaxed);
   next_read_ms_.store(now_ms + kRefreshMs, std::memory_order_relaxed);
   uint64_t free = 0;
-  if (options_.free_bytes_for_test) {
-    free = options_.free_bytes_for_test();
+  if (options_.free_bytes) {
+    free = options_.free_bytes();
   } else {
     struct statvfs vfs {};
     if (statvfs(options_.dir.c_str(), &vfs) != 0) {

@@ -30,9 +30,9 @@ class DiskSpaceGuard {
 
   struct Options {
     std::filesystem::path dir;
-    uint64_t min_free_bytes = 0;                    // 0: the guard always answers OK
-    std::function<int64_t()> monotonic_ms;          // required
-    std::function<uint64_t()> free_bytes_for_test;  // empty: statvfs(dir)
+    uint64_t min_free_bytes = 0;            // 0: the guard always answers OK
+    std::function<int64_t()> monotonic_ms;  // required
+    std::function<uint64_t()> free_bytes;   // empty: statvfs(dir)
   };
 
   DiskSpaceGuard(Options options, std::shared_ptr<spdlog::logger> log);

@@ -1,19 +1,8 @@
-// Retention: the background trimmer, TrimExpired and the clock they trust.
-#include <cstdlib>
-
+// Retention: the background trimmer and TrimExpired (the clock they trust: retention_clock.h).
 #include "keys.h"
 #include "store_impl.h"
 
 namespace tideline::storage {
-namespace {
-
-// How far the retention clock may run ahead of the monotonic time since Open, and how far the
-// wall clock may stray from it before a warning. Retention is at least 24 hours, so at most
-// this much of a record's retention can be lost to a forward step of the wall clock; NTP's
-// slewing and small steps stay well inside it.
-constexpr int64_t kClockStepToleranceMs = 5 * 60 * 1000;
-
-}  // namespace
 
 void StoreImpl::TrimmerLoop() {
   std::unique_lock<std::mutex> lock(trim_mu_);
@@ -38,11 +27,11 @@ Result<uint64_t> StoreImpl::TrimExpired() {
     for (const auto& [name, stream] : streams_)
       streams.push_back(stream);
   }
-  const int64_t now = RetentionNowMs();
+  const int64_t now = retention_clock_->NowMs();
   uint64_t removed = 0;
   for (const auto& stream : streams) {
-    const int64_t retention_ms = options_.test_retention_override.count() > 0
-                                     ? options_.test_retention_override.count()
+    const int64_t retention_ms = hooks_.retention_override.count() > 0
+                                     ? hooks_.retention_override.count()
                                      : int64_t{stream->retention_hours.load()} * 3600 * 1000;
     auto n = TrimStream(*stream, now - retention_ms);
     if (!n.ok()) return n.status();
@@ -84,39 +73,17 @@ Result<uint64_t> StoreImpl::TrimStream(StreamState& stream, int64_t cutoff_ms) {
   return removed;
 }
 
-int64_t StoreImpl::RetentionNowMs() {
-  const int64_t wall = NowMs();
-  const int64_t bound = wall_at_open_ms_ + (MonotonicMs() - monotonic_at_open_ms_);
-  const int64_t skew = wall - bound;
-  // Log each new step once (not every trim pass), and once when the clocks agree again.
-  const int64_t logged = logged_clock_skew_ms_.load(std::memory_order_relaxed);
-  if (std::llabs(skew) > kClockStepToleranceMs) {
-    if (std::llabs(skew - logged) > kClockStepToleranceMs) {
-      logged_clock_skew_ms_.store(skew, std::memory_order_relaxed);
-      log_->warn(
-          "the wall clock is {} s {} the monotonic time since the store opened (a clock "
-          "step?); retention counts from the earlier of the two until the store is reopened, "
-          "so no record expires early",
-          std::llabs(skew) / 1000, skew > 0 ? "ahead of" : "behind");
-    }
-  } else if (logged != 0) {
-    logged_clock_skew_ms_.store(0, std::memory_order_relaxed);
-    log_->info("the wall clock agrees with the monotonic time since open again");
-  }
-  return std::min(wall, bound + kClockStepToleranceMs);
-}
-
 void StoreImpl::CheckClockAtOpen() {
   int64_t newest = 0;
   for (const auto& [name, stream] : streams_) {
     for (const auto& shard : stream->shards)
       newest = std::max(newest, shard->last_arrival_ms.load());
   }
-  if (newest - wall_at_open_ms_ > kClockStepToleranceMs) {
+  if (newest - retention_clock_->wall_at_open_ms() > RetentionClock::kStepToleranceMs) {
     log_->warn(
         "the wall clock is {} s behind the newest stored arrival time; new records get that "
         "arrival time (arrival times never decrease within a shard) until the clock catches up",
-        (newest - wall_at_open_ms_) / 1000);
+        (newest - retention_clock_->wall_at_open_ms()) / 1000);
   }
 }
 

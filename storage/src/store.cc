@@ -6,8 +6,8 @@
 
 namespace tideline::storage {
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
-  return StoreImpl::Open(options);
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const StoreHooks& hooks) {
+  return StoreImpl::Open(options, hooks);
 }
 
 Result<std::vector<AppendedRecord>> Store::Append(const StreamName& stream,

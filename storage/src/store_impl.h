@@ -27,6 +27,8 @@
 #include <vector>
 
 #include "disk_space.h"
+#include "retention_clock.h"
+#include "storage/hooks.h"
 #include "storage/store.h"
 #include "tideline.pb.h"
 
@@ -73,7 +75,7 @@ struct PendingAppend {
 
 class StoreImpl final : public Store {
  public:
-  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const StoreHooks& hooks);
   ~StoreImpl() override;
 
   Status CreateStream(const StreamName& name, uint32_t shard_count) override;
@@ -115,7 +117,7 @@ class StoreImpl final : public Store {
   StoreStats Stats() const override;
 
  private:
-  explicit StoreImpl(const StoreOptions& options);
+  StoreImpl(const StoreOptions& options, const StoreHooks& hooks);
 
   // store_open.cc
   Status OpenDb();
@@ -150,9 +152,6 @@ class StoreImpl final : public Store {
 
   // retention.cc
   void TrimmerLoop();
-  // "Now" for retention: the wall clock, bounded by the monotonic time since Open (FORMAT.md,
-  // "Clocks"), so that a wall clock stepped forward never expires records early.
-  int64_t RetentionNowMs();
   // Warns when the wall clock at open is behind the newest stored arrival time.
   void CheckClockAtOpen();
   Result<uint64_t> TrimStream(StreamState& stream, int64_t cutoff_ms);
@@ -164,9 +163,9 @@ class StoreImpl final : public Store {
   Result<uint64_t> CheckpointOffset(const ShardState& shard,
                                     const SequenceNumber& sequence_number) const;
 
-  int64_t NowMs() const;
-  // Monotonic ms that keep counting during suspend (CLOCK_BOOTTIME), or the test seam.
-  int64_t MonotonicMs() const;
+  int64_t NowMs() const { return clock_.NowMs(); }
+  // Monotonic ms that keep counting during suspend (CLOCK_BOOTTIME in production).
+  int64_t MonotonicMs() const { return clock_.MonotonicMs(); }
   rocksdb::WriteOptions SyncWrite() const {
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -174,6 +173,8 @@ class StoreImpl final : public Store {
   }
 
   const StoreOptions options_;
+  const StoreHooks hooks_;
+  const Clock& clock_;  // hooks_.clock or the system clock
   std::shared_ptr<spdlog::logger> log_;
 
   std::unique_ptr<rocksdb::DB> db_;
@@ -209,11 +210,8 @@ class StoreImpl final : public Store {
   std::atomic<uint64_t> low_disk_refusals_{0};
   std::unique_ptr<DiskSpaceGuard> disk_;  // set by Open before the writer starts
 
-  // The retention clock's anchor, set once by Open before the threads start.
-  int64_t wall_at_open_ms_ = 0;
-  int64_t monotonic_at_open_ms_ = 0;
-  // Wall minus bounded clock when a skew was last logged (0: none); trimmer and TrimExpired.
-  std::atomic<int64_t> logged_clock_skew_ms_{0};
+  // Anchored by Open before the threads start.
+  std::unique_ptr<RetentionClock> retention_clock_;
 
   // Readers waiting for new records (WaitForRecords): the writer notifies after publishing each
   // durable group (NotifyCommitted); WakeWaiters bumps wake_epoch_ to end every wait.

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <system_error>
 
-#include "common/clock.h"
 #include "info_log.h"
 #include "keys.h"
 #include "record_codec.h"
@@ -14,7 +13,8 @@
 
 namespace tideline::storage {
 
-StoreImpl::StoreImpl(const StoreOptions& options) : options_(options), log_(StorageLogger()) {}
+StoreImpl::StoreImpl(const StoreOptions& options, const StoreHooks& hooks)
+    : options_(options), hooks_(hooks), clock_(hooks_.clock_or_system()), log_(StorageLogger()) {}
 
 StoreImpl::~StoreImpl() {
   {
@@ -41,17 +41,8 @@ StoreImpl::~StoreImpl() {
   }
 }
 
-int64_t StoreImpl::NowMs() const {
-  if (options_.clock_ms_for_test) return options_.clock_ms_for_test();
-  return WallClockMs();
-}
-
-int64_t StoreImpl::MonotonicMs() const {
-  if (options_.monotonic_ms_for_test) return options_.monotonic_ms_for_test();
-  return BootClockMs();
-}
-
-Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options) {
+Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options,
+                                               const StoreHooks& hooks) {
   if (options.max_group_commit_bytes == 0) {
     return Status::InvalidArgument("max_group_commit_bytes must be > 0");
   }
@@ -61,17 +52,15 @@ Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options) {
   if (options.max_queued_append_bytes == 0) {
     return Status::InvalidArgument("max_queued_append_bytes must be > 0");
   }
-  std::unique_ptr<StoreImpl> store(new StoreImpl(options));
-  store->wall_at_open_ms_ = store->NowMs();
-  store->monotonic_at_open_ms_ = store->MonotonicMs();
+  std::unique_ptr<StoreImpl> store(new StoreImpl(options, hooks));
+  store->retention_clock_ = std::make_unique<RetentionClock>(store->clock_, store->log_);
   TL_RETURN_IF_ERROR(store->OpenDb());
   TL_RETURN_IF_ERROR(store->LoadOrCreateMeta());
   TL_RETURN_IF_ERROR(store->LoadStreams());
   store->CheckClockAtOpen();
   store->disk_ = std::make_unique<DiskSpaceGuard>(
       DiskSpaceGuard::Options{options.data_dir, options.min_free_bytes,
-                              [s = store.get()] { return s->MonotonicMs(); },
-                              options.free_bytes_for_test},
+                              [s = store.get()] { return s->MonotonicMs(); }, hooks.free_bytes},
       store->log_);
   if (options.durability == Durability::kNone) {
     store->log_->warn(

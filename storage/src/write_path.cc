@@ -252,7 +252,7 @@ Status StoreImpl::WriteGroup(std::vector<PendingAppend>& group, std::vector<Shar
     }
   }
   if (total == 0) return Status::Ok();
-  if (options_.write_fault_for_test) TL_RETURN_IF_ERROR(options_.write_fault_for_test());
+  if (hooks_.write_fault) TL_RETURN_IF_ERROR(hooks_.write_fault());
   rocksdb::WriteOptions wo;
   wo.sync = options_.durability == Durability::kFsync;
   const auto started = std::chrono::steady_clock::now();

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "fuzz_check.h"
 #include "handlers.h"
 #include "storage/options.h"
@@ -63,6 +64,13 @@ constexpr Op kOps[] = {
 constexpr size_t kOpCount = sizeof(kOps) / sizeof(kOps[0]);
 
 constexpr int64_t kNowMs = 1'700'000'000'123;
+
+// Time stands still: the same input always meets the same clock.
+class FixedClock final : public Clock {
+ public:
+  int64_t NowMs() const override { return kNowMs; }
+  int64_t MonotonicMs() const override { return 1'000'000; }
+};
 // Record bytes written before the store is made again.
 constexpr uint64_t kResetAfterBytes = 256u << 20;
 
@@ -183,8 +191,10 @@ class Harness {
     o.durability = storage::Durability::kNone;  // no fsync: nothing here survives the run
     o.shard_limit = 20;
     o.block_cache_bytes = 8u << 20;
-    o.clock_ms_for_test = [] { return kNowMs; };
-    auto opened = storage::Store::Open(o);
+    static const FixedClock clock;
+    storage::StoreHooks hooks;
+    hooks.clock = &clock;
+    auto opened = storage::Store::Open(o, hooks);
     FUZZ_CHECK(opened.ok());
     store_ = std::move(*opened);
     ctx_.store = store_.get();

@@ -17,7 +17,7 @@
 #include <thread>
 
 #include "storage/sequence_number.h"
-#include "test_util/temp_dir.h"
+#include "test_util/test_store.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -230,18 +230,15 @@ std::vector<std::string> Numbered(const std::string& prefix, int n) {
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    storage::StoreOptions so;
-    so.data_dir = dir_.Sub("data");
-    auto store = storage::Store::Open(so);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
+    const Status opened = store_.Open();
+    ASSERT_TRUE(opened.ok()) << opened.ToString();
     options_.name = "pipe";
     options_.source.stream = StreamName("logs");
     options_.buffer.interval_s = 0;  // flush as soon as anything is buffered
     options_.source.read_max_records = 50;
-    file_options_.path = dir_.Sub("out");
+    file_options_.path = store_.dir().Sub("out");
     options_.destination.options = file_options_;
-    options_.backup.path = dir_.Sub("backup");
+    options_.backup.path = store_.dir().Sub("backup");
   }
 
   std::unique_ptr<Pipeline> Start(int destination_failures = 0,
@@ -332,8 +329,7 @@ class PipelineTest : public ::testing::Test {
     return lines;
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
+  testing::TestStore store_;
   // The store the pipeline reads, when not store_ itself (a fault-injecting wrapper).
   storage::Store* source_store_ = nullptr;
   PipelineOptions options_;
@@ -359,8 +355,9 @@ TEST_F(PipelineTest, DeliversDropsAndBacksUpEveryRecordThenCheckpoints) {
     EXPECT_TRUE(line.starts_with("ok-")) << line;
     EXPECT_EQ(count, 1) << line;
   }
-  EXPECT_EQ(AllLines(fs::path(dir_.Sub("backup")) / "pipe" / "processing-failed").size(), 30u);
-  EXPECT_EQ(AllLines(fs::path(dir_.Sub("backup")) / "pipe" / "file-failed").size(), 20u);
+  EXPECT_EQ(AllLines(fs::path(store_.dir().Sub("backup")) / "pipe" / "processing-failed").size(),
+            30u);
+  EXPECT_EQ(AllLines(fs::path(store_.dir().Sub("backup")) / "pipe" / "file-failed").size(), 20u);
 
   const PipelineStatus s = p->GetStatus();
   ASSERT_EQ(s.shards.size(), 4u);
@@ -473,16 +470,9 @@ TEST_F(PipelineTest, LatestSkipsHistoryAndTheFirstCheckpointMakesItStick) {
 TEST_F(PipelineTest, AtTimestampStartsAtTheFirstRecordArrivedThen) {
   ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 2).ok());
   Append(Numbered("ok-before", 50));
-  // The next records must arrive strictly later: let the wall clock pass one millisecond.
-  const int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count() +
-                        1;
-  ASSERT_TRUE(PollUntil([&] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-               .count() > start;
-  }));
+  // The next records arrive one millisecond later, at `start`.
+  store_.clock().AdvanceMs(1);
+  const int64_t start = store_.clock().NowMs();
   Append(Numbered("ok-after", 50));
   options_.source.start = StartPosition::kAtTimestamp;
   options_.source.start_timestamp_ms = start;
@@ -529,7 +519,7 @@ TEST_F(PipelineTest, PoisonRecordsGoToTheBackupAndTheRecordsAroundThemAreDeliver
   auto p = start();
   ASSERT_TRUE(WaitCaughtUp(*p));
   EXPECT_EQ(Delivered().size(), 100u);
-  const fs::path failed = fs::path(dir_.Sub("backup")) / "pipe" / "processing-failed";
+  const fs::path failed = fs::path(store_.dir().Sub("backup")) / "pipe" / "processing-failed";
   auto backed_up = AllLines(failed);
   ASSERT_EQ(backed_up.size(), poisoned);
   std::map<std::string, int> reasons;
@@ -622,7 +612,7 @@ TEST_F(PipelineTest, BlockedDestinationBoundsWhatReadersTakeFromTheBacklog) {
 TEST_F(PipelineTest, UnwritableBackupStopsCheckpointsUntilItCanBeWritten) {
   ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
   auto p = Start();
-  const fs::path pf = fs::path(dir_.Sub("backup")) / "pipe" / "processing-failed";
+  const fs::path pf = fs::path(store_.dir().Sub("backup")) / "pipe" / "processing-failed";
   // Replace the backup directory by a file: the first backup file cannot be created.
   fs::remove_all(pf);
   std::ofstream(pf.string()) << "in the way";

@@ -1,4 +1,5 @@
-// A real Store in a temporary directory plus a HandlerContext with an injectable clock, and
+// A real Store in a temporary directory (testing::TestStore) plus a HandlerContext on the
+// store's manual clock, and
 // helpers to call handlers and inspect their responses.
 #pragma once
 
@@ -13,7 +14,7 @@
 #include "api_types.h"
 #include "handlers.h"
 #include "storage/store.h"
-#include "test_util/temp_dir.h"
+#include "test_util/test_store.h"
 
 namespace tideline::server {
 
@@ -21,21 +22,22 @@ inline constexpr int64_t kStartMs = 1'700'000'000'123;
 
 class HandlerTest : public ::testing::Test {
  protected:
+  HandlerTest() { clock_.SetNowMs(kStartMs); }
+
   void SetUp() override { OpenStore(); }
 
+  // (Re)opens the store on the same data directory with these hooks and limits.
   void OpenStore(std::function<Status()> write_fault = {}, size_t max_queued_append_bytes = 0) {
-    store_.reset();
-    storage::StoreOptions o;
-    o.data_dir = dir_.Sub("store");
-    o.shard_limit = 20;
-    if (max_queued_append_bytes != 0) o.max_queued_append_bytes = max_queued_append_bytes;
-    o.clock_ms_for_test = [this] { return now_.load(); };
-    o.write_fault_for_test = std::move(write_fault);
-    auto s = storage::Store::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
+    ctx_.store = nullptr;
+    store_.options().shard_limit = 20;
+    store_.options().max_queued_append_bytes =
+        max_queued_append_bytes != 0 ? max_queued_append_bytes
+                                     : storage::StoreOptions{}.max_queued_append_bytes;
+    store_.hooks().write_fault = std::move(write_fault);
+    const Status s = store_.Open();
+    ASSERT_TRUE(s.ok()) << s.ToString();
     ctx_.store = store_.get();
-    ctx_.now_ms = [this] { return now_.load(); };
+    ctx_.now_ms = [this] { return clock_.NowMs(); };
   }
 
   using Sync = ApiResponse (*)(const HandlerContext&, std::string_view);
@@ -80,9 +82,8 @@ class HandlerTest : public ::testing::Test {
     ASSERT_EQ(r.status, 200u) << r.body;
   }
 
-  std::atomic<int64_t> now_{kStartMs};
-  testing::TempDir dir_{"tideline-server-test"};
-  std::unique_ptr<storage::Store> store_;
+  testing::TestStore store_{testing::StoreKind::kRocksDb, "tideline-server-test"};
+  testing::ManualClock& clock_ = store_.clock();
   HandlerContext ctx_;
 };
 

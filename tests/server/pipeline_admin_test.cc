@@ -7,7 +7,7 @@
 
 #include "pipeline/pipeline.h"
 #include "storage/store.h"
-#include "test_util/temp_dir.h"
+#include "test_util/test_store.h"
 
 namespace tideline::server {
 namespace {
@@ -15,11 +15,8 @@ namespace {
 class PipelineAdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    storage::StoreOptions so;
-    so.data_dir = dir_.Sub("data");
-    auto store = storage::Store::Open(so);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
+    const Status opened = store_.Open();
+    ASSERT_TRUE(opened.ok()) << opened.ToString();
     ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 2).ok());
     std::vector<storage::AppendRecord> records;
     for (int i = 0; i < 20; ++i)
@@ -31,9 +28,9 @@ class PipelineAdminTest : public ::testing::Test {
     o.source.start = pipeline::StartPosition::kLatest;
     o.buffer.interval_s = 900;  // nothing is delivered (and checkpointed) during a test
     pipeline::FileDestinationOptions file;
-    file.path = dir_.Sub("out");
+    file.path = store_.dir().Sub("out");
     o.destination.options = file;
-    o.backup.path = dir_.Sub("backup");
+    o.backup.path = store_.dir().Sub("backup");
     auto p = pipeline::Pipeline::Start(o, *store_);
     ASSERT_TRUE(p.ok()) << p.status().ToString();
     pipeline_ = std::move(*p);
@@ -44,8 +41,7 @@ class PipelineAdminTest : public ::testing::Test {
     return HandlePipelineReset(pipelines_, name, body);
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<storage::Store> store_;
+  testing::TestStore store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::vector<pipeline::Pipeline*> pipelines_;
 };

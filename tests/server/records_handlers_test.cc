@@ -266,7 +266,7 @@ TEST_F(RecordsTest, GetRecordsReportsMillisBehindLatestAndContinues) {
   for (const char* v : {"1", "2", "3"})
     ASSERT_EQ(PutOne("s", v, "k").status, 200u);
   const std::string it = Iterator("s", "shardId-000000000000", "TRIM_HORIZON");
-  now_ += 5000;
+  clock_.AdvanceMs(5000);
   auto first = Json(GetRecords(it, 1));
   ASSERT_EQ(first["Records"].Size(), 1u);
   EXPECT_EQ(first["Records"][0]["Data"].GetString(), B64("1"));
@@ -332,7 +332,7 @@ TEST_F(RecordsTest, TamperedOrGarbledIteratorIsInvalidArgument) {
   ExpectError(GetRecords(it), "InvalidArgumentException", 400, "Invalid ShardIterator.");
   ExpectError(GetRecords("garbage"), "InvalidArgumentException", 400, "Invalid ShardIterator.");
   // A well-formed token signed with another key (another store) is not ours either.
-  IteratorPosition pos{"s", 1, "shardId-000000000000", 1, now_.load()};
+  IteratorPosition pos{"s", 1, "shardId-000000000000", 1, clock_.NowMs()};
   ExpectError(GetRecords(EncodeShardIterator(pos, std::string(32, 'x'))),
               "InvalidArgumentException", 400, "Invalid ShardIterator.");
   ExpectError(GetRecords(std::string(513, 'A')), "ValidationException", 400,
@@ -342,10 +342,10 @@ TEST_F(RecordsTest, TamperedOrGarbledIteratorIsInvalidArgument) {
 TEST_F(RecordsTest, IteratorExpiresAfterTtlButNextIteratorIsFresh) {
   CreateStream("s", 1);
   const std::string it = Iterator("s", "shardId-000000000000", "TRIM_HORIZON");
-  now_ += ctx_.iterator_ttl.count() - 1000;
+  clock_.AdvanceMs(ctx_.iterator_ttl.count() - 1000);
   auto d = Json(GetRecords(it));
   const std::string next = d["NextShardIterator"].GetString();
-  now_ += 2000;  // `it` is now past the TTL, `next` is 1 s old
+  clock_.AdvanceMs(2000);  // `it` is now past the TTL, `next` is 1 s old
   ExpectError(GetRecords(it), "ExpiredIteratorException", 400,
               "Iterator expired. The iterator was created at time ");
   EXPECT_EQ(GetRecords(next).status, 200u);

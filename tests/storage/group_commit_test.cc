@@ -1,4 +1,5 @@
-// Group commit under concurrency: every record acked once, offsets dense, order kept.
+// Appends under concurrency (every record acked once, offsets dense, order kept) on every Store;
+// group-commit statistics and batching of the RocksDB store.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -14,12 +15,14 @@
 namespace tideline::storage {
 namespace {
 
-TEST_F(StoreTest, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
+TYPED_TEST_SUITE(StoreContract, StoreImpls, StoreImplNames);
+
+TYPED_TEST(StoreContract, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
   constexpr int kThreads = 8;
   constexpr int kCallsPerThread = 40;
   constexpr int kRecordsPerCall = 25;
   constexpr int kInFlight = 4;  // outstanding AppendAsync calls per thread
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 3).ok());
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 3).ok());
 
   std::mutex mu;
   std::map<std::string, std::string> acked;  // sequence number -> data
@@ -45,21 +48,22 @@ TEST_F(StoreTest, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
         cv.wait(lock, [&] { return outstanding < kInFlight; });
         ++outstanding;
       }
-      store_->AppendAsync(StreamName("s"), calls[c], [&, c](Result<std::vector<AppendedRecord>> r) {
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          if (!r.ok() || r->size() != calls[c].size()) {
-            ++acks_with_error;
-          } else {
-            for (size_t i = 0; i < r->size(); ++i) {
-              acked.emplace((*r)[i].sequence_number.get(), data[c][i]);
-            }
-          }
-        }
-        std::lock_guard<std::mutex> lock(tmu);
-        --outstanding;
-        cv.notify_all();
-      });
+      this->store_->AppendAsync(StreamName("s"), calls[c],
+                                [&, c](Result<std::vector<AppendedRecord>> r) {
+                                  {
+                                    std::lock_guard<std::mutex> lock(mu);
+                                    if (!r.ok() || r->size() != calls[c].size()) {
+                                      ++acks_with_error;
+                                    } else {
+                                      for (size_t i = 0; i < r->size(); ++i) {
+                                        acked.emplace((*r)[i].sequence_number.get(), data[c][i]);
+                                      }
+                                    }
+                                  }
+                                  std::lock_guard<std::mutex> lock(tmu);
+                                  --outstanding;
+                                  cv.notify_all();
+                                });
     }
     std::unique_lock<std::mutex> lock(tmu);
     cv.wait(lock, [&] { return outstanding == 0; });
@@ -76,8 +80,8 @@ TEST_F(StoreTest, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
   size_t read_total = 0;
   for (int shard = 0; shard < 3; ++shard) {
     const std::string id = "shardId-00000000000" + std::to_string(shard);
-    auto records = ReadAll("s", id);
-    auto info = store_->DescribeStream(StreamName("s"));
+    auto records = this->ReadAll("s", id);
+    auto info = this->store_->DescribeStream(StreamName("s"));
     const uint64_t uid = info->shards[shard].uid;
     std::map<int, int> last_n_of_thread;
     for (size_t i = 0; i < records.size(); ++i) {
@@ -99,7 +103,7 @@ TEST_F(StoreTest, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
   EXPECT_EQ(read_total, acked.size());
 
   // Every acknowledged record was counted in exactly one group commit.
-  const StoreStats stats = store_->Stats();
+  const StoreStats stats = this->store_->Stats();
   EXPECT_EQ(stats.committed_records, acked.size());
   EXPECT_GE(stats.group_commits, 1u);
   EXPECT_LE(stats.group_commits, uint64_t{kThreads * kCallsPerThread});
@@ -111,7 +115,7 @@ TEST_F(StoreTest, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
 
 TEST_F(StoreTest, StatsCountSuccessfulGroupCommitsOnly) {
   std::atomic<bool> fail{false};
-  options_.write_fault_for_test = [&fail] {
+  hooks_.write_fault = [&fail] {
     return fail ? Status::IOError("injected fsync failure") : Status::Ok();
   };
   Reopen();
@@ -140,15 +144,15 @@ TEST_F(StoreTest, StatsCountSuccessfulGroupCommitsOnly) {
   EXPECT_EQ(after.committed_records, 5u);
 }
 
-TEST_F(StoreTest, ArrivalTimeIsMonotonicPerShardEvenIfClockGoesBack) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  Put("s", {"a"});
-  const int64_t first = clock_ms_.load();
-  clock_ms_ -= 5000;
-  Put("s", {"b"});
+TYPED_TEST(StoreContract, ArrivalTimeIsMonotonicPerShardEvenIfClockGoesBack) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  this->Put("s", {"a"});
+  const int64_t first = this->clock_.NowMs();
+  this->clock_.StepWallMs(-5000);
+  this->Put("s", {"b"});
   std::vector<int64_t> arrivals;
-  auto r = store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{},
-                        [&](const RecordView& v) { arrivals.push_back(v.arrival_ms); });
+  auto r = this->store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{},
+                              [&](const RecordView& v) { arrivals.push_back(v.arrival_ms); });
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(arrivals, (std::vector<int64_t>{first, first}));
 }

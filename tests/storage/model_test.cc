@@ -1,5 +1,5 @@
-// Randomized model test: random appends, clock moves, trims, reopens and checkpoint moves,
-// checked against a simple in-memory model after every step.
+// Randomized model test: random appends, clock moves, trims, reopens (of the durable store) and
+// checkpoint moves, checked against a simple model after every step, on every Store.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -27,13 +27,40 @@ struct ModelShard {
 constexpr int64_t kRetentionMs = 10'000;
 constexpr int kShards = 3;
 
-class ModelTest : public StoreTest, public ::testing::WithParamInterface<uint64_t> {
- protected:
-  void SetUp() override {
-    options_.test_retention_override = std::chrono::milliseconds(kRetentionMs);
-    StoreTest::SetUp();
+// One run of random operations on a fresh store of `kind`, checked against the model.
+class ModelRun {
+ public:
+  explicit ModelRun(testing::StoreKind kind) : store_(kind) {
+    store_.hooks().retention_override = std::chrono::milliseconds(kRetentionMs);
   }
 
+  void Run(uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    ASSERT_TRUE(store_.Open().ok());
+    ASSERT_TRUE(store_->CreateStream(StreamName("m"), kShards).ok());
+    auto info = store_->DescribeStream(StreamName("m"));
+    for (int i = 0; i < kShards; ++i)
+      shards_[i].uid = info->shards[i].uid;
+    for (int step = 0; step < 150; ++step) {
+      const auto op = rng() % 100;
+      if (op < 55) {
+        Append(rng);
+      } else if (op < 70) {
+        store_.clock().AdvanceMs(static_cast<int64_t>(rng() % 4000));
+      } else if (op < 80) {
+        Trim();
+      } else if (op < 92) {
+        MoveCheckpoint(rng);
+      } else if (store_.kind() == testing::StoreKind::kRocksDb) {
+        ASSERT_TRUE(store_.Reopen().ok());  // a durable store must come back as it was
+      }
+      if (::testing::Test::HasFatalFailure()) return;
+      Verify();
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+  }
+
+ private:
   void Append(std::mt19937_64& rng) {
     const size_t n = 1 + rng() % 12;
     std::vector<std::string> ehk(n), data(n), pk(n);
@@ -61,7 +88,7 @@ class ModelTest : public StoreTest, public ::testing::WithParamInterface<uint64_
       ++shard.last;
       ASSERT_EQ((*r)[i].sequence_number, EncodeSequenceNumber({shard.uid, shard.last}));
       const int64_t prev = shard.records.empty() ? 0 : shard.records.back().arrival;
-      shard.records.push_back({shard.last, data[i], std::max(prev, clock_ms_.load())});
+      shard.records.push_back({shard.last, data[i], std::max(prev, store_.clock().NowMs())});
       max_arrival_[index] = std::max(max_arrival_[index], shard.records.back().arrival);
     }
   }
@@ -70,7 +97,7 @@ class ModelTest : public StoreTest, public ::testing::WithParamInterface<uint64_
     auto removed = store_->TrimExpired();
     ASSERT_TRUE(removed.ok());
     uint64_t expected = 0;
-    const int64_t cutoff = clock_ms_.load() - kRetentionMs;
+    const int64_t cutoff = store_.clock().NowMs() - kRetentionMs;
     for (auto& shard : shards_) {
       while (!shard.records.empty() && shard.records.front().arrival < cutoff) {
         shard.records.erase(shard.records.begin());
@@ -127,6 +154,7 @@ class ModelTest : public StoreTest, public ::testing::WithParamInterface<uint64_
     EXPECT_EQ(store_->ListCheckpoints("").size(), checkpoints_.size());
   }
 
+  testing::TestStore store_;
   ModelShard shards_[kShards];
   int64_t max_arrival_[kShards] = {};
   std::string keys_[kShards] = {"shardId-000000000000", "shardId-000000000001",
@@ -135,32 +163,15 @@ class ModelTest : public StoreTest, public ::testing::WithParamInterface<uint64_
   uint64_t counter_ = 0;
 };
 
-TEST_P(ModelTest, RandomOperationsMatchInMemoryModel) {
-  std::mt19937_64 rng(GetParam());
-  ASSERT_TRUE(store_->CreateStream(StreamName("m"), kShards).ok());
-  auto info = store_->DescribeStream(StreamName("m"));
-  for (int i = 0; i < kShards; ++i)
-    shards_[i].uid = info->shards[i].uid;
-  for (int step = 0; step < 150; ++step) {
-    const auto op = rng() % 100;
-    if (op < 55) {
-      Append(rng);
-    } else if (op < 70) {
-      AdvanceClocks(static_cast<int64_t>(rng() % 4000));
-    } else if (op < 80) {
-      Trim();
-    } else if (op < 92) {
-      MoveCheckpoint(rng);
-    } else {
-      Reopen();
-    }
-    if (HasFatalFailure()) return;
-    Verify();
-    if (HasFatalFailure()) return;
+TYPED_TEST_SUITE(StoreContract, StoreImpls, StoreImplNames);
+
+TYPED_TEST(StoreContract, RandomOperationsMatchASimpleModel) {
+  for (uint64_t seed : {1, 2, 3, 42, 2024}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    ModelRun(TypeParam::kKind).Run(seed);
+    if (this->HasFatalFailure()) return;
   }
 }
-
-INSTANTIATE_TEST_SUITE_P(Seeds, ModelTest, ::testing::Values(1, 2, 3, 42, 2024));
 
 }  // namespace
 }  // namespace tideline::storage

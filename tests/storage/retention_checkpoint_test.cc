@@ -1,4 +1,4 @@
-// Retention trimming (fake clock + test_retention_override) and checkpoints.
+// Retention trimming (manual clock + StoreHooks::retention_override) and checkpoints.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,134 +11,142 @@
 namespace tideline::storage {
 namespace {
 
-class RetentionTest : public StoreTest {
- protected:
-  void SetUp() override {
-    options_.test_retention_override = std::chrono::milliseconds(10'000);
-    StoreTest::SetUp();
-  }
-};
+TYPED_TEST_SUITE(StoreContract, StoreImpls, StoreImplNames);
 
-TEST_F(RetentionTest, TrimRemovesOnlyExpiredRecordsAndMovesTrimHorizon) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  Put("s", {"a", "b"});  // offsets 1, 2 at t
-  clock_ms_ += 6'000;
-  Put("s", {"c"});     // offset 3 at t + 6 s
-  clock_ms_ += 5'000;  // now t + 11 s: 1 and 2 are past 10 s, 3 is not
-  auto removed = store_->TrimExpired();
+// Retention tests keep records 10 s (StoreHooks::retention_override), not a day.
+constexpr std::chrono::milliseconds kRetention{10'000};
+
+TYPED_TEST(StoreContract, TrimRemovesOnlyExpiredRecordsAndMovesTrimHorizon) {
+  this->hooks_.retention_override = kRetention;
+  this->Reopen();
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  this->Put("s", {"a", "b"});  // offsets 1, 2 at t
+  this->clock_.StepWallMs(6'000);
+  this->Put("s", {"c"});           // offset 3 at t + 6 s
+  this->clock_.StepWallMs(5'000);  // now t + 11 s: 1 and 2 are past 10 s, 3 is not
+  auto removed = this->store_->TrimExpired();
   ASSERT_TRUE(removed.ok()) << removed.status().ToString();
   EXPECT_EQ(*removed, 2u);
-  auto records = ReadAll("s", kShard0.get());
+  auto records = this->ReadAll("s", kShard0.get());
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].first, 3u);
-  EXPECT_EQ(store_->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kTrimHorizon, "", 0)
-                ->get(),
-            3u);
+  EXPECT_EQ(
+      this->store_->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kTrimHorizon, "", 0)
+          ->get(),
+      3u);
   // Reading from a trimmed offset moves up to the horizon.
-  auto r =
-      store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{}, [](const RecordView&) {});
+  auto r = this->store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{},
+                              [](const RecordView&) {});
   EXPECT_EQ(r->next.get(), 4u);
-  EXPECT_EQ(*store_->TrimExpired(), 0u);
+  EXPECT_EQ(*this->store_->TrimExpired(), 0u);
 
-  Reopen();
-  auto info = store_->DescribeStream(StreamName("s"));
+  this->ReopenIfDurable();
+  auto info = this->store_->DescribeStream(StreamName("s"));
   EXPECT_EQ(info->shards[0].trim_offset.get(), 3u);
   EXPECT_EQ(info->shards[0].last_offset.get(), 3u);
-  EXPECT_EQ(ReadAll("s", kShard0.get()).size(), 1u);
+  EXPECT_EQ(this->ReadAll("s", kShard0.get()).size(), 1u);
 }
 
-TEST_F(RetentionTest, FullyTrimmedShardKeepsCountingOffsetsAfterReopen) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  Put("s", {"a", "b", "c"});
-  clock_ms_ += 20'000;
-  EXPECT_EQ(*store_->TrimExpired(), 3u);
-  Reopen();
-  auto info = store_->DescribeStream(StreamName("s"));
+TYPED_TEST(StoreContract, FullyTrimmedShardKeepsCountingOffsets) {
+  this->hooks_.retention_override = kRetention;
+  this->Reopen();
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  this->Put("s", {"a", "b", "c"});
+  this->clock_.StepWallMs(20'000);
+  EXPECT_EQ(*this->store_->TrimExpired(), 3u);
+  this->ReopenIfDurable();
+  auto info = this->store_->DescribeStream(StreamName("s"));
   EXPECT_EQ(info->shards[0].trim_offset.get(), 4u);
   EXPECT_EQ(info->shards[0].last_offset.get(), 3u);
-  auto acked = Put("s", {"d"});
+  auto acked = this->Put("s", {"d"});
   EXPECT_EQ(DecodeSequenceNumber(acked[0].sequence_number.get())->offset, 4u);
   // An old sequence number still resolves (it was issued) and lands on the horizon.
   auto old = EncodeSequenceNumber({info->shards[0].uid, 2});
-  EXPECT_EQ(store_
+  EXPECT_EQ(this->store_
                 ->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kAtSequenceNumber,
                                   old.get(), 0)
                 ->get(),
             4u);
 }
 
-TEST_F(StoreTest, CheckpointsSetGetListAndPersist) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
-  auto acked = Put("s", {"a", "a", "a"});  // all on shard 0
+TYPED_TEST(StoreContract, CheckpointsSetGetListAndKeep) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 2).ok());
+  auto acked = this->Put("s", {"a", "a", "a"});  // all on shard 0
   ASSERT_EQ(acked[0].shard_id, kShard0);
-  EXPECT_EQ(store_->GetCheckpoint("app", StreamName("s"), kShard0).status().code(),
+  EXPECT_EQ(this->store_->GetCheckpoint("app", StreamName("s"), kShard0).status().code(),
             StatusCode::kNotFound);
   ASSERT_TRUE(
-      store_->SetCheckpoint("app", StreamName("s"), kShard0, acked[1].sequence_number).ok());
+      this->store_->SetCheckpoint("app", StreamName("s"), kShard0, acked[1].sequence_number).ok());
   ASSERT_TRUE(
-      store_->SetCheckpoint("other", StreamName("s"), kShard0, acked[2].sequence_number).ok());
-  auto cp = store_->GetCheckpoint("app", StreamName("s"), kShard0);
+      this->store_->SetCheckpoint("other", StreamName("s"), kShard0, acked[2].sequence_number)
+          .ok());
+  auto cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->offset.get(), 2u);
   EXPECT_EQ(cp->sequence_number, acked[1].sequence_number);
-  EXPECT_EQ(cp->updated_ms, clock_ms_.load());
-  EXPECT_EQ(store_->ListCheckpoints("").size(), 2u);
-  auto mine = store_->ListCheckpoints("app");
+  EXPECT_EQ(cp->updated_ms, this->clock_.NowMs());
+  EXPECT_EQ(this->store_->ListCheckpoints("").size(), 2u);
+  auto mine = this->store_->ListCheckpoints("app");
   ASSERT_EQ(mine.size(), 1u);
   EXPECT_EQ(mine[0].shard, kShard0);
   EXPECT_EQ(mine[0].stream.get(), "s");
-  Reopen();
-  cp = store_->GetCheckpoint("app", StreamName("s"), kShard0);
+  this->ReopenIfDurable();
+  cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->offset.get(), 2u);
-  EXPECT_EQ(store_->ListCheckpoints("ap").size(), 0u) << "prefix of a name must not match";
+  EXPECT_EQ(this->store_->ListCheckpoints("ap").size(), 0u) << "prefix of a name must not match";
 }
 
-TEST_F(StoreTest, SetCheckpointRejectsForeignAndUnissuedSequenceNumbers) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
-  auto acked = Put("s", {"a"});
+TYPED_TEST(StoreContract, SetCheckpointRejectsForeignAndUnissuedSequenceNumbers) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 2).ok());
+  auto acked = this->Put("s", {"a"});
   const auto pos = *DecodeSequenceNumber(acked[0].sequence_number.get());
-  EXPECT_EQ(store_->SetCheckpoint("app", StreamName("s"), kShard1, acked[0].sequence_number).code(),
-            StatusCode::kInvalidArgument);
   EXPECT_EQ(
-      store_
+      this->store_->SetCheckpoint("app", StreamName("s"), kShard1, acked[0].sequence_number).code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      this->store_
           ->SetCheckpoint("app", StreamName("s"), kShard0, EncodeSequenceNumber({pos.shard_uid, 2}))
           .code(),
       StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->SetCheckpoint("app", StreamName("s"), kShard0, SequenceNumber("42")).code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->SetCheckpoint("", StreamName("s"), kShard0, acked[0].sequence_number).code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->SetCheckpoint("app", StreamName("x"), kShard0, acked[0].sequence_number).code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(
+      this->store_->SetCheckpoint("app", StreamName("s"), kShard0, SequenceNumber("42")).code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      this->store_->SetCheckpoint("", StreamName("s"), kShard0, acked[0].sequence_number).code(),
+      StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      this->store_->SetCheckpoint("app", StreamName("x"), kShard0, acked[0].sequence_number).code(),
+      StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, SetCheckpointsWritesAllShardsOrNone) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
-  auto a = Put("s", {"a"}, "0");
-  auto b = Put("s", {"b"}, "340282366920938463463374607431768211455");  // top of shard 1
+TYPED_TEST(StoreContract, SetCheckpointsWritesAllShardsOrNone) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 2).ok());
+  auto a = this->Put("s", {"a"}, "0");
+  auto b = this->Put("s", {"b"}, "340282366920938463463374607431768211455");  // top of shard 1
   ASSERT_EQ(b[0].shard_id, kShard1);
   const Store::ShardCheckpoint both[] = {{kShard0, a[0].sequence_number},
                                          {kShard1, b[0].sequence_number}};
-  ASSERT_TRUE(store_->SetCheckpoints("app", StreamName("s"), both).ok());
-  EXPECT_EQ(store_->ListCheckpoints("app").size(), 2u);
+  ASSERT_TRUE(this->store_->SetCheckpoints("app", StreamName("s"), both).ok());
+  EXPECT_EQ(this->store_->ListCheckpoints("app").size(), 2u);
   // One bad entry (shard 0's sequence number on shard 1) rejects the whole call.
-  auto c = Put("s", {"c"}, "0");
+  auto c = this->Put("s", {"c"}, "0");
   const Store::ShardCheckpoint bad[] = {{kShard0, c[0].sequence_number},
                                         {kShard1, c[0].sequence_number}};
-  EXPECT_EQ(store_->SetCheckpoints("app", StreamName("s"), bad).code(),
+  EXPECT_EQ(this->store_->SetCheckpoints("app", StreamName("s"), bad).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->GetCheckpoint("app", StreamName("s"), kShard0)->offset.get(), 1u);
-  Reopen();
-  EXPECT_EQ(store_->GetCheckpoint("app", StreamName("s"), kShard1)->sequence_number,
+  EXPECT_EQ(this->store_->GetCheckpoint("app", StreamName("s"), kShard0)->offset.get(), 1u);
+  this->ReopenIfDurable();
+  EXPECT_EQ(this->store_->GetCheckpoint("app", StreamName("s"), kShard1)->sequence_number,
             b[0].sequence_number);
 }
 
-TEST_F(StoreTest, WaitForRecordsReturnsOnceTheShardAdvances) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  Put("s", {"a"});
+TYPED_TEST(StoreContract, WaitForRecordsReturnsOnceTheShardAdvances) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  this->Put("s", {"a"});
   // Already past `after`: no wait at all.
-  auto now = store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1));
+  auto now =
+      this->store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1));
   ASSERT_TRUE(now.ok());
   EXPECT_EQ(now->get(), 1u);
   // A waiter blocked on offset 1 is released by the next append (an hour-long timeout would
@@ -146,11 +154,11 @@ TEST_F(StoreTest, WaitForRecordsReturnsOnceTheShardAdvances) {
   std::promise<Result<Offset>> waited;
   std::thread waiter([&] {
     waited.set_value(
-        store_->WaitForRecords(StreamName("s"), kShard0, Offset(1), std::chrono::hours(1)));
+        this->store_->WaitForRecords(StreamName("s"), kShard0, Offset(1), std::chrono::hours(1)));
   });
   auto future = waited.get_future();
   while (future.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) {
-    Put("s", {"b"});  // the waiter may not be waiting yet: keep appending until it returns
+    this->Put("s", {"b"});  // the waiter may not be waiting yet: keep appending until it returns
   }
   waiter.join();
   auto after = future.get();
@@ -158,57 +166,59 @@ TEST_F(StoreTest, WaitForRecordsReturnsOnceTheShardAdvances) {
   EXPECT_GE(after->get(), 2u);
 }
 
-TEST_F(StoreTest, WaitForRecordsEndsOnWakeAndOnDeletion) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  auto timed_out =
-      store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::milliseconds(1));
+TYPED_TEST(StoreContract, WaitForRecordsEndsOnWakeAndOnDeletion) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  auto timed_out = this->store_->WaitForRecords(StreamName("s"), kShard0, Offset(0),
+                                                std::chrono::milliseconds(1));
   ASSERT_TRUE(timed_out.ok());
   EXPECT_EQ(timed_out->get(), 0u);
   std::atomic<bool> done{false};
   std::thread waiter([&] {
-    auto r = store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1));
+    auto r =
+        this->store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1));
     EXPECT_TRUE(r.ok());
     done = true;
   });
   while (!done)
-    store_->WakeWaiters();
+    this->store_->WakeWaiters();
   waiter.join();
   std::promise<Status> deleted;
   std::thread gone([&] {
     deleted.set_value(
-        store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1))
+        this->store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1))
             .status());
   });
-  ASSERT_TRUE(store_->DeleteStream(StreamName("s")).ok());
+  ASSERT_TRUE(this->store_->DeleteStream(StreamName("s")).ok());
   auto f = deleted.get_future();
   // Deletion wakes waiters; a waiter that arrives after it finds the stream gone at once.
   EXPECT_EQ(f.get().code(), StatusCode::kNotFound);
   gone.join();
-  EXPECT_EQ(store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1))
+  EXPECT_EQ(this->store_->WaitForRecords(StreamName("s"), kShard0, Offset(0), std::chrono::hours(1))
                 .status()
                 .code(),
             StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, CheckpointAtTimestampPointsJustBeforeFirstRecordAtOrAfter) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  const int64_t t0 = clock_ms_.load();
-  Put("s", {"a", "b"});
-  clock_ms_ += 100;
-  Put("s", {"c"});
-  ASSERT_TRUE(store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 + 50).ok());
-  auto cp = store_->GetCheckpoint("app", StreamName("s"), kShard0);
+TYPED_TEST(StoreContract, CheckpointAtTimestampPointsJustBeforeFirstRecordAtOrAfter) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  const int64_t t0 = this->clock_.NowMs();
+  this->Put("s", {"a", "b"});
+  this->clock_.StepWallMs(100);
+  this->Put("s", {"c"});
+  ASSERT_TRUE(
+      this->store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 + 50).ok());
+  auto cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
   EXPECT_EQ(cp->offset.get(), 2u);
   // Resuming after the checkpoint gives the first record at or after the timestamp.
-  EXPECT_EQ(store_
+  EXPECT_EQ(this->store_
                 ->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kAfterSequenceNumber,
                                   cp->sequence_number.get(), 0)
                 ->get(),
             3u);
-  ASSERT_TRUE(store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 - 1).ok());
-  cp = store_->GetCheckpoint("app", StreamName("s"), kShard0);
+  ASSERT_TRUE(this->store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 - 1).ok());
+  cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
   EXPECT_EQ(cp->offset.get(), 0u);
-  EXPECT_EQ(store_
+  EXPECT_EQ(this->store_
                 ->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kAfterSequenceNumber,
                                   cp->sequence_number.get(), 0)
                 ->get(),

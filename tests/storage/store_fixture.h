@@ -1,5 +1,6 @@
-// Shared fixture: a store in a temp dir with fake clocks and a fake free-space reading that
-// tests move by hand.
+// Shared fixtures: a store (testing::TestStore) with a manual clock and a fake free-space
+// reading that tests move by hand. StoreTest runs on the RocksDB store; StoreContract<Impl>
+// is the typed fixture for tests of the Store contract, run on every implementation.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,30 +11,26 @@
 #include <vector>
 
 #include "storage/store.h"
-#include "test_util/temp_dir.h"
+#include "test_util/test_store.h"
 
 namespace tideline::storage {
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    options_.data_dir = dir_.Sub("data");
-    options_.clock_ms_for_test = [this] { return clock_ms_.load(); };
-    options_.monotonic_ms_for_test = [this] { return monotonic_ms_.load(); };
-    options_.free_bytes_for_test = [this] {
-      ++free_bytes_reads_;
-      return free_bytes_.load();
-    };
-    // The background trimmer must not race tests; they call TrimExpired themselves.
-    options_.trim_interval = std::chrono::hours(24);
-    Reopen();
+  explicit StoreTest(testing::StoreKind kind = testing::StoreKind::kRocksDb) : store_(kind) {}
+
+  void SetUp() override { Reopen(); }
+
+  // Opens the store again with options_ and hooks_ (the memory store starts empty).
+  void Reopen() {
+    const Status s = store_.Reopen();
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
-  void Reopen() {
-    store_.reset();
-    auto opened = Store::Open(options_);
-    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    store_ = std::move(*opened);
+  // A durable store must answer the same after a reopen; the memory store has nothing to
+  // reopen, so for it this checks only that the answer was kept in memory.
+  void ReopenIfDurable() {
+    if (store_.kind() == testing::StoreKind::kRocksDb) Reopen();
   }
 
   // Appends records with the given partition keys (data = "d-" + key) and returns their
@@ -70,19 +67,35 @@ class StoreTest : public ::testing::Test {
     return out;
   }
 
-  // Moves the wall clock and the monotonic clock together, as time passing does.
-  void AdvanceClocks(int64_t ms) {
-    clock_ms_ += ms;
-    monotonic_ms_ += ms;
-  }
+  testing::TestStore store_;
+  StoreOptions& options_ = store_.options();
+  StoreHooks& hooks_ = store_.hooks();
+  testing::ManualClock& clock_ = store_.clock();
+  std::atomic<uint64_t>& free_bytes_ = store_.free_bytes();
+};
 
-  testing::TempDir dir_;
-  StoreOptions options_;
-  std::atomic<int64_t> clock_ms_{1'700'000'000'000};
-  std::atomic<int64_t> monotonic_ms_{1'000'000};
-  std::atomic<uint64_t> free_bytes_{uint64_t{1} << 40};
-  std::atomic<int> free_bytes_reads_{0};
-  std::unique_ptr<Store> store_;
+// The implementations the contract tests run on.
+struct RocksDbStoreImpl {
+  static constexpr testing::StoreKind kKind = testing::StoreKind::kRocksDb;
+};
+struct MemoryStoreImpl {
+  static constexpr testing::StoreKind kKind = testing::StoreKind::kMemory;
+};
+using StoreImpls = ::testing::Types<RocksDbStoreImpl, MemoryStoreImpl>;
+// Test names end in /RocksDb or /Memory rather than /0 and /1.
+struct StoreImplNames {
+  template <typename T>
+  static std::string GetName(int) {
+    return T::kKind == testing::StoreKind::kRocksDb ? "RocksDb" : "Memory";
+  }
+};
+
+// The one typed suite of contract tests, spread over several files: each file that adds to it
+// says TYPED_TEST_SUITE(StoreContract, StoreImpls, StoreImplNames) once.
+template <typename Impl>
+class StoreContract : public StoreTest {
+ protected:
+  StoreContract() : StoreTest(Impl::kKind) {}
 };
 
 inline const ShardId kShard0("shardId-000000000000");

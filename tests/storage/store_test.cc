@@ -1,4 +1,4 @@
-// Streams, routing, reads and every starting position.
+// Streams, routing, reads and every starting position, on every Store implementation.
 #include <gtest/gtest.h>
 
 #include "storage/hash_key.h"
@@ -8,41 +8,46 @@
 namespace tideline::storage {
 namespace {
 
-TEST_F(StoreTest, CreateStreamValidatesNameAndShardCount) {
-  EXPECT_EQ(store_->CreateStream(StreamName(""), 1).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->CreateStream(StreamName(std::string(129, 'a')), 1).code(),
+TYPED_TEST_SUITE(StoreContract, StoreImpls, StoreImplNames);
+
+TYPED_TEST(StoreContract, CreateStreamValidatesNameAndShardCount) {
+  EXPECT_EQ(this->store_->CreateStream(StreamName(""), 1).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->CreateStream(StreamName(std::string(129, 'a')), 1).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->CreateStream(StreamName("bad/name"), 1).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->CreateStream(StreamName("ok"), 0).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->CreateStream(StreamName("ok"), 100'001).code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(store_->CreateStream(StreamName(std::string(128, 'a')), 1).ok());
-  EXPECT_TRUE(store_->CreateStream(StreamName("a-b_c.D9"), 2).ok());
-  EXPECT_EQ(store_->CreateStream(StreamName("a-b_c.D9"), 2).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(this->store_->CreateStream(StreamName("bad/name"), 1).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->CreateStream(StreamName("ok"), 0).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->CreateStream(StreamName("ok"), 100'001).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(this->store_->CreateStream(StreamName(std::string(128, 'a')), 1).ok());
+  EXPECT_TRUE(this->store_->CreateStream(StreamName("a-b_c.D9"), 2).ok());
+  EXPECT_EQ(this->store_->CreateStream(StreamName("a-b_c.D9"), 2).code(),
+            StatusCode::kAlreadyExists);
 }
 
-TEST_F(StoreTest, ShardLimitIsStoreWideAndCheckedBeforeCreating) {
-  options_.shard_limit = 5;
-  Reopen();
-  ASSERT_TRUE(store_->CreateStream(StreamName("a"), 3).ok());
-  EXPECT_EQ(store_->CreateStream(StreamName("b"), 3).code(), StatusCode::kLimitExceeded);
-  EXPECT_FALSE(store_->DescribeStream(StreamName("b")).ok());
-  ASSERT_TRUE(store_->CreateStream(StreamName("b"), 2).ok());
-  ASSERT_TRUE(store_->DeleteStream(StreamName("a")).ok());
-  EXPECT_TRUE(store_->CreateStream(StreamName("c"), 3).ok());
+TYPED_TEST(StoreContract, ShardLimitIsStoreWideAndCheckedBeforeCreating) {
+  this->options_.shard_limit = 5;
+  this->Reopen();
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("a"), 3).ok());
+  EXPECT_EQ(this->store_->CreateStream(StreamName("b"), 3).code(), StatusCode::kLimitExceeded);
+  EXPECT_FALSE(this->store_->DescribeStream(StreamName("b")).ok());
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("b"), 2).ok());
+  ASSERT_TRUE(this->store_->DeleteStream(StreamName("a")).ok());
+  EXPECT_TRUE(this->store_->CreateStream(StreamName("c"), 3).ok());
 }
 
-TEST_F(StoreTest, ListAndDescribeStreams) {
+TYPED_TEST(StoreContract, ListAndDescribeStreams) {
   for (const char* n : {"b", "a", "c"})
-    ASSERT_TRUE(store_->CreateStream(StreamName(n), 3).ok());
-  auto all = store_->ListStreams("", 10);
+    ASSERT_TRUE(this->store_->CreateStream(StreamName(n), 3).ok());
+  auto all = this->store_->ListStreams("", 10);
   ASSERT_EQ(all.size(), 3u);
   EXPECT_EQ(all[0].get(), "a");
   EXPECT_EQ(all[2].get(), "c");
-  auto page = store_->ListStreams("a", 1);
+  auto page = this->store_->ListStreams("a", 1);
   ASSERT_EQ(page.size(), 1u);
   EXPECT_EQ(page[0].get(), "b");
 
-  auto info = store_->DescribeStream(StreamName("b"));
+  auto info = this->store_->DescribeStream(StreamName("b"));
   ASSERT_TRUE(info.ok());
   ASSERT_EQ(info->shards.size(), 3u);
   EXPECT_EQ(info->shards[2].id.get(), "shardId-000000000002");
@@ -55,123 +60,127 @@ TEST_F(StoreTest, ListAndDescribeStreams) {
   ASSERT_TRUE(start);
   EXPECT_EQ(start->shard_uid, info->shards[1].uid);
   EXPECT_EQ(start->offset, 1u);
-  EXPECT_EQ(store_->DescribeStream(StreamName("zz")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(this->store_->DescribeStream(StreamName("zz")).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, RetentionHoursAreValidatedAndPersisted) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  EXPECT_EQ(store_->SetRetentionHours(StreamName("s"), 23).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->SetRetentionHours(StreamName("s"), 8761).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->SetRetentionHours(StreamName("x"), 48).code(), StatusCode::kNotFound);
-  ASSERT_TRUE(store_->SetRetentionHours(StreamName("s"), 168).ok());
-  Reopen();
-  EXPECT_EQ(store_->DescribeStream(StreamName("s"))->retention_hours, 168);
+TYPED_TEST(StoreContract, RetentionHoursAreValidatedAndKept) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  EXPECT_EQ(this->store_->SetRetentionHours(StreamName("s"), 23).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->SetRetentionHours(StreamName("s"), 8761).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->SetRetentionHours(StreamName("x"), 48).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(this->store_->SetRetentionHours(StreamName("s"), 168).ok());
+  this->ReopenIfDurable();
+  EXPECT_EQ(this->store_->DescribeStream(StreamName("s"))->retention_hours, 168);
 }
 
-TEST_F(StoreTest, DeleteStreamRemovesRecordsAndCheckpoints) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  auto acked = Put("s", {"a", "b"});
+TYPED_TEST(StoreContract, DeleteStreamRemovesRecordsAndCheckpoints) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  auto acked = this->Put("s", {"a", "b"});
   ASSERT_TRUE(
-      store_->SetCheckpoint("app", StreamName("s"), kShard0, acked[1].sequence_number).ok());
-  ASSERT_TRUE(store_->DeleteStream(StreamName("s")).ok());
-  EXPECT_EQ(store_->DeleteStream(StreamName("s")).code(), StatusCode::kNotFound);
-  EXPECT_TRUE(store_->ListStreams("", 10).empty());
-  EXPECT_TRUE(store_->ListCheckpoints("").empty());
-  auto r = store_->Append(StreamName("s"), std::vector<AppendRecord>{{"k", "", "v"}});
+      this->store_->SetCheckpoint("app", StreamName("s"), kShard0, acked[1].sequence_number).ok());
+  ASSERT_TRUE(this->store_->DeleteStream(StreamName("s")).ok());
+  EXPECT_EQ(this->store_->DeleteStream(StreamName("s")).code(), StatusCode::kNotFound);
+  EXPECT_TRUE(this->store_->ListStreams("", 10).empty());
+  EXPECT_TRUE(this->store_->ListCheckpoints("").empty());
+  auto r = this->store_->Append(StreamName("s"), std::vector<AppendRecord>{{"k", "", "v"}});
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   // A new stream with the same name starts empty.
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  EXPECT_TRUE(ReadAll("s", kShard0.get()).empty());
-  Reopen();
-  EXPECT_TRUE(ReadAll("s", kShard0.get()).empty());
-  EXPECT_EQ(store_->ListStreams("", 10).size(), 1u);
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  EXPECT_TRUE(this->ReadAll("s", kShard0.get()).empty());
+  this->ReopenIfDurable();
+  EXPECT_TRUE(this->ReadAll("s", kShard0.get()).empty());
+  EXPECT_EQ(this->store_->ListStreams("", 10).size(), 1u);
 }
 
-TEST_F(StoreTest, AppendRoutesByMd5AndExplicitHashKey) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 4).ok());
+TYPED_TEST(StoreContract, AppendRoutesByMd5AndExplicitHashKey) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 4).ok());
   // MD5("a") is in shard 0, MD5("abc") in shard 2, MD5("") in shard 3 of 4 (Python hashlib).
-  auto acked = Put("s", {"a", "abc", ""});
+  auto acked = this->Put("s", {"a", "abc", ""});
   ASSERT_EQ(acked.size(), 3u);
   EXPECT_EQ(acked[0].shard_id.get(), "shardId-000000000000");
   EXPECT_EQ(acked[1].shard_id.get(), "shardId-000000000002");
   EXPECT_EQ(acked[2].shard_id.get(), "shardId-000000000003");
   // 2^126 is the first key of shard 1.
-  auto explicit_acked = Put("s", {"a"}, "85070591730234615865843651857942052864");
+  auto explicit_acked = this->Put("s", {"a"}, "85070591730234615865843651857942052864");
   ASSERT_EQ(explicit_acked.size(), 1u);
   EXPECT_EQ(explicit_acked[0].shard_id.get(), "shardId-000000000001");
-  auto one_below = Put("s", {"abc"}, "85070591730234615865843651857942052863");
+  auto one_below = this->Put("s", {"abc"}, "85070591730234615865843651857942052863");
   EXPECT_EQ(one_below[0].shard_id.get(), "shardId-000000000000");
   bool saw_explicit = false;
-  auto r =
-      store_->Read(StreamName("s"), kShard1, Offset(1), ReadLimits{}, [&](const RecordView& v) {
+  auto r = this->store_->Read(
+      StreamName("s"), kShard1, Offset(1), ReadLimits{}, [&](const RecordView& v) {
         saw_explicit = v.explicit_hash_key == "85070591730234615865843651857942052864";
       });
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(saw_explicit);
 }
 
-TEST_F(StoreTest, AppendRejectsBadExplicitHashKeyAndUnknownStream) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+TYPED_TEST(StoreContract, AppendRejectsBadExplicitHashKeyAndUnknownStream) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
   for (const char* bad : {"-1", "abc", "340282366920938463463374607431768211456", "01"}) {
     std::vector<AppendRecord> records{{"k", "", "ok"}, {"k", bad, "v"}};
-    auto r = store_->Append(StreamName("s"), records);
+    auto r = this->store_->Append(StreamName("s"), records);
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
   }
   // The whole call failed: nothing of it was written.
-  EXPECT_TRUE(ReadAll("s", kShard0.get()).empty());
+  EXPECT_TRUE(this->ReadAll("s", kShard0.get()).empty());
   std::vector<AppendRecord> one{{"k", "", "v"}};
-  EXPECT_EQ(store_->Append(StreamName("nope"), one).status().code(), StatusCode::kNotFound);
-  auto empty = store_->Append(StreamName("s"), std::span<const AppendRecord>{});
+  EXPECT_EQ(this->store_->Append(StreamName("nope"), one).status().code(), StatusCode::kNotFound);
+  auto empty = this->store_->Append(StreamName("s"), std::span<const AppendRecord>{});
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
 }
 
-TEST_F(StoreTest, ReadHonoursLimitsAndReturnsAtLeastOneRecord) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
-  Put("s", {"a", "b", "c", "d", "e"});
+TYPED_TEST(StoreContract, ReadHonoursLimitsAndReturnsAtLeastOneRecord) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  this->Put("s", {"a", "b", "c", "d", "e"});
   std::vector<uint64_t> seen;
   auto visit = [&](const RecordView& v) { seen.push_back(v.offset.get()); };
-  auto r = store_->Read(StreamName("s"), kShard0, Offset(2), ReadLimits{2, 1 << 20}, visit);
+  auto r = this->store_->Read(StreamName("s"), kShard0, Offset(2), ReadLimits{2, 1 << 20}, visit);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(seen, (std::vector<uint64_t>{2, 3}));
   EXPECT_EQ(r->next.get(), 4u);
   EXPECT_EQ(r->last_offset.get(), 5u);
-  EXPECT_EQ(r->last_arrival_ms, clock_ms_.load());
+  EXPECT_EQ(r->last_arrival_ms, this->clock_.NowMs());
   seen.clear();
   // A byte limit smaller than one record still returns that record.
-  r = store_->Read(StreamName("s"), kShard0, Offset(4), ReadLimits{100, 1}, visit);
+  r = this->store_->Read(StreamName("s"), kShard0, Offset(4), ReadLimits{100, 1}, visit);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(seen, (std::vector<uint64_t>{4}));
   seen.clear();
-  r = store_->Read(StreamName("s"), kShard0, Offset(6), ReadLimits{}, visit);
+  r = this->store_->Read(StreamName("s"), kShard0, Offset(6), ReadLimits{}, visit);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(seen.empty());
   EXPECT_EQ(r->next.get(), 6u);
   EXPECT_EQ(
-      store_->Read(StreamName("s"), ShardId("shardId-000000000001"), Offset(1), ReadLimits{}, visit)
+      this->store_
+          ->Read(StreamName("s"), ShardId("shardId-000000000001"), Offset(1), ReadLimits{}, visit)
           .status()
           .code(),
       StatusCode::kNotFound);
-  EXPECT_EQ(store_->Read(StreamName("s"), ShardId("garbage"), Offset(1), ReadLimits{}, visit)
+  EXPECT_EQ(this->store_->Read(StreamName("s"), ShardId("garbage"), Offset(1), ReadLimits{}, visit)
                 .status()
                 .code(),
             StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, ResolvesEveryStartingPosition) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+TYPED_TEST(StoreContract, ResolvesEveryStartingPosition) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
   const StreamName s("s");
-  EXPECT_EQ(store_->ResolvePosition(s, kShard0, StartingPosition::kTrimHorizon, "", 0)->get(), 1u);
-  EXPECT_EQ(store_->ResolvePosition(s, kShard0, StartingPosition::kLatest, "", 0)->get(), 1u);
-  const int64_t t0 = clock_ms_.load();
-  auto first = Put("s", {"a", "b"});  // offsets 1, 2 at t0
-  clock_ms_ += 1000;
-  auto second = Put("s", {"c"});  // offset 3 at t0 + 1000
-  clock_ms_ += 1000;
-  Put("s", {"d"});  // offset 4 at t0 + 2000
+  EXPECT_EQ(this->store_->ResolvePosition(s, kShard0, StartingPosition::kTrimHorizon, "", 0)->get(),
+            1u);
+  EXPECT_EQ(this->store_->ResolvePosition(s, kShard0, StartingPosition::kLatest, "", 0)->get(), 1u);
+  const int64_t t0 = this->clock_.NowMs();
+  auto first = this->Put("s", {"a", "b"});  // offsets 1, 2 at t0
+  this->clock_.StepWallMs(1000);
+  auto second = this->Put("s", {"c"});  // offset 3 at t0 + 1000
+  this->clock_.StepWallMs(1000);
+  this->Put("s", {"d"});  // offset 4 at t0 + 2000
 
   auto resolve = [&](StartingPosition p, std::string_view seq, int64_t ts = 0) {
-    return store_->ResolvePosition(s, kShard0, p, seq, ts);
+    return this->store_->ResolvePosition(s, kShard0, p, seq, ts);
   };
   EXPECT_EQ(resolve(StartingPosition::kTrimHorizon, "")->get(), 1u);
   EXPECT_EQ(resolve(StartingPosition::kLatest, "")->get(), 5u);
@@ -185,7 +194,7 @@ TEST_F(StoreTest, ResolvesEveryStartingPosition) {
   EXPECT_EQ(resolve(StartingPosition::kAtTimestamp, "", t0 + 1000)->get(), 3u);
   EXPECT_EQ(resolve(StartingPosition::kAtTimestamp, "", t0 + 1500)->get(), 4u);
   EXPECT_EQ(resolve(StartingPosition::kAtTimestamp, "", t0 + 999'999)->get(), 5u);
-  auto info = store_->DescribeStream(s);
+  auto info = this->store_->DescribeStream(s);
   const uint64_t uid = info->shards[0].uid;
   EXPECT_EQ(
       resolve(StartingPosition::kAfterSequenceNumber, EncodeSequenceNumber({uid, 0}).get())->get(),
@@ -193,25 +202,26 @@ TEST_F(StoreTest, ResolvesEveryStartingPosition) {
   (void)second;
 }
 
-TEST_F(StoreTest, RejectsBadSequenceNumbers) {
-  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+TYPED_TEST(StoreContract, RejectsBadSequenceNumbers) {
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 2).ok());
   const StreamName s("s");
-  auto acked = Put("s", {"a"});  // shard 0
+  auto acked = this->Put("s", {"a"});  // shard 0
   const auto uid0 = DecodeSequenceNumber(acked[0].sequence_number.get())->shard_uid;
   for (auto p : {StartingPosition::kAtSequenceNumber, StartingPosition::kAfterSequenceNumber}) {
     for (std::string bad : {std::string(""), std::string("abc"), std::string("12"),
                             acked[0].sequence_number.get() + "1", std::string(40, '9'),
                             EncodeSequenceNumber({uid0, 2}).get(),  // never issued
                             EncodeSequenceNumber({uid0 + 100, 1}).get()}) {
-      auto r = store_->ResolvePosition(s, kShard0, p, bad, 0);
+      auto r = this->store_->ResolvePosition(s, kShard0, p, bad, 0);
       EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
     }
     // A sequence number of shard 0 used on shard 1.
-    EXPECT_EQ(
-        store_->ResolvePosition(s, kShard1, p, acked[0].sequence_number.get(), 0).status().code(),
-        StatusCode::kInvalidArgument);
+    EXPECT_EQ(this->store_->ResolvePosition(s, kShard1, p, acked[0].sequence_number.get(), 0)
+                  .status()
+                  .code(),
+              StatusCode::kInvalidArgument);
   }
-  EXPECT_EQ(store_
+  EXPECT_EQ(this->store_
                 ->ResolvePosition(s, kShard0, StartingPosition::kAtSequenceNumber,
                                   EncodeSequenceNumber({uid0, 0}).get(), 0)
                 .status()
@@ -219,18 +229,15 @@ TEST_F(StoreTest, RejectsBadSequenceNumbers) {
             StatusCode::kInvalidArgument);
 }
 
-TEST_F(StoreTest, IteratorSecretIsRandomAndStable) {
-  const std::string secret = store_->IteratorSecret();
+TYPED_TEST(StoreContract, IteratorSecretIsRandomPerStoreAndStable) {
+  const std::string secret = this->store_->IteratorSecret();
   EXPECT_EQ(secret.size(), 32u);
   EXPECT_NE(secret, std::string(32, '\0'));
-  Reopen();
-  EXPECT_EQ(store_->IteratorSecret(), secret);
-  testing::TempDir other;
-  StoreOptions o;
-  o.data_dir = other.path();
-  auto s2 = Store::Open(o);
-  ASSERT_TRUE(s2.ok());
-  EXPECT_NE((*s2)->IteratorSecret(), secret);
+  this->ReopenIfDurable();
+  EXPECT_EQ(this->store_->IteratorSecret(), secret);
+  testing::TestStore other(TypeParam::kKind);
+  ASSERT_TRUE(other.Open().ok());
+  EXPECT_NE(other->IteratorSecret(), secret);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The write path's limits: free disk space (min_free_bytes), the bounded append queue
 // (max_queued_append_bytes) and sticky write failures. The writer is held inside
-// write_fault_for_test where a test needs appends to wait in the queue.
+// the write_fault hook where a test needs appends to wait in the queue.
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -18,7 +18,7 @@ namespace {
 
 constexpr uint64_t kMiB = 1u << 20;
 
-// Holds the writer inside write_fault_for_test until Release(), and collects the results of
+// Holds the writer inside the write_fault hook until Release(), and collects the results of
 // AppendAsync calls so a test can wait for them without sleeping.
 class WriterGate {
  public:
@@ -82,7 +82,7 @@ class WriterGate {
 class WriteLimitsTest : public StoreTest {
  protected:
   void SetUp() override {
-    options_.write_fault_for_test = gate_.Hook();
+    hooks_.write_fault = gate_.Hook();
     StoreTest::SetUp();
     ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
   }
@@ -107,7 +107,7 @@ TEST_F(WriteLimitsTest, AppendsAreRefusedBelowMinFreeAndAcceptedAgainWhenSpaceRe
   ASSERT_EQ(acked.size(), 2u);
 
   free_bytes_ = 120 * kMiB;
-  monotonic_ms_ += 100;  // the cached reading is now stale
+  clock_.AdvanceMonotonicMs(100);  // the cached reading is now stale
   auto refused = store_->Append(StreamName("s"), Record(10));
   ASSERT_EQ(refused.status().code(), StatusCode::kUnavailable);
   EXPECT_TRUE(refused.status().retryable());
@@ -127,7 +127,7 @@ TEST_F(WriteLimitsTest, AppendsAreRefusedBelowMinFreeAndAcceptedAgainWhenSpaceRe
   EXPECT_EQ(stats.low_disk_refusals, 1u);
 
   free_bytes_ = 300 * kMiB;
-  monotonic_ms_ += 100;
+  clock_.AdvanceMonotonicMs(100);
   auto again = Put("s", {"c"});
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(DecodeSequenceNumber(again[0].sequence_number.get())->offset, 3u)
@@ -138,13 +138,13 @@ TEST_F(WriteLimitsTest, AppendsAreRefusedBelowMinFreeAndAcceptedAgainWhenSpaceRe
 TEST_F(WriteLimitsTest, FreeSpaceIsReadAtMostOncePerRefreshIntervalNotPerAppend) {
   options_.min_free_bytes = 256 * kMiB;
   Reopen();
-  const int reads_after_open = free_bytes_reads_.load();
+  const int reads_after_open = store_.free_bytes_reads();
   for (int i = 0; i < 50; ++i)
     ASSERT_EQ(Put("s", {"a", "b", "c"}).size(), 3u);
-  EXPECT_EQ(free_bytes_reads_.load(), reads_after_open);
-  monotonic_ms_ += DiskSpaceGuard::kRefreshMs;
+  EXPECT_EQ(store_.free_bytes_reads(), reads_after_open);
+  clock_.AdvanceMonotonicMs(DiskSpaceGuard::kRefreshMs);
   ASSERT_EQ(Put("s", {"d"}).size(), 1u);
-  EXPECT_EQ(free_bytes_reads_.load(), reads_after_open + 1);
+  EXPECT_EQ(store_.free_bytes_reads(), reads_after_open + 1);
 }
 
 TEST_F(WriteLimitsTest, CommittedBytesForceAFreshReadingBeforeTheIntervalEnds) {
@@ -170,7 +170,7 @@ TEST_F(WriteLimitsTest, AppendsQueuedBeforeTheDiskFilledAreRefusedByTheWriter) {
   store_->AppendAsync(StreamName("s"), Record(100), gate_.Collect(1));
   EXPECT_FALSE(gate_.Done(1)) << "accepted into the queue: space was fine when it came";
   free_bytes_ = 10 * kMiB;
-  monotonic_ms_ += 100;
+  clock_.AdvanceMonotonicMs(100);
   gate_.Release();
   EXPECT_TRUE(gate_.Wait(0).ok()) << "already past the check when the disk filled";
   EXPECT_EQ(gate_.Wait(1).status().code(), StatusCode::kUnavailable);
@@ -183,13 +183,13 @@ TEST_F(WriteLimitsTest, MinFreeZeroDisablesTheCheck) {
   options_.min_free_bytes = 0;
   free_bytes_ = 0;
   Reopen();
-  free_bytes_reads_ = 0;
+  store_.reset_free_bytes_reads();
   EXPECT_EQ(Put("s", {"a"}).size(), 1u);
-  EXPECT_EQ(free_bytes_reads_.load(), 0);
+  EXPECT_EQ(store_.free_bytes_reads(), 0);
 }
 
 TEST_F(StoreTest, RealStatvfsReadingIsReportedInStats) {
-  options_.free_bytes_for_test = nullptr;
+  hooks_.free_bytes = nullptr;
   options_.min_free_bytes = 1;  // any real file system has a byte free
   Reopen();
   ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());

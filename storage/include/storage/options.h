@@ -1,13 +1,11 @@
-// Options of the stream store. Validated once by Store::Open.
+// Options of the stream store. Validated once by Store::Open. The clock, the free-space reading
+// and write faults are not options: tests pass them as StoreHooks (hooks.h).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <string>
-
-#include "common/status.h"
 
 namespace tideline::storage {
 
@@ -59,11 +57,6 @@ struct StoreOptions {
   // Default: 60 s
   std::chrono::milliseconds trim_interval{60'000};
 
-  // TEST ONLY: when > 0, every stream keeps records this long instead of its retention hours.
-  // Not reachable through the API or the config file's documented settings.
-  // Default: 0 (use each stream's retention)
-  std::chrono::milliseconds test_retention_override{0};
-
   // RocksDB block cache for record and index blocks.
   // Default: 64 MiB
   size_t block_cache_bytes = 64u << 20;
@@ -74,23 +67,6 @@ struct StoreOptions {
   // Default: empty (the layout in FORMAT.md)
   std::string records_cf_options_override;
   std::string db_options_override;
-
-  // TEST ONLY: the store's clock (ms since the Unix epoch) for arrival times, retention and
-  // checkpoints. Default: empty (system clock)
-  std::function<int64_t()> clock_ms_for_test;
-
-  // TEST ONLY: a monotonic clock in ms (any origin) that keeps counting across suspend, used to
-  // bound the retention clock (storage/FORMAT.md, "Clocks") and to pace the free-space check.
-  // Default: empty (CLOCK_BOOTTIME)
-  std::function<int64_t()> monotonic_ms_for_test;
-
-  // TEST ONLY: free bytes of the data directory's file system, instead of statvfs.
-  // Default: empty (statvfs)
-  std::function<uint64_t()> free_bytes_for_test;
-
-  // TEST ONLY: consulted by the writer before each group-commit write; a non-OK Status is
-  // treated exactly like a failed RocksDB write (sticky). Default: empty
-  std::function<Status()> write_fault_for_test;
 };
 
 }  // namespace tideline::storage

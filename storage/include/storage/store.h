@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "common/types.h"
 #include "storage/hash_key.h"
+#include "storage/hooks.h"
 #include "storage/options.h"
 #include "storage/sequence_number.h"
 
@@ -60,8 +61,9 @@ struct AppendedRecord {
   SequenceNumber sequence_number;
 };
 
-// Called exactly once, on the writer thread (or inline for errors found before queueing).
-// Keep it short: post real work elsewhere.
+// Called exactly once: on the writer thread, or inline on the calling thread (errors found
+// before queueing, and every append of the in-memory store). Keep it short: post real work
+// elsewhere, and do not wait in it for another append.
 using AppendCallback = std::function<void(Result<std::vector<AppendedRecord>>)>;
 
 // A stored record as the read path hands it out. Views are valid only during the visit call.
@@ -134,8 +136,19 @@ class Store {
  public:
   // Opens (creating if needed) the store in options.data_dir. Fails with a clear message when
   // another process holds the directory. Recovers exactly the records whose append was
-  // acknowledged and the last synced checkpoints.
-  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  // acknowledged and the last synced checkpoints. `hooks` replace the clock, the free-space
+  // reading and write faults (tests and drills); production passes none.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options,
+                                             const StoreHooks& hooks = {});
+  // A store with the same contract held in memory only: nothing touches disk, and everything
+  // is gone when it is destroyed (so "acknowledged" means stored in this process). For tests
+  // of the code above storage and of the Store contract itself. Of `options` only shard_limit
+  // and trim_interval apply; of `hooks` all but free_bytes (there is no disk to measure).
+  // Appends complete inline on the calling thread;
+  // there is no append queue, so no Throttled and no disk-space refusal, and Stats() reports
+  // only the commit counters.
+  static Result<std::unique_ptr<Store>> OpenInMemory(const StoreOptions& options = {},
+                                                     const StoreHooks& hooks = {});
 
   virtual ~Store() = default;
   Store(const Store&) = delete;
@@ -191,8 +204,9 @@ class Store {
   // Wakes every WaitForRecords call now (they return early), e.g. so readers see a stop flag.
   virtual void WakeWaiters() const = 0;
 
-  // ---- Retention. Removes records older than each stream's retention (or the test override).
-  // Runs periodically in the background; callable directly. Returns records removed.
+  // ---- Retention. Removes records older than each stream's retention (or
+  // StoreHooks::retention_override). Runs periodically in the background; callable directly.
+  // Returns records removed.
   virtual Result<uint64_t> TrimExpired() = 0;
 
   // ---- Checkpoints: (application, stream, shard) -> last handled position. Written with sync.

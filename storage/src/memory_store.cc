@@ -1,0 +1,564 @@
+// An in-memory Store (Store::OpenInMemory): the same contract as the RocksDB store, nothing on
+// disk. Streams, shards, sequence numbers and checkpoints use the same encodings (hash_key.h,
+// sequence_number.h, keys.h), so a sequence number or shard id from one is well-formed for
+// the other.
+//
+// Appends complete inline, on the caller's thread: the write_fault hook is consulted, the
+// records are stored and published, and only then is the callback run (no lock held).
+//
+// Locks (lock order: write_mu_ -> mu_; trim_mu_ is a leaf):
+// - write_mu_ serialises appends, as the RocksDB store's single writer does, and is held while
+//   the write_fault hook runs, so a hook that blocks holds later appends back, not readers.
+// - mu_ guards every stream, shard, record and checkpoint, the uid counters, sticky_error_,
+//   wake_epoch_ and the statistics. Callbacks and visitors never run with it held.
+// - trim_mu_ guards trim_stop_ (the background trimmer's stop flag).
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "keys.h"
+#include "retention_clock.h"
+#include "store_impl.h"
+
+namespace tideline::storage {
+namespace {
+
+constexpr uint32_t kMaxShardsPerStream = 100'000;
+
+struct MemRecord {
+  std::string partition_key;
+  std::string explicit_hash_key;
+  std::string data;
+  int64_t arrival_ms = 0;
+};
+
+struct MemShard {
+  std::string id;
+  uint64_t uid = 0;
+  HashKeyRange range{};
+  uint64_t trim = 1;  // offset of records.front()
+  // Offsets trim..last. Shared so that a read can visit them after letting go of mu_.
+  std::deque<std::shared_ptr<const MemRecord>> records;
+  int64_t last_arrival_ms = 0;  // arrival of the record at last(); 0 when none was written
+
+  uint64_t last() const { return trim - 1 + records.size(); }
+};
+
+struct MemStream {
+  std::string name;
+  uint64_t uid = 0;
+  int64_t created_ms = 0;
+  int retention_hours = kMinRetentionHours;
+  std::vector<MemShard> shards;  // index == shard number
+  bool deleted = false;
+};
+
+Status ValidateApplication(std::string_view application) {
+  if (application.empty() || application.size() > 256) {
+    return Status::InvalidArgument("application name must be 1..256 characters");
+  }
+  if (application.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("application name must not contain NUL");
+  }
+  return Status::Ok();
+}
+
+class MemoryStore final : public Store {
+ public:
+  MemoryStore(const StoreOptions& options, const StoreHooks& hooks)
+      : options_(options),
+        hooks_(hooks),
+        clock_(hooks_.clock_or_system()),
+        log_(StorageLogger()),
+        retention_clock_(clock_, log_) {}
+
+  Status Start() {
+    secret_.assign(32, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(secret_.data()), 32) != 1) {
+      return Status::Internal("RAND_bytes failed to create the iterator secret");
+    }
+    trimmer_ = std::thread([this] { TrimmerLoop(); });
+    return Status::Ok();
+  }
+
+  ~MemoryStore() override {
+    {
+      std::lock_guard<std::mutex> lock(trim_mu_);
+      trim_stop_ = true;
+    }
+    trim_cv_.notify_all();
+    if (trimmer_.joinable()) trimmer_.join();
+  }
+
+  // ---- Streams.
+  Status CreateStream(const StreamName& name, uint32_t shard_count) override {
+    TL_RETURN_IF_ERROR(StreamName::Parse(name.get()).status());
+    if (shard_count < 1 || shard_count > kMaxShardsPerStream) {
+      return Status::InvalidArgument("shard count must be in 1..100000, got " +
+                                     std::to_string(shard_count));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (streams_.count(name.get()) != 0) {
+      return Status::AlreadyExists("stream " + name.get() + " already exists");
+    }
+    if (total_shards_ + shard_count > options_.shard_limit) {
+      return Status::LimitExceeded(
+          "creating " + std::to_string(shard_count) + " shards would exceed the shard limit of " +
+          std::to_string(options_.shard_limit) + " (" + std::to_string(total_shards_) + " in use)");
+    }
+    auto stream = std::make_shared<MemStream>();
+    stream->name = name.get();
+    stream->uid = next_uid_;
+    stream->created_ms = clock_.NowMs();
+    const auto ranges = EvenHashKeyRanges(shard_count);
+    stream->shards.resize(shard_count);
+    for (uint32_t i = 0; i < shard_count; ++i) {
+      stream->shards[i].id = keys::ShardIdForIndex(i);
+      stream->shards[i].uid = next_uid_ + 1 + i;
+      stream->shards[i].range = ranges[i];
+    }
+    next_uid_ += 1 + shard_count;
+    total_shards_ += shard_count;
+    streams_.emplace(name.get(), std::move(stream));
+    return Status::Ok();
+  }
+
+  Status DeleteStream(const StreamName& name) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = streams_.find(name.get());
+      if (it == streams_.end()) return Status::NotFound("stream " + name.get() + " not found");
+      it->second->deleted = true;
+      total_shards_ -= it->second->shards.size();
+      streams_.erase(it);
+      std::erase_if(checkpoints_, [&](const auto& entry) { return entry.second.stream == name; });
+    }
+    WakeWaiters();  // readers tailing the stream see it is gone
+    return Status::Ok();
+  }
+
+  std::vector<StreamName> ListStreams(std::string_view exclusive_start,
+                                      size_t limit) const override {
+    std::vector<StreamName> out;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = exclusive_start.empty() ? streams_.begin()
+                                      : streams_.upper_bound(std::string(exclusive_start));
+    for (; it != streams_.end() && out.size() < limit; ++it)
+      out.emplace_back(it->first);
+    return out;
+  }
+
+  Result<StreamInfo> DescribeStream(const StreamName& name) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = streams_.find(name.get());
+    if (it == streams_.end()) return Status::NotFound("stream " + name.get() + " not found");
+    const MemStream& stream = *it->second;
+    StreamInfo info;
+    info.name = name;
+    info.uid = stream.uid;
+    info.created_ms = stream.created_ms;
+    info.retention_hours = stream.retention_hours;
+    for (const MemShard& shard : stream.shards) {
+      ShardInfo si;
+      si.id = ShardId(shard.id);
+      si.uid = shard.uid;
+      si.hash_range = shard.range;
+      si.starting_sequence_number = EncodeSequenceNumber({shard.uid, 1});
+      si.trim_offset = Offset(shard.trim);
+      si.last_offset = Offset(shard.last());
+      info.shards.push_back(std::move(si));
+    }
+    return info;
+  }
+
+  Status SetRetentionHours(const StreamName& name, int hours) override {
+    if (hours < kMinRetentionHours || hours > kMaxRetentionHours) {
+      return Status::InvalidArgument("retention must be 24..8760 hours, got " +
+                                     std::to_string(hours));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = streams_.find(name.get());
+    if (it == streams_.end()) return Status::NotFound("stream " + name.get() + " not found");
+    it->second->retention_hours = hours;
+    return Status::Ok();
+  }
+
+  // ---- Appends.
+  void AppendAsync(const StreamName& stream_name, std::span<const AppendRecord> records,
+                   AppendCallback done) override {
+    std::shared_ptr<MemStream> stream;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = streams_.find(stream_name.get());
+      if (it != streams_.end()) stream = it->second;
+    }
+    if (!stream) {
+      done(Status::NotFound("stream " + stream_name.get() + " not found"));
+      return;
+    }
+    // Shard ranges never change after creation, so routing needs no lock.
+    std::vector<uint32_t> shard_of;
+    shard_of.reserve(records.size());
+    for (size_t i = 0; i < records.size(); ++i) {
+      HashKey key = 0;
+      if (!records[i].explicit_hash_key.empty()) {
+        auto parsed = ParseHashKey(records[i].explicit_hash_key);
+        if (!parsed) {
+          done(Status::InvalidArgument("record " + std::to_string(i) +
+                                       ": ExplicitHashKey must be a decimal integer in "
+                                       "[0, 2^128 - 1]"));
+          return;
+        }
+        key = *parsed;
+      } else {
+        key = HashKeyFromPartitionKey(records[i].partition_key);
+      }
+      auto next = std::upper_bound(stream->shards.begin(), stream->shards.end(), key,
+                                   [](HashKey k, const MemShard& s) { return k < s.range.start; });
+      shard_of.push_back(static_cast<uint32_t>(next - stream->shards.begin() - 1));
+    }
+    if (records.empty()) {
+      done(std::vector<AppendedRecord>{});
+      return;
+    }
+    done(Commit(*stream, records, shard_of));
+  }
+
+  // ---- Reads.
+  Result<Offset> ResolvePosition(const StreamName& stream, const ShardId& shard_id,
+                                 StartingPosition position, std::string_view sequence_number,
+                                 int64_t timestamp_ms) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto found = FindShard(stream, shard_id);
+    if (!found.ok()) return found.status();
+    const MemShard& shard = **found;
+    const uint64_t last = shard.last();
+    switch (position) {
+      case StartingPosition::kTrimHorizon:
+        return Offset(shard.trim);
+      case StartingPosition::kLatest:
+        return Offset(last + 1);
+      case StartingPosition::kAtTimestamp:
+        return Offset(FirstOffsetAtOrAfter(shard, timestamp_ms));
+      case StartingPosition::kAtSequenceNumber:
+      case StartingPosition::kAfterSequenceNumber:
+        break;
+    }
+    auto pos = DecodeSequenceNumber(sequence_number);
+    if (!pos) {
+      std::string msg = "'";
+      msg.append(sequence_number.substr(0, 64)).append("' is not a valid sequence number");
+      return Status::InvalidArgument(std::move(msg));
+    }
+    if (pos->shard_uid != shard.uid) {
+      return Status::InvalidArgument("sequence number " + std::string(sequence_number) +
+                                     " does not belong to " + shard.id + " of stream " +
+                                     stream.get());
+    }
+    const bool at = position == StartingPosition::kAtSequenceNumber;
+    // Offset 0 ("before the first record") is valid after, never issued for at.
+    if (pos->offset > last || (at && pos->offset == 0)) {
+      return Status::InvalidArgument("sequence number " + std::string(sequence_number) +
+                                     " was never issued in " + shard.id);
+    }
+    return Offset(std::max(at ? pos->offset : pos->offset + 1, shard.trim));
+  }
+
+  Result<ReadSummary> Read(const StreamName& stream, const ShardId& shard_id, Offset from,
+                           const ReadLimits& limits,
+                           const std::function<void(const RecordView&)>& visit) const override {
+    ReadSummary summary;
+    std::vector<std::shared_ptr<const MemRecord>> batch;
+    uint64_t start = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto found = FindShard(stream, shard_id);
+      if (!found.ok()) return found.status();
+      const MemShard& shard = **found;
+      const uint64_t last = shard.last();
+      summary.last_offset = Offset(last);
+      summary.last_arrival_ms = last == 0 ? 0 : shard.last_arrival_ms;
+      start = std::max(from.get(), shard.trim);
+      summary.next = Offset(start);
+      for (uint64_t offset = start; offset <= last; ++offset) {
+        const auto& record = shard.records[offset - shard.trim];
+        const size_t size = record->data.size() + record->partition_key.size();
+        if (!batch.empty() &&
+            (batch.size() >= limits.max_records || summary.bytes + size > limits.max_bytes)) {
+          break;
+        }
+        batch.push_back(record);
+        summary.bytes += size;
+      }
+    }
+    for (const auto& record : batch) {
+      visit(RecordView{Offset(start + summary.records), record->partition_key,
+                       record->explicit_hash_key, record->data, record->arrival_ms});
+      ++summary.records;
+    }
+    summary.next = Offset(start + summary.records);
+    return summary;
+  }
+
+  Result<Offset> WaitForRecords(const StreamName& stream, const ShardId& shard_id, Offset after,
+                                std::chrono::milliseconds timeout) const override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock<std::mutex> lock(mu_);
+    auto found = FindShard(stream, shard_id);
+    if (!found.ok()) return found.status();
+    const MemShard& shard = **found;
+    // Keeps the stream (and so `shard`) alive if it is deleted while we wait.
+    const std::shared_ptr<MemStream> holder = streams_.at(stream.get());
+    const uint64_t wake_epoch = wake_epoch_;
+    while (shard.last() <= after.get() && wake_epoch_ == wake_epoch && !holder->deleted) {
+      if (commit_cv_.wait_until(lock, deadline) == std::cv_status::timeout) break;
+    }
+    if (holder->deleted) return Status::NotFound("stream " + stream.get() + " not found");
+    return Offset(shard.last());
+  }
+
+  void WakeWaiters() const override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++wake_epoch_;
+    }
+    commit_cv_.notify_all();
+  }
+
+  // ---- Retention.
+  Result<uint64_t> TrimExpired() override {
+    const int64_t now = retention_clock_.NowMs();
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t removed = 0;
+    for (auto& [name, stream] : streams_) {
+      const int64_t retention_ms = hooks_.retention_override.count() > 0
+                                       ? hooks_.retention_override.count()
+                                       : int64_t{stream->retention_hours} * 3600 * 1000;
+      const int64_t cutoff = now - retention_ms;
+      for (MemShard& shard : stream->shards) {
+        const uint64_t keep = FirstOffsetAtOrAfter(shard, cutoff);
+        removed += keep - shard.trim;
+        shard.records.erase(shard.records.begin(),
+                            shard.records.begin() + static_cast<ptrdiff_t>(keep - shard.trim));
+        shard.trim = keep;
+      }
+    }
+    return removed;
+  }
+
+  // ---- Checkpoints.
+  Status SetCheckpoint(std::string_view application, const StreamName& stream, const ShardId& shard,
+                       const SequenceNumber& sequence_number) override {
+    const ShardCheckpoint one{shard, sequence_number};
+    return SetCheckpoints(application, stream, std::span(&one, 1));
+  }
+
+  Status SetCheckpoints(std::string_view application, const StreamName& stream,
+                        std::span<const ShardCheckpoint> checkpoints) override {
+    TL_RETURN_IF_ERROR(ValidateApplication(application));
+    const int64_t now = clock_.NowMs();
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<Checkpoint> out;
+    for (const ShardCheckpoint& c : checkpoints) {
+      auto found = FindShard(stream, c.shard);
+      if (!found.ok()) return found.status();
+      const MemShard& shard = **found;
+      auto pos = DecodeSequenceNumber(c.sequence_number.get());
+      if (!pos) {
+        std::string msg = "'";
+        msg.append(c.sequence_number.get().substr(0, 64))
+            .append("' is not a valid sequence number");
+        return Status::InvalidArgument(std::move(msg));
+      }
+      if (pos->shard_uid != shard.uid) {
+        return Status::InvalidArgument("sequence number " + c.sequence_number.get() +
+                                       " does not belong to " + shard.id);
+      }
+      if (pos->offset > shard.last()) {
+        return Status::InvalidArgument("sequence number " + c.sequence_number.get() +
+                                       " was never issued in " + shard.id);
+      }
+      out.push_back(Checkpoint{std::string(application), stream, c.shard, c.sequence_number,
+                               Offset(pos->offset), now});
+    }
+    for (Checkpoint& cp : out) {
+      checkpoints_[keys::CheckpointKey(application, stream.get(), cp.shard.get())] = std::move(cp);
+    }
+    return Status::Ok();
+  }
+
+  Status SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
+                                  const ShardId& shard_id, int64_t timestamp_ms) override {
+    TL_RETURN_IF_ERROR(ValidateApplication(application));
+    const int64_t now = clock_.NowMs();
+    std::lock_guard<std::mutex> lock(mu_);
+    auto found = FindShard(stream, shard_id);
+    if (!found.ok()) return found.status();
+    const MemShard& shard = **found;
+    const uint64_t offset = FirstOffsetAtOrAfter(shard, timestamp_ms) - 1;
+    checkpoints_[keys::CheckpointKey(application, stream.get(), shard_id.get())] = Checkpoint{
+        std::string(application), stream, shard_id, EncodeSequenceNumber({shard.uid, offset}),
+        Offset(offset),           now};
+    return Status::Ok();
+  }
+
+  Result<Checkpoint> GetCheckpoint(std::string_view application, const StreamName& stream,
+                                   const ShardId& shard) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = checkpoints_.find(keys::CheckpointKey(application, stream.get(), shard.get()));
+    if (it == checkpoints_.end()) {
+      return Status::NotFound("no checkpoint for application " + std::string(application) + " on " +
+                              stream.get() + "/" + shard.get());
+    }
+    return it->second;
+  }
+
+  std::vector<Checkpoint> ListCheckpoints(std::string_view application) const override {
+    std::string prefix;
+    if (!application.empty()) {
+      prefix.assign(application);
+      prefix.push_back('\0');
+    }
+    std::vector<Checkpoint> out;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = checkpoints_.lower_bound(prefix);
+         it != checkpoints_.end() && it->first.starts_with(prefix); ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  // ---- Misc.
+  const std::string& IteratorSecret() const override { return secret_; }
+
+  Status Health() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sticky_error_;
+  }
+
+  StoreStats Stats() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+  }
+
+ private:
+  // Called with mu_ held.
+  Result<MemShard*> FindShard(const StreamName& stream, const ShardId& shard) const {
+    auto it = streams_.find(stream.get());
+    if (it == streams_.end()) return Status::NotFound("stream " + stream.get() + " not found");
+    auto index = keys::ShardIndexFromId(shard.get());
+    if (!index || *index >= it->second->shards.size()) {
+      return Status::NotFound("shard " + shard.get() + " not found in stream " + stream.get());
+    }
+    return &it->second->shards[*index];
+  }
+
+  // First offset in [trim, last + 1] whose arrival >= ts (last + 1 when none). Called with mu_
+  // held. Arrival times never decrease within a shard.
+  static uint64_t FirstOffsetAtOrAfter(const MemShard& shard, int64_t ts) {
+    auto first = std::partition_point(shard.records.begin(), shard.records.end(),
+                                      [ts](const auto& r) { return r->arrival_ms < ts; });
+    return shard.trim + static_cast<uint64_t>(first - shard.records.begin());
+  }
+
+  // Stores one routed append: all of it or, after a fault, nothing (sticky).
+  Result<std::vector<AppendedRecord>> Commit(MemStream& stream,
+                                             std::span<const AppendRecord> records,
+                                             const std::vector<uint32_t>& shard_of) {
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!sticky_error_.ok()) return sticky_error_;
+    }
+    if (hooks_.write_fault) {
+      if (Status fault = hooks_.write_fault(); !fault.ok()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        sticky_error_ =
+            fault.code() == StatusCode::kIOError ? fault : Status::IOError(fault.ToString());
+        log_->error("append write failed; refusing all further appends until reopened: {}",
+                    fault.ToString());
+        return sticky_error_;
+      }
+    }
+    const auto started = std::chrono::steady_clock::now();
+    std::vector<AppendedRecord> out;
+    out.reserve(records.size());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stream.deleted) return Status::NotFound("stream " + stream.name + " not found");
+      const int64_t now = clock_.NowMs();
+      for (size_t i = 0; i < records.size(); ++i) {
+        MemShard& shard = stream.shards[shard_of[i]];
+        shard.last_arrival_ms = std::max(now, shard.last_arrival_ms);
+        shard.records.push_back(std::make_shared<const MemRecord>(MemRecord{
+            std::string(records[i].partition_key), std::string(records[i].explicit_hash_key),
+            std::string(records[i].data), shard.last_arrival_ms}));
+        out.push_back({ShardId(shard.id), EncodeSequenceNumber({shard.uid, shard.last()})});
+      }
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+      const auto& bounds = StoreStats::kCommitBuckets;
+      ++stats_.commit_buckets[std::lower_bound(bounds.begin(), bounds.end(), took.count()) -
+                              bounds.begin()];
+      stats_.commit_seconds += took.count();
+      stats_.committed_records += records.size();
+      ++stats_.group_commits;
+    }
+    commit_cv_.notify_all();
+    return out;
+  }
+
+  void TrimmerLoop() {
+    std::unique_lock<std::mutex> lock(trim_mu_);
+    for (;;) {
+      if (trim_cv_.wait_for(lock, options_.trim_interval, [this] { return trim_stop_; })) return;
+      lock.unlock();
+      auto removed = TrimExpired();
+      if (removed.ok() && *removed > 0) log_->info("retention removed {} records", *removed);
+      lock.lock();
+    }
+  }
+
+  const StoreOptions options_;
+  const StoreHooks hooks_;
+  const Clock& clock_;
+  const std::shared_ptr<spdlog::logger> log_;
+  RetentionClock retention_clock_;
+  std::string secret_;  // set by Start, then read-only
+
+  std::mutex write_mu_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable commit_cv_;                  // on mu_: commits and wakes
+  std::map<std::string, std::shared_ptr<MemStream>> streams_;  // GUARDED_BY(mu_)
+  std::map<std::string, Checkpoint> checkpoints_;              // GUARDED_BY(mu_), CheckpointKey
+  uint64_t total_shards_ = 0;                                  // GUARDED_BY(mu_)
+  uint64_t next_uid_ = 1;                                      // GUARDED_BY(mu_)
+  Status sticky_error_;                                        // GUARDED_BY(mu_)
+  mutable uint64_t wake_epoch_ = 0;                            // GUARDED_BY(mu_)
+  StoreStats stats_;                                           // GUARDED_BY(mu_)
+
+  std::mutex trim_mu_;
+  std::condition_variable trim_cv_;
+  bool trim_stop_ = false;  // GUARDED_BY(trim_mu_)
+  std::thread trimmer_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::OpenInMemory(const StoreOptions& options,
+                                                   const StoreHooks& hooks) {
+  if (options.trim_interval.count() <= 0) {
+    return Status::InvalidArgument("trim_interval must be > 0");
+  }
+  auto store = std::make_unique<MemoryStore>(options, hooks);
+  TL_RETURN_IF_ERROR(store->Start());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace tideline::storage
