@@ -118,20 +118,53 @@ Status ParseServer(std::string_view file, const Field& f, server::ServerOptions&
   return AtKey(f, set, server::ValidateServerOptions(s));
 }
 
-Status ParseStorage(std::string_view file, const Field& f, StorageConfig& s) {
-  const Schema schema = {
-      {"data_dir", [&](const Field& x) { return ParseNonEmpty(x, s.data_dir); }},
-      {"durability", [&](const Field& x) { return ParseDurability(x, s.durability); }},
-      {"shard_limit", [&](const Field& x) { return ParseInteger(x, 1, 100000, s.shard_limit); }},
-      {"trim_interval_s",
-       [&](const Field& x) { return ParseInteger(x, 1, 86400, s.trim_interval_s); }},
-      {"block_cache_mib",
-       [&](const Field& x) { return ParseInteger(x, 1, 65536, s.block_cache_mib); }},
-      {"min_free_mib", [&](const Field& x) { return ParseInteger(x, 0, 1048576, s.min_free_mib); }},
-      {"max_queued_append_mib",
-       [&](const Field& x) { return ParseInteger(x, 1, 4096, s.max_queued_append_mib); }},
+// A size option the file gives in MiB.
+template <typename T>
+Status ParseMib(const Field& f, IntRange mib, T& bytes) {
+  int64_t value = 0;
+  TL_RETURN_IF_ERROR(ParseInteger(f, mib.min, mib.max, value));
+  bytes = static_cast<T>(static_cast<uint64_t>(value) * kMiB);
+  return Status::Ok();
+}
+
+Status ParseStorage(std::string_view file, const Field& f, storage::StoreOptions& s) {
+  using O = storage::StoreOptions;
+  std::map<std::string, Field> set;  // the keys the file sets, for AtKey
+  const auto key = [&set](std::string name, std::function<Status(const Field&)> parse) {
+    return std::pair<std::string, FieldParser>(
+        name, [&set, name, parse = std::move(parse)](const Field& x) {
+          set.insert_or_assign(name, x);
+          return parse(x);
+        });
   };
-  return ParseMap(file, f.path, f.key, f.value, schema);
+  const Schema schema = {
+      key("data_dir",
+          [&](const Field& x) {
+            std::string dir;
+            TL_RETURN_IF_ERROR(ParseNonEmpty(x, dir));
+            s.data_dir = dir;
+            return Status::Ok();
+          }),
+      key("durability", [&](const Field& x) { return ParseDurability(x, s.durability); }),
+      key("shard_limit", [&](const Field& x) { return ParseIn(x, O::kShardLimit, s.shard_limit); }),
+      key("trim_interval_s",
+          [&](const Field& x) {
+            std::chrono::seconds seconds{};
+            TL_RETURN_IF_ERROR(ParseSeconds(x, O::kTrimIntervalSeconds, seconds));
+            s.trim_interval = seconds;
+            return Status::Ok();
+          }),
+      key("block_cache_mib",
+          [&](const Field& x) { return ParseMib(x, O::kBlockCacheMib, s.block_cache_bytes); }),
+      key("min_free_mib",
+          [&](const Field& x) { return ParseMib(x, O::kMinFreeMib, s.min_free_bytes); }),
+      key("max_queued_append_mib",
+          [&](const Field& x) {
+            return ParseMib(x, O::kMaxQueuedAppendMib, s.max_queued_append_bytes);
+          }),
+  };
+  TL_RETURN_IF_ERROR(ParseMap(file, f.path, f.key, f.value, schema));
+  return AtKey(f, set, storage::ValidateStoreOptions(s));
 }
 
 Status ParseLogging(std::string_view file, const Field& f, LoggingConfig& l) {
@@ -289,18 +322,6 @@ std::optional<ListenAddress> ParseListenAddress(std::string_view text) {
 
 std::string_view DurabilityName(storage::Durability durability) {
   return durability == storage::Durability::kFsync ? "fsync" : "none";
-}
-
-storage::StoreOptions ToStoreOptions(const Config& config) {
-  storage::StoreOptions o;
-  o.data_dir = config.storage.data_dir;
-  o.durability = config.storage.durability;
-  o.shard_limit = config.storage.shard_limit;
-  o.trim_interval = std::chrono::seconds(config.storage.trim_interval_s);
-  o.block_cache_bytes = static_cast<size_t>(config.storage.block_cache_mib) * kMiB;
-  o.min_free_bytes = static_cast<uint64_t>(config.storage.min_free_mib) * kMiB;
-  o.max_queued_append_bytes = static_cast<size_t>(config.storage.max_queued_append_mib) * kMiB;
-  return o;
 }
 
 std::string FormatListenAddress(const server::ServerOptions& options) {

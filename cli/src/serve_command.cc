@@ -57,12 +57,12 @@ int RunServe(const ServeArgs& args) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  Result<std::unique_ptr<storage::Store>> opened = storage::Store::Open(ToStoreOptions(config));
+  Result<std::unique_ptr<storage::Store>> opened = storage::Store::Open(config.storage);
   if (!opened.ok()) {
-    return Fail(
-        Status(opened.status().code(), "cannot open data directory " + config.storage.data_dir +
-                                           ": " + opened.status().message()),
-        kExitFailure);
+    return Fail(Status(opened.status().code(), "cannot open data directory " +
+                                                   config.storage.data_dir.string() + ": " +
+                                                   opened.status().message()),
+                kExitFailure);
   }
   std::unique_ptr<storage::Store> store = std::move(opened).value();
 
@@ -92,7 +92,7 @@ int RunServe(const ServeArgs& args) {
   }
   std::unique_ptr<server::Server> server = std::move(started).value();
   log->info("tideline listening on http://{}:{} (data dir {}, durability {})",
-            HostForUrl(server_options.host), server->port(), config.storage.data_dir,
+            HostForUrl(server_options.host), server->port(), config.storage.data_dir.string(),
             DurabilityName(config.storage.durability));
 
   int signal_number = 0;

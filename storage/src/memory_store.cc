@@ -553,9 +553,7 @@ class MemoryStore final : public Store {
 
 Result<std::unique_ptr<Store>> Store::OpenInMemory(const StoreOptions& options,
                                                    const StoreHooks& hooks) {
-  if (options.trim_interval.count() <= 0) {
-    return Status::InvalidArgument("trim_interval must be > 0");
-  }
+  TL_RETURN_IF_ERROR(ValidateStoreOptions(options));
   auto store = std::make_unique<MemoryStore>(options, hooks);
   TL_RETURN_IF_ERROR(store->Start());
   return std::unique_ptr<Store>(std::move(store));

@@ -43,15 +43,7 @@ StoreImpl::~StoreImpl() {
 
 Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options,
                                                const StoreHooks& hooks) {
-  if (options.max_group_commit_bytes == 0) {
-    return Status::InvalidArgument("max_group_commit_bytes must be > 0");
-  }
-  if (options.trim_interval.count() <= 0) {
-    return Status::InvalidArgument("trim_interval must be > 0");
-  }
-  if (options.max_queued_append_bytes == 0) {
-    return Status::InvalidArgument("max_queued_append_bytes must be > 0");
-  }
+  TL_RETURN_IF_ERROR(ValidateStoreOptions(options));
   std::unique_ptr<StoreImpl> store(new StoreImpl(options, hooks));
   store->retention_clock_ = std::make_unique<RetentionClock>(store->clock_, store->log_);
   TL_RETURN_IF_ERROR(store->OpenDb());

@@ -27,8 +27,8 @@ void ExpectDefaults(const Config& c) {
   EXPECT_EQ(c.storage.data_dir, d.storage.data_dir);
   EXPECT_EQ(c.storage.durability, d.storage.durability);
   EXPECT_EQ(c.storage.shard_limit, d.storage.shard_limit);
-  EXPECT_EQ(c.storage.trim_interval_s, d.storage.trim_interval_s);
-  EXPECT_EQ(c.storage.block_cache_mib, d.storage.block_cache_mib);
+  EXPECT_EQ(c.storage.trim_interval, d.storage.trim_interval);
+  EXPECT_EQ(c.storage.block_cache_bytes, d.storage.block_cache_bytes);
   EXPECT_EQ(c.logging.level, d.logging.level);
 }
 
@@ -138,11 +138,11 @@ TEST(Config, ReadsEverySetting) {
   EXPECT_EQ(r->storage.data_dir, "/var/lib/tideline");
   EXPECT_EQ(r->storage.durability, storage::Durability::kNone);
   EXPECT_EQ(r->storage.shard_limit, 10u);
-  EXPECT_EQ(r->storage.trim_interval_s, 2);
-  EXPECT_EQ(r->storage.block_cache_mib, 128);
+  EXPECT_EQ(r->storage.trim_interval, std::chrono::seconds(2));
+  EXPECT_EQ(r->storage.block_cache_bytes, 128u << 20);
   EXPECT_EQ(r->logging.level, "debug");
 
-  const auto store = ToStoreOptions(*r);
+  const storage::StoreOptions& store = r->storage;
   EXPECT_EQ(store.data_dir, "/var/lib/tideline");
   EXPECT_EQ(store.trim_interval, std::chrono::seconds(2));
   EXPECT_EQ(store.block_cache_bytes, 128u << 20);
@@ -205,12 +205,21 @@ TEST(Config, HardeningLimitsAreReadCheckedAndPassedOn) {
   EXPECT_EQ(server.max_connections, 100u);
   EXPECT_EQ(server.header_timeout, std::chrono::seconds(3));
   EXPECT_EQ(server.max_inflight_bytes, 32u << 20);
-  const auto store = ToStoreOptions(*r);
+  const storage::StoreOptions& store = r->storage;
   EXPECT_EQ(store.min_free_bytes, 1024ull << 20);
   EXPECT_EQ(store.max_queued_append_bytes, 16u << 20);
   ASSERT_EQ(r->pipelines.size(), 1u);
   EXPECT_EQ(r->pipelines[0].max_document_depth, 20u);
 
+  // Rules of several options are the options' own, reported at their section.
+  EXPECT_EQ(ErrorOf("server:\n  max_body_bytes: 2097152\n  max_inflight_bytes: 1048576\n"),
+            "config.yaml:1: server: max_inflight_bytes (1048576) must be >= max_body_bytes "
+            "(2097152)");
+  // Ranges come from the options structs: the file accepts what the server accepts.
+  Result<Config> small =
+      ParseConfig("server:\n  max_body_bytes: 1024\n  max_inflight_bytes: 1024\n", "config.yaml");
+  ASSERT_TRUE(small.ok()) << small.status().message();
+  EXPECT_TRUE(server::ValidateServerOptions(small->server).ok());
   EXPECT_EQ(ErrorOf("server:\n  max_connections: 0\n"),
             "config.yaml:2: server.max_connections: expected an integer in 1..1000000, got 0");
   EXPECT_EQ(ErrorOf("server:\n  header_timeout_s: 0\n"),

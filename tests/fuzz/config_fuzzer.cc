@@ -18,9 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(config.status().message().starts_with("fuzz.yaml:"));
     return 0;
   }
-  (void)cli::ToStoreOptions(*config);
   // A configuration that parsed is one the server and the store accept as they are.
   FUZZ_CHECK(server::ValidateServerOptions(config->server).ok());
+  FUZZ_CHECK(storage::ValidateStoreOptions(config->storage).ok());
   FUZZ_CHECK(cli::ParseListenAddress(cli::FormatListenAddress(config->server)).has_value());
   return 0;
 }

@@ -21,25 +21,6 @@
 
 namespace tideline::cli {
 
-struct StorageConfig {
-  // Default: ./data
-  std::string data_dir = "./data";
-  // kFsync (default) or kNone (benchmarks only: recent records may be lost on power failure).
-  storage::Durability durability = storage::Durability::kFsync;
-  // 1..100000. Default: 500
-  uint32_t shard_limit = 500;
-  // 1..86400. Default: 60
-  int trim_interval_s = 60;
-  // 1..65536. Default: 64
-  int block_cache_mib = 64;
-  // Appends are refused (503 ServiceUnavailable) while the data directory's file system has less
-  // free space than this; 0..1048576, 0 disables the check. Default: 256
-  int64_t min_free_mib = 256;
-  // Record bytes that may wait for the writer before appends are throttled
-  // (ProvisionedThroughputExceededException); 1..4096. Default: 64
-  int max_queued_append_mib = 64;
-};
-
 struct LoggingConfig {
   // One of trace, debug, info, warn, error, off. Default: info
   std::string level = "info";
@@ -50,7 +31,9 @@ struct Config {
   // defaults and ranges are ServerOptions' own (server/options.h). iterator_ttl is set by
   // --iterator-ttl-ms only.
   server::ServerOptions server;
-  StorageConfig storage;
+  // The storage section: data_dir, durability, shard_limit, trim_interval_s, block_cache_mib,
+  // min_free_mib, max_queued_append_mib. Defaults and ranges are StoreOptions' (storage/options.h).
+  storage::StoreOptions storage;
   LoggingConfig logging;
   // Delivery pipelines `serve` runs; none by default. Region and account come from `server`.
   std::vector<pipeline::PipelineOptions> pipelines;
@@ -92,8 +75,5 @@ std::string_view DurabilityName(storage::Durability durability);
 
 // "host:port", "[v6]:port" for a host with colons.
 std::string FormatListenAddress(const server::ServerOptions& options);
-
-// The component options a validated Config describes.
-storage::StoreOptions ToStoreOptions(const Config& config);
 
 }  // namespace tideline::cli

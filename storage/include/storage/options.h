@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <string>
 
+#include "common/status.h"
+#include "common/types.h"
+
 namespace tideline::storage {
 
 enum class Durability {
@@ -18,15 +21,24 @@ enum class Durability {
 };
 
 struct StoreOptions {
+  // What the configuration file's storage section accepts, in its units (cli/src/config.cc reads
+  // these). ValidateStoreOptions checks the same bounds in the options' own units, from 1 byte or
+  // 1 ms up, so that tests may use tiny values the file does not offer.
+  static constexpr IntRange kShardLimit{1, 100'000};
+  static constexpr IntRange kTrimIntervalSeconds{1, 86'400};
+  static constexpr IntRange kBlockCacheMib{1, 65'536};
+  static constexpr IntRange kMinFreeMib{0, 1'048'576};
+  static constexpr IntRange kMaxQueuedAppendMib{1, 4'096};
+
   // Directory holding the RocksDB instance and the iterator key. Created if missing.
   // Default: ./data
-  std::filesystem::path data_dir = "data";
+  std::filesystem::path data_dir = "./data";
 
   // Default: kFsync
   Durability durability = Durability::kFsync;
 
   // Most shards all streams together may have; CreateStream beyond it is LimitExceeded.
-  // Default: 500 (Kinesis's default account shard quota in us-east-1).
+  // kShardLimit. Default: 500 (Kinesis's default account shard quota in us-east-1).
   uint32_t shard_limit = 500;
 
   // Most bytes of record data one group commit gathers into a single WriteBatch.
@@ -68,5 +80,10 @@ struct StoreOptions {
   std::string records_cf_options_override;
   std::string db_options_override;
 };
+
+// InvalidArgument naming the first option that cannot work, as the configuration file names it
+// where it has a key ("shard_limit: expected an integer in 1..100000, got 0"). Store::Open and
+// Store::OpenInMemory call it.
+Status ValidateStoreOptions(const StoreOptions& options);
 
 }  // namespace tideline::storage
