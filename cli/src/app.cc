@@ -128,9 +128,13 @@ void RegisterPipeline(CLI::App& app, Invocation& inv) {
   reset->add_option("name", a.name, "Pipeline name")->required();
   auto* pos = reset->add_option_group("position", "Where the pipeline reads next");
   pos->add_flag("--trim-horizon", a.trim_horizon, "From the oldest record retained");
+  pos->add_flag("--latest", a.latest, "From the next record appended (skips the backlog)");
   pos->add_option_function<std::string>(
       "--at-seq", [&a](const std::string& s) { a.at_seq = s; },
       "From this record (its shard only)");
+  pos->add_option_function<std::string>(
+      "--after-seq", [&a](const std::string& s) { a.after_seq = s; },
+      "From the record after this one (its shard only)");
   pos->add_option_function<std::string>(
       "--at-timestamp", [&a](const std::string& s) { a.at_timestamp = s; },
       "From an arrival time: epoch seconds or 2024-01-02T03:04:05Z");

@@ -188,17 +188,16 @@ Status ParseSource(const Field& f, pipeline::SourceOptions& o) {
   };
   TL_RETURN_IF_ERROR(ParseMap(f.file, f.path, f.key, f.value, schema));
   if (o.stream.get().empty()) return f.Error("missing stream");
-  o.start = start == "LATEST"         ? pipeline::StartPosition::kLatest
-            : start == "AT_TIMESTAMP" ? pipeline::StartPosition::kAtTimestamp
-                                      : pipeline::StartPosition::kTrimHorizon;
-  if (o.start == pipeline::StartPosition::kAtTimestamp) {
+  o.start.type =
+      storage::ParseStartingPosition(start).value_or(storage::StartingPosition::kTrimHorizon);
+  if (o.start.type == storage::StartingPosition::kAtTimestamp) {
     if (!timestamp_field) return f.Error("AT_TIMESTAMP needs starting_timestamp");
     auto ms = ParseTimestampMs(timestamp);
     if (!ms) {
       return timestamp_field->Error("expected epoch seconds or ISO 8601 UTC, got \"" + timestamp +
                                     "\"");
     }
-    o.start_timestamp_ms = *ms;
+    o.start.timestamp_ms = *ms;
   } else if (timestamp_field) {
     return timestamp_field->Error("only used with starting_position: AT_TIMESTAMP");
   }

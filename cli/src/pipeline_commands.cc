@@ -129,10 +129,12 @@ int RunPipelineReset(const PipelineArgs& args) {
     JsonWriter w(buf);
     w.StartObject();
     w.Key("position");
-    if (args.at_seq) {
-      WriteString(w, "AT_SEQUENCE_NUMBER");
+    if (args.at_seq || args.after_seq) {
+      WriteString(w, args.at_seq ? "AT_SEQUENCE_NUMBER" : "AFTER_SEQUENCE_NUMBER");
       w.Key("sequenceNumber");
-      WriteString(w, *args.at_seq);
+      WriteString(w, args.at_seq ? *args.at_seq : *args.after_seq);
+    } else if (args.latest) {
+      WriteString(w, "LATEST");
     } else if (args.at_timestamp) {
       const auto ms = ParseTimestampMs(*args.at_timestamp);
       if (!ms) {

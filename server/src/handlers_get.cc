@@ -27,16 +27,6 @@ ApiResponse ShardNotFound(const HandlerContext& ctx, std::string_view shard,
                                stream, ctx.account.account_id));
 }
 
-std::optional<storage::StartingPosition> ParseIteratorType(std::string_view t) {
-  using storage::StartingPosition;
-  if (t == "TRIM_HORIZON") return StartingPosition::kTrimHorizon;
-  if (t == "LATEST") return StartingPosition::kLatest;
-  if (t == "AT_SEQUENCE_NUMBER") return StartingPosition::kAtSequenceNumber;
-  if (t == "AFTER_SEQUENCE_NUMBER") return StartingPosition::kAfterSequenceNumber;
-  if (t == "AT_TIMESTAMP") return StartingPosition::kAtTimestamp;
-  return std::nullopt;
-}
-
 // Java's Date.toString() form that Kinesis prints in ExpiredIteratorException, in UTC.
 std::string JavaDate(int64_t ms) {
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -94,7 +84,7 @@ ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view b
   v.NotNull(shard.has_value(), "shardId");
   if (shard) v.StreamName(*shard, "shardId");
   v.NotNull(type_name.has_value(), "shardIteratorType");
-  const auto type = type_name ? ParseIteratorType(*type_name) : std::nullopt;
+  const auto type = type_name ? storage::ParseStartingPosition(*type_name) : std::nullopt;
   if (type_name && !type) {
     v.Fail(fmt::format("'{}'", *type_name), "shardIteratorType",
            "satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, "
@@ -116,8 +106,8 @@ ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view b
   if (!info.ok()) return StreamError(ctx, info.status(), ref.name->get());
   if (!FindShard(*info, *shard)) return ShardNotFound(ctx, *shard, ref.name->get());
   const ShardId shard_id{std::string(*shard)};
-  auto offset =
-      ctx.store->ResolvePosition(*ref.name, shard_id, position, seq.value_or(""), ts.value_or(0));
+  auto offset = ctx.store->ResolvePosition(
+      *ref.name, shard_id, {position, std::string(seq.value_or("")), ts.value_or(0)});
   if (!offset.ok()) return StreamError(ctx, offset.status(), ref.name->get());
 
   IteratorPosition pos;

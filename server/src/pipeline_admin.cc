@@ -28,36 +28,36 @@ ApiResponse HandlePipelineReset(std::span<pipeline::Pipeline* const> pipelines,
     const auto it = doc.FindMember(key);
     return it == doc.MemberEnd() ? nullptr : &it->value;
   };
+  constexpr std::string_view kPositions =
+      "TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER or AT_TIMESTAMP";
   const rapidjson::Value* position = member("position");
   if (position == nullptr || !position->IsString()) {
     return MakeError(ApiErrorType::kInvalidArgument,
-                     "position must be TRIM_HORIZON, AT_SEQUENCE_NUMBER or AT_TIMESTAMP");
+                     fmt::format("position must be {}", kPositions));
   }
   const std::string_view kind(position->GetString(), position->GetStringLength());
-  pipeline::ResetPosition reset;
-  if (kind == "TRIM_HORIZON") {
-    reset.kind = pipeline::ResetPosition::Kind::kTrimHorizon;
-  } else if (kind == "AT_SEQUENCE_NUMBER") {
+  const std::optional<storage::StartingPosition> type = storage::ParseStartingPosition(kind);
+  if (!type) {
+    return MakeError(ApiErrorType::kInvalidArgument,
+                     fmt::format("position must be {}, got {}", kPositions, kind.substr(0, 64)));
+  }
+  storage::StreamPosition reset;
+  reset.type = *type;
+  if (*type == storage::StartingPosition::kAtSequenceNumber ||
+      *type == storage::StartingPosition::kAfterSequenceNumber) {
     const rapidjson::Value* seq = member("sequenceNumber");
     if (seq == nullptr || !seq->IsString()) {
       return MakeError(ApiErrorType::kInvalidArgument,
-                       "AT_SEQUENCE_NUMBER needs sequenceNumber (a string)");
+                       fmt::format("{} needs sequenceNumber (a string)", kind));
     }
-    reset.kind = pipeline::ResetPosition::Kind::kAtSequenceNumber;
     reset.sequence_number.assign(seq->GetString(), seq->GetStringLength());
-  } else if (kind == "AT_TIMESTAMP") {
+  } else if (*type == storage::StartingPosition::kAtTimestamp) {
     const rapidjson::Value* ts = member("timestampMs");
     if (ts == nullptr || !ts->IsInt64() || ts->GetInt64() < 0) {
       return MakeError(ApiErrorType::kInvalidArgument,
                        "AT_TIMESTAMP needs timestampMs (milliseconds since the epoch, >= 0)");
     }
-    reset.kind = pipeline::ResetPosition::Kind::kAtTimestamp;
     reset.timestamp_ms = ts->GetInt64();
-  } else {
-    return MakeError(ApiErrorType::kInvalidArgument,
-                     fmt::format("position must be TRIM_HORIZON, AT_SEQUENCE_NUMBER or "
-                                 "AT_TIMESTAMP, got {}",
-                                 kind.substr(0, 64)));
   }
   const Status st = target->Reset(reset);
   if (!st.ok()) return MakeErrorFromStatus(st);

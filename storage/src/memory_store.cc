@@ -233,8 +233,10 @@ class MemoryStore final : public Store {
 
   // ---- Reads.
   Result<Offset> ResolvePosition(const StreamName& stream, const ShardId& shard_id,
-                                 StartingPosition position, std::string_view sequence_number,
-                                 int64_t timestamp_ms) const override {
+                                 const StreamPosition& where) const override {
+    const StartingPosition position = where.type;
+    const std::string_view sequence_number = where.sequence_number;
+    const int64_t timestamp_ms = where.timestamp_ms;
     std::lock_guard<std::mutex> lock(mu_);
     auto found = FindShard(stream, shard_id);
     if (!found.ok()) return found.status();

@@ -45,10 +45,37 @@ Result<uint64_t> StoreImpl::FirstOffsetAtOrAfter(const ShardState& shard, int64_
   return lo;
 }
 
+std::string_view StartingPositionName(StartingPosition position) {
+  switch (position) {
+    case StartingPosition::kTrimHorizon:
+      return "TRIM_HORIZON";
+    case StartingPosition::kLatest:
+      return "LATEST";
+    case StartingPosition::kAtSequenceNumber:
+      return "AT_SEQUENCE_NUMBER";
+    case StartingPosition::kAfterSequenceNumber:
+      return "AFTER_SEQUENCE_NUMBER";
+    case StartingPosition::kAtTimestamp:
+      return "AT_TIMESTAMP";
+  }
+  return "TRIM_HORIZON";
+}
+
+std::optional<StartingPosition> ParseStartingPosition(std::string_view name) {
+  for (const StartingPosition p :
+       {StartingPosition::kTrimHorizon, StartingPosition::kLatest,
+        StartingPosition::kAtSequenceNumber, StartingPosition::kAfterSequenceNumber,
+        StartingPosition::kAtTimestamp}) {
+    if (StartingPositionName(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
 Result<Offset> StoreImpl::ResolvePosition(const StreamName& stream, const ShardId& shard_id,
-                                          StartingPosition position,
-                                          std::string_view sequence_number,
-                                          int64_t timestamp_ms) const {
+                                          const StreamPosition& where) const {
+  const StartingPosition position = where.type;
+  const std::string_view sequence_number = where.sequence_number;
+  const int64_t timestamp_ms = where.timestamp_ms;
   std::shared_ptr<StreamState> holder;
   auto found = FindShard(stream, shard_id, &holder);
   if (!found.ok()) return found.status();

@@ -89,8 +89,7 @@ class StoreImpl final : public Store {
                    AppendCallback done) override;
 
   Result<Offset> ResolvePosition(const StreamName& stream, const ShardId& shard,
-                                 StartingPosition position, std::string_view sequence_number,
-                                 int64_t timestamp_ms) const override;
+                                 const StreamPosition& position) const override;
   Result<ReadSummary> Read(const StreamName& stream, const ShardId& shard, Offset from,
                            const ReadLimits& limits,
                            const std::function<void(const RecordView&)>& visit) const override;

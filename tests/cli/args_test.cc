@@ -113,6 +113,14 @@ TEST(ServeArgs, FlagsBecomeOverrides) {
   EXPECT_FALSE(inv.serve.overrides.log_level.has_value());
 }
 
+TEST(PipelineArgs, ResetTakesExactlyOnePositionOfTheStoresVocabulary) {
+  EXPECT_TRUE(Parse({"pipeline", "reset", "web", "--latest"}).pipeline.latest);
+  EXPECT_EQ(Parse({"pipeline", "reset", "web", "--after-seq", "7"}).pipeline.after_seq, "7");
+  EXPECT_EQ(Parse({"pipeline", "reset", "web", "--at-seq", "7"}).pipeline.at_seq, "7");
+  EXPECT_THROW(Parse({"pipeline", "reset", "web"}), CLI::ParseError);
+  EXPECT_THROW(Parse({"pipeline", "reset", "web", "--latest", "--trim-horizon"}), CLI::ParseError);
+}
+
 TEST(Commands, RequireASubcommand) {
   EXPECT_THROW(Parse({}), CLI::ParseError);
   EXPECT_THROW(Parse({"frobnicate"}), CLI::ParseError);

@@ -301,8 +301,8 @@ TEST(Config, ParsesAFullPipeline) {
   const pipeline::PipelineOptions& p = r->pipelines[0];
   EXPECT_EQ(p.name, "access-logs");
   EXPECT_EQ(p.source.stream.get(), "web");
-  EXPECT_EQ(p.source.start, pipeline::StartPosition::kAtTimestamp);
-  EXPECT_EQ(p.source.start_timestamp_ms, 1'795'996'800'000);
+  EXPECT_EQ(p.source.start.type, storage::StartingPosition::kAtTimestamp);
+  EXPECT_EQ(p.source.start.timestamp_ms, 1'795'996'800'000);
   EXPECT_EQ(p.source.read_max_records, 200u);
   ASSERT_EQ(p.processors.size(), 5u);
   EXPECT_EQ(std::get<pipeline::AccessLogOptions>(p.processors[0].options).keep_line_field,
@@ -340,7 +340,7 @@ TEST(Config, PipelineDefaultsFollowFirehose) {
       ParseConfig("pipelines:\n  - name: p\n    source:\n      stream: s\n", "config.yaml");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const pipeline::PipelineOptions& p = r->pipelines.at(0);
-  EXPECT_EQ(p.source.start, pipeline::StartPosition::kTrimHorizon);
+  EXPECT_EQ(p.source.start.type, storage::StartingPosition::kTrimHorizon);
   EXPECT_TRUE(p.processors.empty());
   EXPECT_EQ(p.buffer.size_mib, 5u);
   EXPECT_EQ(p.buffer.interval_s, 300u);

@@ -164,9 +164,8 @@ class ReadFaultStore final : public storage::Store {
     inner_.AppendAsync(stream, records, std::move(done));
   }
   Result<Offset> ResolvePosition(const StreamName& stream, const ShardId& shard,
-                                 storage::StartingPosition position, std::string_view seq,
-                                 int64_t timestamp_ms) const override {
-    return inner_.ResolvePosition(stream, shard, position, seq, timestamp_ms);
+                                 const storage::StreamPosition& position) const override {
+    return inner_.ResolvePosition(stream, shard, position);
   }
   Result<storage::ReadSummary> Read(
       const StreamName& stream, const ShardId& shard, Offset from,
@@ -404,8 +403,8 @@ TEST_F(PipelineTest, ResetToTrimHorizonDeliversHistoryAgainAndKeepsRunning) {
   auto p = Start();
   Append(Numbered("ok-a", 200));
   ASSERT_TRUE(WaitCaughtUp(*p));
-  ResetPosition reset;
-  reset.kind = ResetPosition::Kind::kTrimHorizon;
+  storage::StreamPosition reset;
+  reset.type = storage::StartingPosition::kTrimHorizon;
   ASSERT_TRUE(p->Reset(reset).ok());
   ASSERT_TRUE(WaitCaughtUp(*p));
   Append(Numbered("ok-b", 100));  // still reading after the reset
@@ -423,8 +422,8 @@ TEST_F(PipelineTest, ResetAtSequenceNumberRewindsOnlyThatShard) {
   ASSERT_TRUE(WaitCaughtUp(*p));
   auto info = store_->DescribeStream(StreamName("logs"));
   ASSERT_TRUE(info.ok());
-  ResetPosition reset;
-  reset.kind = ResetPosition::Kind::kAtSequenceNumber;
+  storage::StreamPosition reset;
+  reset.type = storage::StartingPosition::kAtSequenceNumber;
   // Offsets start at 1: offset 61 holds line ok-60.
   reset.sequence_number = EncodeSequenceNumber({info->shards[0].uid, 61}).get();
   ASSERT_TRUE(p->Reset(reset).ok());
@@ -440,8 +439,8 @@ TEST_F(PipelineTest, ResetToAnUnknownPositionChangesNothing) {
   auto p = Start();
   Append(Numbered("ok-", 10));
   ASSERT_TRUE(WaitCaughtUp(*p));
-  ResetPosition reset;
-  reset.kind = ResetPosition::Kind::kAtSequenceNumber;
+  storage::StreamPosition reset;
+  reset.type = storage::StartingPosition::kAtSequenceNumber;
   reset.sequence_number = "12345";
   EXPECT_EQ(p->Reset(reset).code(), StatusCode::kInvalidArgument);
   Append(Numbered("more-", 10));
@@ -453,7 +452,7 @@ TEST_F(PipelineTest, ResetToAnUnknownPositionChangesNothing) {
 TEST_F(PipelineTest, LatestSkipsHistoryAndTheFirstCheckpointMakesItStick) {
   ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
   Append(Numbered("ok-old", 100));
-  options_.source.start = StartPosition::kLatest;
+  options_.source.start = storage::StreamPosition::Latest();
   auto p = Start();
   ASSERT_TRUE(WaitCaughtUp(*p));  // the initial checkpoint sits at the end
   p->Stop();
@@ -474,8 +473,7 @@ TEST_F(PipelineTest, AtTimestampStartsAtTheFirstRecordArrivedThen) {
   store_.clock().AdvanceMs(1);
   const int64_t start = store_.clock().NowMs();
   Append(Numbered("ok-after", 50));
-  options_.source.start = StartPosition::kAtTimestamp;
-  options_.source.start_timestamp_ms = start;
+  options_.source.start = storage::StreamPosition::AtTimestamp(start);
   auto p = Start();
   ASSERT_TRUE(WaitCaughtUp(*p));
   const auto delivered = Delivered();
@@ -544,8 +542,8 @@ TEST_F(PipelineTest, PoisonRecordsGoToTheBackupAndTheRecordsAroundThemAreDeliver
   // Restarted and reset to the start: the same records are read and refused again, nothing
   // crashes, and the pipeline keeps delivering what comes after.
   p = start();
-  ResetPosition reset;
-  reset.kind = ResetPosition::Kind::kTrimHorizon;
+  storage::StreamPosition reset;
+  reset.type = storage::StartingPosition::kTrimHorizon;
   ASSERT_TRUE(p->Reset(reset).ok());
   EXPECT_TRUE(PollUntil([&] { return AllLines(failed).size() == 2 * poisoned; }));
   Append({R"({"line":"after"})"});
@@ -633,8 +631,8 @@ TEST_F(PipelineTest, ResetDropsWhatWasBufferedOrInDeliveryBeforeIt) {
   auto p = StartHeldWithABufferedBatch("ok-", &gate);
   if (HasFailure()) return;
 
-  ResetPosition reset;
-  reset.kind = ResetPosition::Kind::kTrimHorizon;
+  storage::StreamPosition reset;
+  reset.type = storage::StartingPosition::kTrimHorizon;
   ASSERT_TRUE(p->Reset(reset).ok());
   const ShardId shard("shardId-000000000000");
   auto cp = store_->GetCheckpoint("pipe", StreamName("logs"), shard);
@@ -668,8 +666,8 @@ TEST_F(PipelineTest, ResetToATimestampDropsTheBufferedBatchesAndCheckpointsFromT
   auto p = StartHeldWithABufferedBatch("ok-a", &gate);
   if (HasFailure()) return;
 
-  ResetPosition reset;
-  reset.kind = ResetPosition::Kind::kAtTimestamp;
+  storage::StreamPosition reset;
+  reset.type = storage::StartingPosition::kAtTimestamp;
   reset.timestamp_ms = std::numeric_limits<int64_t>::max() / 2;  // after every record: offset 101
   ASSERT_TRUE(p->Reset(reset).ok());
   gate->SetOpen(true);

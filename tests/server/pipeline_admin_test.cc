@@ -25,7 +25,7 @@ class PipelineAdminTest : public ::testing::Test {
     pipeline::PipelineOptions o;
     o.name = "web";
     o.source.stream = StreamName("logs");
-    o.source.start = pipeline::StartPosition::kLatest;
+    o.source.start = storage::StreamPosition::Latest();
     o.buffer.interval_s = 900;  // nothing is delivered (and checkpointed) during a test
     pipeline::FileDestinationOptions file;
     file.path = store_.dir().Sub("out");
@@ -71,6 +71,36 @@ TEST_F(PipelineAdminTest, TrimHorizonMovesEveryShardBeforeTheFirstRecord) {
     EXPECT_EQ(cp.offset.get(), 0u) << cp.shard.get();  // the next read is offset 1
   }
   EXPECT_EQ(store_->ListCheckpoints("web").size(), 2u);
+}
+
+TEST_F(PipelineAdminTest, LatestAndAfterSequenceNumberUseTheSameVocabularyAsIterators) {
+  // LATEST: every shard's next read is past its last record.
+  ASSERT_EQ(Reset("web", R"({"position":"LATEST"})").status, 200u);
+  uint64_t total = 0;
+  for (const storage::Checkpoint& cp : store_->ListCheckpoints("web")) {
+    auto info = store_->DescribeStream(StreamName("logs"));
+    ASSERT_TRUE(info.ok());
+    for (const storage::ShardInfo& shard : info->shards) {
+      if (shard.id == cp.shard) EXPECT_EQ(cp.offset, shard.last_offset) << cp.shard.get();
+    }
+    total += cp.offset.get();
+  }
+  EXPECT_EQ(total, 20u);  // the 20 records, all behind the checkpoints
+
+  // AFTER_SEQUENCE_NUMBER: only that record's shard moves, to just after it.
+  const auto appended = store_->Append(
+      StreamName("logs"), std::vector<storage::AppendRecord>{{"k", "", "a"}, {"k", "", "b"}});
+  ASSERT_TRUE(appended.ok());
+  const std::string first = (*appended)[0].sequence_number.get();
+  const ShardId shard = (*appended)[0].shard_id;
+  const ApiResponse r =
+      Reset("web", R"({"position":"AFTER_SEQUENCE_NUMBER","sequenceNumber":")" + first + R"("})");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  auto cp = store_->GetCheckpoint("web", StreamName("logs"), shard);
+  ASSERT_TRUE(cp.ok());
+  EXPECT_EQ(cp->sequence_number.get(), first);  // handled up to it: the next read is "b"
+  EXPECT_EQ(Reset("web", R"({"position":"AFTER_SEQUENCE_NUMBER"})").error_type,
+            "InvalidArgumentException");
 }
 
 }  // namespace

@@ -30,10 +30,10 @@ TYPED_TEST(StoreContract, TrimRemovesOnlyExpiredRecordsAndMovesTrimHorizon) {
   auto records = this->ReadAll("s", kShard0.get());
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].first, 3u);
-  EXPECT_EQ(
-      this->store_->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kTrimHorizon, "", 0)
-          ->get(),
-      3u);
+  EXPECT_EQ(this->store_
+                ->ResolvePosition(StreamName("s"), kShard0, {StartingPosition::kTrimHorizon, "", 0})
+                ->get(),
+            3u);
   // Reading from a trimmed offset moves up to the horizon.
   auto r = this->store_->Read(StreamName("s"), kShard0, Offset(1), ReadLimits{},
                               [](const RecordView&) {});
@@ -63,8 +63,8 @@ TYPED_TEST(StoreContract, FullyTrimmedShardKeepsCountingOffsets) {
   // An old sequence number still resolves (it was issued) and lands on the horizon.
   auto old = EncodeSequenceNumber({info->shards[0].uid, 2});
   EXPECT_EQ(this->store_
-                ->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kAtSequenceNumber,
-                                  old.get(), 0)
+                ->ResolvePosition(StreamName("s"), kShard0,
+                                  {StartingPosition::kAtSequenceNumber, old.get(), 0})
                 ->get(),
             4u);
 }
@@ -210,19 +210,21 @@ TYPED_TEST(StoreContract, CheckpointAtTimestampPointsJustBeforeFirstRecordAtOrAf
   auto cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
   EXPECT_EQ(cp->offset.get(), 2u);
   // Resuming after the checkpoint gives the first record at or after the timestamp.
-  EXPECT_EQ(this->store_
-                ->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kAfterSequenceNumber,
-                                  cp->sequence_number.get(), 0)
-                ->get(),
-            3u);
+  EXPECT_EQ(
+      this->store_
+          ->ResolvePosition(StreamName("s"), kShard0,
+                            {StartingPosition::kAfterSequenceNumber, cp->sequence_number.get(), 0})
+          ->get(),
+      3u);
   ASSERT_TRUE(this->store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 - 1).ok());
   cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
   EXPECT_EQ(cp->offset.get(), 0u);
-  EXPECT_EQ(this->store_
-                ->ResolvePosition(StreamName("s"), kShard0, StartingPosition::kAfterSequenceNumber,
-                                  cp->sequence_number.get(), 0)
-                ->get(),
-            1u);
+  EXPECT_EQ(
+      this->store_
+          ->ResolvePosition(StreamName("s"), kShard0,
+                            {StartingPosition::kAfterSequenceNumber, cp->sequence_number.get(), 0})
+          ->get(),
+      1u);
 }
 
 }  // namespace

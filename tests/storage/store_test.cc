@@ -10,6 +10,18 @@ namespace {
 
 TYPED_TEST_SUITE(StoreContract, StoreImpls, StoreImplNames);
 
+TEST(StartingPositionTest, NamesRoundTripAsKinesisSpellsThem) {
+  for (const StartingPosition p :
+       {StartingPosition::kTrimHorizon, StartingPosition::kLatest,
+        StartingPosition::kAtSequenceNumber, StartingPosition::kAfterSequenceNumber,
+        StartingPosition::kAtTimestamp}) {
+    EXPECT_EQ(ParseStartingPosition(StartingPositionName(p)), p);
+  }
+  EXPECT_EQ(StartingPositionName(StartingPosition::kAfterSequenceNumber), "AFTER_SEQUENCE_NUMBER");
+  EXPECT_EQ(ParseStartingPosition("trim_horizon"), std::nullopt);
+  EXPECT_EQ(ParseStartingPosition(""), std::nullopt);
+}
+
 TYPED_TEST(StoreContract, CreateStreamValidatesNameAndShardCount) {
   EXPECT_EQ(this->store_->CreateStream(StreamName(""), 1).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(this->store_->CreateStream(StreamName(std::string(129, 'a')), 1).code(),
@@ -169,9 +181,11 @@ TYPED_TEST(StoreContract, ReadHonoursLimitsAndReturnsAtLeastOneRecord) {
 TYPED_TEST(StoreContract, ResolvesEveryStartingPosition) {
   ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
   const StreamName s("s");
-  EXPECT_EQ(this->store_->ResolvePosition(s, kShard0, StartingPosition::kTrimHorizon, "", 0)->get(),
+  EXPECT_EQ(
+      this->store_->ResolvePosition(s, kShard0, {StartingPosition::kTrimHorizon, "", 0})->get(),
+      1u);
+  EXPECT_EQ(this->store_->ResolvePosition(s, kShard0, {StartingPosition::kLatest, "", 0})->get(),
             1u);
-  EXPECT_EQ(this->store_->ResolvePosition(s, kShard0, StartingPosition::kLatest, "", 0)->get(), 1u);
   const int64_t t0 = this->clock_.NowMs();
   auto first = this->Put("s", {"a", "b"});  // offsets 1, 2 at t0
   this->clock_.StepWallMs(1000);
@@ -180,7 +194,7 @@ TYPED_TEST(StoreContract, ResolvesEveryStartingPosition) {
   this->Put("s", {"d"});  // offset 4 at t0 + 2000
 
   auto resolve = [&](StartingPosition p, std::string_view seq, int64_t ts = 0) {
-    return this->store_->ResolvePosition(s, kShard0, p, seq, ts);
+    return this->store_->ResolvePosition(s, kShard0, {p, std::string(seq), ts});
   };
   EXPECT_EQ(resolve(StartingPosition::kTrimHorizon, "")->get(), 1u);
   EXPECT_EQ(resolve(StartingPosition::kLatest, "")->get(), 5u);
@@ -212,18 +226,19 @@ TYPED_TEST(StoreContract, RejectsBadSequenceNumbers) {
                             acked[0].sequence_number.get() + "1", std::string(40, '9'),
                             EncodeSequenceNumber({uid0, 2}).get(),  // never issued
                             EncodeSequenceNumber({uid0 + 100, 1}).get()}) {
-      auto r = this->store_->ResolvePosition(s, kShard0, p, bad, 0);
+      auto r = this->store_->ResolvePosition(s, kShard0, {p, bad, 0});
       EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
     }
     // A sequence number of shard 0 used on shard 1.
-    EXPECT_EQ(this->store_->ResolvePosition(s, kShard1, p, acked[0].sequence_number.get(), 0)
+    EXPECT_EQ(this->store_->ResolvePosition(s, kShard1, {p, acked[0].sequence_number.get(), 0})
                   .status()
                   .code(),
               StatusCode::kInvalidArgument);
   }
   EXPECT_EQ(this->store_
-                ->ResolvePosition(s, kShard0, StartingPosition::kAtSequenceNumber,
-                                  EncodeSequenceNumber({uid0, 0}).get(), 0)
+                ->ResolvePosition(
+                    s, kShard0,
+                    {StartingPosition::kAtSequenceNumber, EncodeSequenceNumber({uid0, 0}).get(), 0})
                 .status()
                 .code(),
             StatusCode::kInvalidArgument);

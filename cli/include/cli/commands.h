@@ -66,7 +66,9 @@ struct PipelineArgs {
   bool json = false;
   // reset: exactly one of these.
   bool trim_horizon = false;
+  bool latest = false;
   std::optional<std::string> at_seq;
+  std::optional<std::string> after_seq;
   std::optional<std::string> at_timestamp;  // epoch seconds or ISO 8601 UTC
 };
 

@@ -16,18 +16,14 @@
 
 namespace tideline::pipeline {
 
-// Where a shard reader starts when its pipeline has no checkpoint for the shard yet. The
-// position is resolved once and written as the first checkpoint, so a restart never skips or
-// repeats records because LATEST moved in between.
-enum class StartPosition { kTrimHorizon, kLatest, kAtTimestamp };
-
 struct SourceOptions {
   // Default: none (required)
   StreamName stream;
-  // Default: kTrimHorizon
-  StartPosition start = StartPosition::kTrimHorizon;
-  // For kAtTimestamp: ms since the Unix epoch.
-  int64_t start_timestamp_ms = 0;
+  // Where a shard reader starts when its pipeline has no checkpoint for the shard yet:
+  // TRIM_HORIZON, LATEST or AT_TIMESTAMP. Resolved once and written as the first checkpoint, so
+  // a restart never skips or repeats records because LATEST moved in between.
+  // Default: TRIM_HORIZON
+  storage::StreamPosition start = storage::StreamPosition::TrimHorizon();
   // Most records / bytes one shard read hands to the transform chain.
   // Default: 500 records, 1 MiB
   size_t read_max_records = 500;

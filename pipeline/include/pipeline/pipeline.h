@@ -100,18 +100,6 @@ struct PipelineStatus {
 // Upper bounds (ms) of the read-delay histogram buckets; the last bucket is +Inf.
 inline constexpr int64_t kReadDelayBucketsMs[] = {1, 2, 5, 10, 25, 50, 100, 250, 1000, 5000, 30000};
 
-// Where `Pipeline::Reset` moves a pipeline: its next read starts at this record.
-struct ResetPosition {
-  enum class Kind {
-    kTrimHorizon,       // every shard: the oldest record retained
-    kAtSequenceNumber,  // the shard of `sequence_number`: that record; other shards unchanged
-    kAtTimestamp,       // every shard: the first record that arrived at or after timestamp_ms
-  };
-  Kind kind = Kind::kTrimHorizon;
-  std::string sequence_number;
-  int64_t timestamp_ms = 0;
-};
-
 class Pipeline {
  public:
   // Validates the options, builds the processors, destination and backup (failing with a clear
@@ -132,12 +120,14 @@ class Pipeline {
   // Stops reading, delivers what is buffered when the destination takes it at once, moves the
   // checkpoints for it, and joins the threads. Idempotent; the destructor calls it.
   virtual void Stop() = 0;
-  // Moves the checkpoints to `position` so that records are read, transformed and delivered
-  // again (with stable ids the index keeps each once): stops the readers and delivery (the
-  // flush in progress gets the same few seconds as at Stop), writes every moved shard's
-  // checkpoint in one synced batch, and starts reading again. Fails (changing nothing) when
+  // Moves the checkpoints to `position` so that the next record read is the one it names:
+  // TRIM_HORIZON, LATEST and AT_TIMESTAMP move every shard; AT_SEQUENCE_NUMBER and
+  // AFTER_SEQUENCE_NUMBER move only the shard the sequence number belongs to. Records are read,
+  // transformed and delivered again (with stable ids the index keeps each once): stops the readers
+  // and delivery (the flush in progress gets the same few seconds as at Stop), writes every moved
+  // shard's checkpoint in one synced batch, and starts reading again. Fails (changing nothing) when
   // the stream does not exist or the sequence number is not one of its records.
-  virtual Status Reset(const ResetPosition& position) = 0;
+  virtual Status Reset(const storage::StreamPosition& position) = 0;
   virtual PipelineStatus GetStatus() const = 0;
   virtual const PipelineOptions& options() const = 0;
 

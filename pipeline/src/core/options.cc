@@ -45,6 +45,13 @@ Status ValidatePipelineOptions(const PipelineOptions& o) {
   if (auto name = StreamName::Parse(o.source.stream.get()); !name.ok()) {
     return Status::InvalidArgument(where + "source." + name.status().message());
   }
+  if (o.source.start.type != storage::StartingPosition::kTrimHorizon &&
+      o.source.start.type != storage::StartingPosition::kLatest &&
+      o.source.start.type != storage::StartingPosition::kAtTimestamp) {
+    return Status::InvalidArgument(where +
+                                   "source.starting_position must be TRIM_HORIZON, LATEST or "
+                                   "AT_TIMESTAMP");
+  }
   if (o.source.read_max_records == 0 || o.source.read_max_records > 10'000) {
     return Status::InvalidArgument(where + "source.read_max_records must be in 1..10000");
   }

@@ -147,7 +147,7 @@ void PipelineImpl::Stop() {
   SetState(PipelineState::kStopped, "");
 }
 
-Status PipelineImpl::Reset(const ResetPosition& position) {
+Status PipelineImpl::Reset(const storage::StreamPosition& position) {
   std::lock_guard<std::mutex> lock(lifecycle_mu_);
   if (stopped_) return Status::Unavailable("pipeline " + options_.name + " is stopped");
   // Resolved before anything stops, so a bad position changes nothing.

@@ -77,7 +77,7 @@ class PipelineImpl final : public Pipeline {
 
   void Start();
   void Stop() override;
-  Status Reset(const ResetPosition& position) override;
+  Status Reset(const storage::StreamPosition& position) override;
   PipelineStatus GetStatus() const override;
   const PipelineOptions& options() const override { return options_; }
 
@@ -94,7 +94,7 @@ class PipelineImpl final : public Pipeline {
   void StopThreads();
   // The checkpoints `position` means for the current stream (reset.cc).
   Result<std::vector<storage::Store::ShardCheckpoint>> ResetCheckpoints(
-      const ResetPosition& position) const;
+      const storage::StreamPosition& position) const;
   void Supervise(std::stop_token stop);
   void SetState(PipelineState state, std::string message);
   ShardStats& StatsFor(const std::string& shard_id);

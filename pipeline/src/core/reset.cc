@@ -6,12 +6,14 @@
 namespace tideline::pipeline {
 
 Result<std::vector<storage::Store::ShardCheckpoint>> PipelineImpl::ResetCheckpoints(
-    const ResetPosition& position) const {
+    const storage::StreamPosition& position) const {
   const StreamName& stream = options_.source.stream;
   auto info = store_.DescribeStream(stream);
   if (!info.ok()) return info.status();
   std::optional<SequencePosition> target;
-  if (position.kind == ResetPosition::Kind::kAtSequenceNumber) {
+  const bool by_sequence_number = position.type == storage::StartingPosition::kAtSequenceNumber ||
+                                  position.type == storage::StartingPosition::kAfterSequenceNumber;
+  if (by_sequence_number) {
     target = DecodeSequenceNumber(position.sequence_number);
     if (!target) {
       return Status::InvalidArgument("'" + position.sequence_number + "' is not a sequence number");
@@ -19,20 +21,9 @@ Result<std::vector<storage::Store::ShardCheckpoint>> PipelineImpl::ResetCheckpoi
   }
   std::vector<storage::Store::ShardCheckpoint> out;
   for (const storage::ShardInfo& shard : info->shards) {
-    storage::StartingPosition start = storage::StartingPosition::kTrimHorizon;
-    switch (position.kind) {
-      case ResetPosition::Kind::kTrimHorizon:
-        break;
-      case ResetPosition::Kind::kAtSequenceNumber:
-        if (target->shard_uid != shard.uid) continue;
-        start = storage::StartingPosition::kAtSequenceNumber;
-        break;
-      case ResetPosition::Kind::kAtTimestamp:
-        start = storage::StartingPosition::kAtTimestamp;
-        break;
-    }
-    auto offset = store_.ResolvePosition(stream, shard.id, start, position.sequence_number,
-                                         position.timestamp_ms);
+    // Only the shard a sequence number belongs to moves.
+    if (by_sequence_number && target->shard_uid != shard.uid) continue;
+    auto offset = store_.ResolvePosition(stream, shard.id, position);
     if (!offset.ok()) return offset.status();
     // A checkpoint names the last record handled: the one before the position.
     out.push_back({shard.id, EncodeSequenceNumber({shard.uid, offset->get() - 1})});

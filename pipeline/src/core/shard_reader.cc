@@ -9,18 +9,6 @@ namespace {
 constexpr std::chrono::milliseconds kIdleWait{1000};
 constexpr std::chrono::milliseconds kErrorPause{1000};
 
-storage::StartingPosition ToStorage(StartPosition p) {
-  switch (p) {
-    case StartPosition::kTrimHorizon:
-      return storage::StartingPosition::kTrimHorizon;
-    case StartPosition::kLatest:
-      return storage::StartingPosition::kLatest;
-    case StartPosition::kAtTimestamp:
-      return storage::StartingPosition::kAtTimestamp;
-  }
-  return storage::StartingPosition::kTrimHorizon;
-}
-
 }  // namespace
 
 Result<uint64_t> PipelineImpl::ResumeOffset(const ShardSource& source) {
@@ -36,8 +24,7 @@ Result<uint64_t> PipelineImpl::ResumeOffset(const ShardSource& source) {
   } else if (cp.status().code() != StatusCode::kNotFound) {
     return cp.status();
   }
-  auto start = store_.ResolvePosition(stream, source.shard, ToStorage(options_.source.start), "",
-                                      options_.source.start_timestamp_ms);
+  auto start = store_.ResolvePosition(stream, source.shard, options_.source.start);
   if (!start.ok()) return start.status();
   // Written at once so that LATEST / AT_TIMESTAMP mean the same position after a restart.
   const storage::Store::ShardCheckpoint first{source.shard,

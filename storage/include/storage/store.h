@@ -90,12 +90,39 @@ struct ReadSummary {
   int64_t last_arrival_ms = 0;  // arrival time of that record; 0 when the shard is empty
 };
 
+// Kinesis's ShardIteratorType.
 enum class StartingPosition {
   kTrimHorizon,
   kLatest,
   kAtSequenceNumber,
   kAfterSequenceNumber,
   kAtTimestamp,
+};
+
+// "TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER", "AT_TIMESTAMP".
+std::string_view StartingPositionName(StartingPosition position);
+// The inverse; nullopt for any other spelling.
+std::optional<StartingPosition> ParseStartingPosition(std::string_view name);
+
+// Where a read starts, as Kinesis says it: the iterator type and the value it needs. The one
+// vocabulary for the API's shard iterators, a pipeline's starting point and a pipeline reset.
+struct StreamPosition {
+  StartingPosition type = StartingPosition::kTrimHorizon;
+  // AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER: the record's sequence number.
+  std::string sequence_number;
+  // AT_TIMESTAMP: ms since the Unix epoch; the first record that arrived at or after it.
+  int64_t timestamp_ms = 0;
+
+  static StreamPosition TrimHorizon() { return {StartingPosition::kTrimHorizon, {}, 0}; }
+  static StreamPosition Latest() { return {StartingPosition::kLatest, {}, 0}; }
+  static StreamPosition AtSequenceNumber(std::string seq) {
+    return {StartingPosition::kAtSequenceNumber, std::move(seq), 0};
+  }
+  static StreamPosition AfterSequenceNumber(std::string seq) {
+    return {StartingPosition::kAfterSequenceNumber, std::move(seq), 0};
+  }
+  static StreamPosition AtTimestamp(int64_t ms) { return {StartingPosition::kAtTimestamp, {}, ms}; }
+  bool operator==(const StreamPosition&) const = default;
 };
 
 struct Checkpoint {
@@ -186,9 +213,7 @@ class Store {
   // AT/AFTER_SEQUENCE_NUMBER: InvalidArgument when the sequence number is malformed, belongs to
   // another shard, or was never issued. AT_TIMESTAMP: first record with arrival >= timestamp.
   virtual Result<Offset> ResolvePosition(const StreamName& stream, const ShardId& shard,
-                                         StartingPosition position,
-                                         std::string_view sequence_number,
-                                         int64_t timestamp_ms) const = 0;
+                                         const StreamPosition& position) const = 0;
   // Visits records from `from` (moved up to the trim horizon if older) in offset order until a
   // limit is reached; a record is always returned whole, and at least one when any exists.
   virtual Result<ReadSummary> Read(const StreamName& stream, const ShardId& shard, Offset from,
