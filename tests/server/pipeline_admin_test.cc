@@ -81,7 +81,9 @@ TEST_F(PipelineAdminTest, LatestAndAfterSequenceNumberUseTheSameVocabularyAsIter
     auto info = store_->DescribeStream(StreamName("logs"));
     ASSERT_TRUE(info.ok());
     for (const storage::ShardInfo& shard : info->shards) {
-      if (shard.id == cp.shard) EXPECT_EQ(cp.offset, shard.last_offset) << cp.shard.get();
+      if (shard.id == cp.shard) {
+        EXPECT_EQ(cp.offset, shard.last_offset) << cp.shard.get();
+      }
     }
     total += cp.offset.get();
   }
