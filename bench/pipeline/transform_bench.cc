@@ -166,7 +166,7 @@ void RunPausedBuild(benchmark::State& state, const std::vector<tp::Processor*>& 
   std::optional<tp::RecordBatch> batch;
   for (auto _ : state) {
     state.PauseTiming();
-    batch.emplace(StreamName("web"), ShardId("shardId-000000000000"), 1);
+    batch.emplace(StreamName("web"), ShardId("shardId-000000000000"), tideline::ShardUid(1));
     bytes += FillBatch(*batch, iteration++);
     state.ResumeTiming();
     for (tp::Processor* processor : chain)
@@ -194,7 +194,8 @@ void BM_AccessLogIncludingBatch(benchmark::State& state) {
   size_t bytes = 0, failed = 0;
   uint64_t iteration = 0;
   for (auto _ : state) {
-    tp::RecordBatch batch(StreamName("web"), ShardId("shardId-000000000000"), 1);
+    tp::RecordBatch batch(StreamName("web"), ShardId("shardId-000000000000"),
+                          tideline::ShardUid(1));
     bytes += FillBatch(batch, iteration++);
     access_log->Process(batch);
     failed += CountFailed(batch);

@@ -147,24 +147,24 @@ ApiResponse ReadRecords(const HandlerContext& ctx, const storage::ShardInfo& sha
   w.Key("Records");
   w.StartArray();
   int64_t last_arrival = 0;
-  const uint64_t shard_uid = shard.uid;
+  const ShardUid shard_uid = shard.uid;
   storage::ReadLimits limits;
   limits.max_records = limit;
   limits.max_bytes = kMaxResponseDataBytes;
-  auto summary = ctx.store->Read(
-      stream, shard.id, Offset{pos.next_offset}, limits, [&](const storage::RecordView& rec) {
-        w.StartObject();
-        w.Key("SequenceNumber");
-        w.TrustedString(EncodeSequenceNumber({shard_uid, rec.offset.get()}).get());
-        w.Key("ApproximateArrivalTimestamp");
-        w.EpochSeconds(rec.arrival_ms);
-        w.Key("Data");
-        w.Base64String(rec.data);
-        w.Key("PartitionKey");
-        w.String(rec.partition_key);
-        w.EndObject();
-        last_arrival = rec.arrival_ms;
-      });
+  auto summary = ctx.store->Read(stream, shard.id, Offset{pos.next_offset}, limits,
+                                 [&](const storage::RecordView& rec) {
+                                   w.StartObject();
+                                   w.Key("SequenceNumber");
+                                   w.TrustedString(SequenceNumberOf(shard_uid, rec.offset).get());
+                                   w.Key("ApproximateArrivalTimestamp");
+                                   w.EpochSeconds(rec.arrival_ms);
+                                   w.Key("Data");
+                                   w.Base64String(rec.data);
+                                   w.Key("PartitionKey");
+                                   w.String(rec.partition_key);
+                                   w.EndObject();
+                                   last_arrival = rec.arrival_ms;
+                                 });
   if (!summary.ok()) return StreamError(ctx, summary.status(), pos.stream_name);
   w.EndArray();
   const bool at_tip = summary->next.get() > summary->last_offset.get();

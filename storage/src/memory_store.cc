@@ -168,7 +168,7 @@ class MemoryStore final : public Store {
     for (const MemShard& shard : stream.shards) {
       ShardInfo si;
       si.id = ShardId(shard.id);
-      si.uid = shard.uid;
+      si.uid = ShardUid(shard.uid);
       si.hash_range = shard.range;
       si.starting_sequence_number = EncodeSequenceNumber({shard.uid, 1});
       si.trim_offset = Offset(shard.trim);

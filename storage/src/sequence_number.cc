@@ -38,4 +38,14 @@ std::optional<SequencePosition> DecodeSequenceNumber(std::string_view s) {
   return SequencePosition{static_cast<uint64_t>(v >> 64), static_cast<uint64_t>(v)};
 }
 
+SequenceNumber SequenceNumberOf(ShardUid shard, Offset offset) {
+  return EncodeSequenceNumber({shard.get(), offset.get()});
+}
+
+std::optional<Offset> OffsetInShard(ShardUid shard, std::string_view sequence_number) {
+  const std::optional<SequencePosition> pos = DecodeSequenceNumber(sequence_number);
+  if (!pos || pos->shard_uid != shard.get()) return std::nullopt;
+  return Offset(pos->offset);
+}
+
 }  // namespace tideline

@@ -176,7 +176,7 @@ Result<StreamInfo> StoreImpl::DescribeStream(const StreamName& name) const {
   for (const auto& shard : stream->shards) {
     ShardInfo si;
     si.id = ShardId(shard->id);
-    si.uid = shard->uid;
+    si.uid = ShardUid(shard->uid);
     si.hash_range = shard->range;
     si.starting_sequence_number = EncodeSequenceNumber({shard->uid, 1});
     // Load last before trim: a concurrent trim only raises trim, never past last + 1.

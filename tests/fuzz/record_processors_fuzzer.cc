@@ -60,7 +60,7 @@ const Chains& Processors() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const Chains& chains = Processors();
-  RecordBatch batch(StreamName("fuzz"), ShardId("shardId-000000000003"), 3);
+  RecordBatch batch(StreamName("fuzz"), ShardId("shardId-000000000003"), ShardUid(3));
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   for (uint64_t offset = 1; offset <= 16; ++offset) {
     const size_t nl = rest.find('\n');

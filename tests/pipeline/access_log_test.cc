@@ -24,8 +24,8 @@ class AccessLogTest : public ::testing::Test {
  protected:
   // A fresh batch; earlier ones (and references into them) stay valid until the test ends.
   RecordBatch& NewBatch() {
-    return *batches_.emplace_back(
-        std::make_unique<RecordBatch>(StreamName("web"), ShardId("shardId-000000000000"), 3));
+    return *batches_.emplace_back(std::make_unique<RecordBatch>(
+        StreamName("web"), ShardId("shardId-000000000000"), ShardUid(3)));
   }
 
   // Adds one record per line to a fresh batch, runs the processor and returns the records.

@@ -147,7 +147,7 @@ TEST(BackupWriterTest, WritesFirehoseProcessingFailedAndFailedDocumentRecords) {
   auto backup = BackupWriter::Open(o, "pipe", "file");
   ASSERT_TRUE(backup.ok()) << backup.status().ToString();
 
-  RecordBatch batch(StreamName("logs"), ShardId("shardId-000000000002"), 3);
+  RecordBatch batch(StreamName("logs"), ShardId("shardId-000000000002"), ShardUid(3));
   PipelineRecord& r = batch.Add(Offset(9), 1'700'000'000'000, "pk", "raw \xff bytes");
   RecordBatch::Fail(r, "AccessLog.ParseFailed", "no timestamp");
   (*backup)->AddProcessingFailed(batch, r, 1'700'000'000'500);
@@ -188,7 +188,8 @@ TEST(BackupWriterTest, WritesFirehoseProcessingFailedAndFailedDocumentRecords) {
 }
 
 std::unique_ptr<RecordBatch> BatchOf(int records, size_t bytes_each) {
-  auto b = std::make_unique<RecordBatch>(StreamName("s"), ShardId("shardId-000000000000"), 1);
+  auto b =
+      std::make_unique<RecordBatch>(StreamName("s"), ShardId("shardId-000000000000"), ShardUid(1));
   const std::string data(bytes_each, 'x');
   for (int i = 0; i < records; ++i)
     b->Add(Offset(i + 1), 0, "k", data);

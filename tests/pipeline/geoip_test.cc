@@ -48,7 +48,7 @@ class GeoIpTest : public ::testing::Test {
 };
 
 RecordBatch MakeBatch() {
-  return RecordBatch(StreamName("logs"), ShardId("shardId-000000000000"), 1);
+  return RecordBatch(StreamName("logs"), ShardId("shardId-000000000000"), ShardUid(1));
 }
 
 // Runs `processor` over one record and returns it serialized.

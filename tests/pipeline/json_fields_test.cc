@@ -16,7 +16,8 @@ constexpr uint64_t kShardUid = 9;
 
 class JsonFieldsTest : public ::testing::Test {
  protected:
-  JsonFieldsTest() : batch_(StreamName("clicks"), ShardId("shardId-000000000002"), kShardUid) {}
+  JsonFieldsTest()
+      : batch_(StreamName("clicks"), ShardId("shardId-000000000002"), ShardUid(kShardUid)) {}
 
   PipelineRecord& Add(std::string_view data, int64_t arrival_ms = 1767225600123) {
     return batch_.Add(Offset(batch_.records().size() + 1), arrival_ms, "user-17", data);

@@ -29,8 +29,8 @@ const std::string kPython =
     ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 
 std::unique_ptr<RecordBatch> MakeBatch() {
-  auto batch =
-      std::make_unique<RecordBatch>(StreamName("orders"), ShardId("shardId-000000000000"), 7);
+  auto batch = std::make_unique<RecordBatch>(StreamName("orders"), ShardId("shardId-000000000000"),
+                                             ShardUid(7));
   batch->Add(Offset(1), 1'700'000'000'000, "key", "hello");
   return batch;
 }

@@ -41,7 +41,7 @@ constexpr uint64_t kShardUid = 7;
 
 std::unique_ptr<RecordBatch> MakeBatch(const std::vector<std::string>& data) {
   auto batch = std::make_unique<RecordBatch>(StreamName("orders"), ShardId("shardId-000000000003"),
-                                             kShardUid);
+                                             ShardUid(kShardUid));
   for (size_t i = 0; i < data.size(); ++i) {
     batch->Add(Offset(i + 1), 1'700'000'000'000 + static_cast<int64_t>(i),
                "key-" + std::to_string(i), data[i]);

@@ -425,7 +425,7 @@ TEST_F(PipelineTest, ResetAtSequenceNumberRewindsOnlyThatShard) {
   storage::StreamPosition reset;
   reset.type = storage::StartingPosition::kAtSequenceNumber;
   // Offsets start at 1: offset 61 holds line ok-60.
-  reset.sequence_number = EncodeSequenceNumber({info->shards[0].uid, 61}).get();
+  reset.sequence_number = SequenceNumberOf(info->shards[0].uid, Offset(61)).get();
   ASSERT_TRUE(p->Reset(reset).ok());
   ASSERT_TRUE(WaitCaughtUp(*p));
   const auto delivered = Delivered();

@@ -11,7 +11,7 @@ namespace tideline::pipeline {
 namespace {
 
 RecordBatch MakeBatch() {
-  return RecordBatch(StreamName("logs"), ShardId("shardId-000000000001"), 7);
+  return RecordBatch(StreamName("logs"), ShardId("shardId-000000000001"), ShardUid(7));
 }
 
 TEST(RecordBatchTest, AddCopiesBytesSoTheCallersBufferMayChange) {

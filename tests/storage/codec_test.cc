@@ -60,6 +60,15 @@ TEST(SequenceNumber, RejectsMalformed) {
 }
 
 // Expected values from Python: int(hashlib.md5(key).hexdigest(), 16).
+TEST(SequenceNumber, ShardUidAndOffsetAreTheOnlyWayInAndOut) {
+  const SequenceNumber seq = SequenceNumberOf(ShardUid(7), Offset(42));
+  EXPECT_EQ(seq, EncodeSequenceNumber({7, 42}));
+  EXPECT_EQ(OffsetInShard(ShardUid(7), seq.get()), Offset(42));
+  EXPECT_EQ(OffsetInShard(ShardUid(8), seq.get()), std::nullopt);  // another shard's
+  EXPECT_EQ(OffsetInShard(ShardUid(7), "42"), std::nullopt);       // not one of ours
+  EXPECT_EQ(OffsetInShard(ShardUid(7), ""), std::nullopt);
+}
+
 TEST(HashKey, Md5MatchesKnownVectors) {
   const std::pair<const char*, const char*> vectors[] = {
       {"", "281949768489412648962353822266799178366"},

@@ -82,7 +82,7 @@ TYPED_TEST(StoreContract, ConcurrentAppendsAreAckedOnceDenseAndOrdered) {
     const std::string id = "shardId-00000000000" + std::to_string(shard);
     auto records = this->ReadAll("s", id);
     auto info = this->store_->DescribeStream(StreamName("s"));
-    const uint64_t uid = info->shards[shard].uid;
+    const uint64_t uid = info->shards[shard].uid.get();
     std::map<int, int> last_n_of_thread;
     for (size_t i = 0; i < records.size(); ++i) {
       EXPECT_EQ(records[i].first, i + 1) << "offsets must be dense from 1";

@@ -40,7 +40,7 @@ class ModelRun {
     ASSERT_TRUE(store_->CreateStream(StreamName("m"), kShards).ok());
     auto info = store_->DescribeStream(StreamName("m"));
     for (int i = 0; i < kShards; ++i)
-      shards_[i].uid = info->shards[i].uid;
+      shards_[i].uid = info->shards[i].uid.get();
     for (int step = 0; step < 150; ++step) {
       const auto op = rng() % 100;
       if (op < 55) {

@@ -163,11 +163,11 @@ TEST(CrashRecovery, SigkillDuringAppendsLosesNoAcknowledgedRecord) {
     uint64_t expect = 1;
     Offset next(1);
     for (;;) {
-      auto r = (*store)->Read(
-          StreamName("crash"), shard.id, next, ReadLimits{}, [&](const RecordView& v) {
-            EXPECT_EQ(v.offset.get(), expect++) << "gap after recovery";
-            stored.insert(EncodeSequenceNumber({shard.uid, v.offset.get()}).get());
-          });
+      auto r = (*store)->Read(StreamName("crash"), shard.id, next, ReadLimits{},
+                              [&](const RecordView& v) {
+                                EXPECT_EQ(v.offset.get(), expect++) << "gap after recovery";
+                                stored.insert(SequenceNumberOf(shard.uid, v.offset).get());
+                              });
       ASSERT_TRUE(r.ok());
       if (r->records == 0) break;
       next = r->next;

@@ -61,7 +61,7 @@ TYPED_TEST(StoreContract, FullyTrimmedShardKeepsCountingOffsets) {
   auto acked = this->Put("s", {"d"});
   EXPECT_EQ(DecodeSequenceNumber(acked[0].sequence_number.get())->offset, 4u);
   // An old sequence number still resolves (it was issued) and lands on the horizon.
-  auto old = EncodeSequenceNumber({info->shards[0].uid, 2});
+  auto old = SequenceNumberOf(info->shards[0].uid, Offset(2));
   EXPECT_EQ(this->store_
                 ->ResolvePosition(StreamName("s"), kShard0,
                                   {StartingPosition::kAtSequenceNumber, old.get(), 0})

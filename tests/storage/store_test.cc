@@ -70,7 +70,7 @@ TYPED_TEST(StoreContract, ListAndDescribeStreams) {
   EXPECT_EQ(info->retention_hours, 24);
   auto start = DecodeSequenceNumber(info->shards[1].starting_sequence_number.get());
   ASSERT_TRUE(start);
-  EXPECT_EQ(start->shard_uid, info->shards[1].uid);
+  EXPECT_EQ(start->shard_uid, info->shards[1].uid.get());
   EXPECT_EQ(start->offset, 1u);
   EXPECT_EQ(this->store_->DescribeStream(StreamName("zz")).status().code(), StatusCode::kNotFound);
 }
@@ -209,7 +209,7 @@ TYPED_TEST(StoreContract, ResolvesEveryStartingPosition) {
   EXPECT_EQ(resolve(StartingPosition::kAtTimestamp, "", t0 + 1500)->get(), 4u);
   EXPECT_EQ(resolve(StartingPosition::kAtTimestamp, "", t0 + 999'999)->get(), 5u);
   auto info = this->store_->DescribeStream(s);
-  const uint64_t uid = info->shards[0].uid;
+  const uint64_t uid = info->shards[0].uid.get();
   EXPECT_EQ(
       resolve(StartingPosition::kAfterSequenceNumber, EncodeSequenceNumber({uid, 0}).get())->get(),
       1u);

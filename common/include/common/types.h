@@ -50,6 +50,10 @@ class StreamName : public NamedType<std::string, struct StreamNameTag> {
 using ShardId = NamedType<std::string, struct ShardIdTag>;
 // Position of a record within its shard: dense, starting at 1. 0 means "before the first record".
 using Offset = NamedType<uint64_t, struct OffsetTag>;
+// A shard's store-internal number, unique in the data directory and never reused (a stream
+// deleted and created again gets new ones). Sequence numbers are made from it and an Offset
+// (storage/sequence_number.h).
+using ShardUid = NamedType<uint64_t, struct ShardUidTag>;
 // Decimal sequence number string as Kinesis clients see it (see sequence_number.h).
 using SequenceNumber = NamedType<std::string, struct SequenceNumberTag>;
 

@@ -68,7 +68,7 @@ class RecordBatch {
  public:
   // Record data parsed by Json() may nest at most `max_document_depth` levels (see
   // PipelineOptions::max_document_depth).
-  RecordBatch(StreamName stream, ShardId shard, uint64_t shard_uid,
+  RecordBatch(StreamName stream, ShardId shard, ShardUid shard_uid,
               uint32_t max_document_depth = kDefaultMaxDocumentDepth);
   ~RecordBatch();
   RecordBatch(const RecordBatch&) = delete;
@@ -77,7 +77,7 @@ class RecordBatch {
   const StreamName& stream() const { return stream_; }
   const ShardId& shard() const { return shard_; }
   // The shard's uid, from which sequence numbers are derived.
-  uint64_t shard_uid() const { return shard_uid_; }
+  ShardUid shard_uid() const { return shard_uid_; }
 
   std::vector<PipelineRecord>& records() { return records_; }
   const std::vector<PipelineRecord>& records() const { return records_; }
@@ -139,7 +139,7 @@ class RecordBatch {
  private:
   StreamName stream_;
   ShardId shard_;
-  uint64_t shard_uid_;
+  ShardUid shard_uid_;
   std::vector<PipelineRecord> records_;
   // Stable storage: blocks of kPoolBlockBytes from the pool, filled in order, and values too
   // large for a block (or handed over as strings) on their own.

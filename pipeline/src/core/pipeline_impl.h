@@ -84,7 +84,7 @@ class PipelineImpl final : public Pipeline {
  private:
   struct ShardSource {
     ShardId shard;
-    uint64_t uid = 0;
+    ShardUid uid{0};
     ShardStats* stats = nullptr;
   };
 

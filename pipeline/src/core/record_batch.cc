@@ -28,7 +28,7 @@ std::string_view RecordResultName(RecordResult result) {
 // The JSON pool's chunks carry a small header; sized so that header + chunk fit a pool block.
 constexpr size_t kJsonChunkBytes = kPoolBlockBytes - 64;
 
-RecordBatch::RecordBatch(StreamName stream, ShardId shard, uint64_t shard_uid,
+RecordBatch::RecordBatch(StreamName stream, ShardId shard, ShardUid shard_uid,
                          uint32_t max_document_depth)
     : stream_(std::move(stream)),
       shard_(std::move(shard)),
@@ -145,7 +145,7 @@ void RecordBatch::Fail(PipelineRecord& record, std::string code, std::string mes
 }
 
 SequenceNumber RecordBatch::SequenceNumberOf(const PipelineRecord& record) const {
-  return EncodeSequenceNumber({shard_uid_, record.offset.get()});
+  return tideline::SequenceNumberOf(shard_uid_, record.offset);
 }
 
 void RecordBatch::Seal() {

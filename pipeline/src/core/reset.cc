@@ -10,23 +10,21 @@ Result<std::vector<storage::Store::ShardCheckpoint>> PipelineImpl::ResetCheckpoi
   const StreamName& stream = options_.source.stream;
   auto info = store_.DescribeStream(stream);
   if (!info.ok()) return info.status();
-  std::optional<SequencePosition> target;
   const bool by_sequence_number = position.type == storage::StartingPosition::kAtSequenceNumber ||
                                   position.type == storage::StartingPosition::kAfterSequenceNumber;
   if (by_sequence_number) {
-    target = DecodeSequenceNumber(position.sequence_number);
-    if (!target) {
+    if (!DecodeSequenceNumber(position.sequence_number)) {
       return Status::InvalidArgument("'" + position.sequence_number + "' is not a sequence number");
     }
   }
   std::vector<storage::Store::ShardCheckpoint> out;
   for (const storage::ShardInfo& shard : info->shards) {
     // Only the shard a sequence number belongs to moves.
-    if (by_sequence_number && target->shard_uid != shard.uid) continue;
+    if (by_sequence_number && !OffsetInShard(shard.uid, position.sequence_number)) continue;
     auto offset = store_.ResolvePosition(stream, shard.id, position);
     if (!offset.ok()) return offset.status();
     // A checkpoint names the last record handled: the one before the position.
-    out.push_back({shard.id, EncodeSequenceNumber({shard.uid, offset->get() - 1})});
+    out.push_back({shard.id, SequenceNumberOf(shard.uid, Offset(offset->get() - 1))});
   }
   if (out.empty()) {
     return Status::InvalidArgument("sequence number " + position.sequence_number +

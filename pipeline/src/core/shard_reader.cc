@@ -17,8 +17,7 @@ Result<uint64_t> PipelineImpl::ResumeOffset(const ShardSource& source) {
   if (cp.ok()) {
     // A checkpoint of an earlier stream of the same name (deleted, then created again) names
     // another shard uid: it does not apply.
-    auto pos = DecodeSequenceNumber(cp->sequence_number.get());
-    if (pos && pos->shard_uid == source.uid) return cp->offset.get() + 1;
+    if (OffsetInShard(source.uid, cp->sequence_number.get())) return cp->offset.get() + 1;
     log_->warn("pipeline {}: ignoring checkpoint {} of an earlier {}", options_.name,
                cp->sequence_number.get(), stream.get());
   } else if (cp.status().code() != StatusCode::kNotFound) {
@@ -27,8 +26,8 @@ Result<uint64_t> PipelineImpl::ResumeOffset(const ShardSource& source) {
   auto start = store_.ResolvePosition(stream, source.shard, options_.source.start);
   if (!start.ok()) return start.status();
   // Written at once so that LATEST / AT_TIMESTAMP mean the same position after a restart.
-  const storage::Store::ShardCheckpoint first{source.shard,
-                                              EncodeSequenceNumber({source.uid, start->get() - 1})};
+  const storage::Store::ShardCheckpoint first{
+      source.shard, SequenceNumberOf(source.uid, Offset(start->get() - 1))};
   TL_RETURN_IF_ERROR(store_.SetCheckpoints(options_.name, stream, std::span(&first, 1)));
   log_->info("pipeline {}: {} starts at offset {}", options_.name, source.shard.get(),
              start->get());

@@ -30,4 +30,11 @@ SequenceNumber EncodeSequenceNumber(SequencePosition pos);
 // out of range). Whether the shard exists is the caller's question.
 std::optional<SequencePosition> DecodeSequenceNumber(std::string_view s);
 
+// The sequence number of record `offset` of shard `shard`: how code outside the store names a
+// record (a checkpoint, a GetRecords answer). ShardInfo carries the uid.
+SequenceNumber SequenceNumberOf(ShardUid shard, Offset offset);
+// The offset `sequence_number` names when it is one of shard `shard`'s; nullopt when it is
+// malformed or belongs to another shard (or an earlier stream of the same name).
+std::optional<Offset> OffsetInShard(ShardUid shard, std::string_view sequence_number);
+
 }  // namespace tideline

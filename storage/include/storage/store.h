@@ -29,7 +29,8 @@ inline constexpr int kMaxRetentionHours = 8760;
 
 struct ShardInfo {
   ShardId id;
-  uint64_t uid = 0;
+  // Sequence numbers of this shard: SequenceNumberOf(uid, offset), OffsetInShard(uid, seq).
+  ShardUid uid{0};
   HashKeyRange hash_range{};
   // Sequence number of offset 1 (what DescribeStream reports as StartingSequenceNumber).
   SequenceNumber starting_sequence_number;
