@@ -32,4 +32,15 @@ Result<StreamName> StreamName::Parse(std::string_view name) {
   return StreamName(std::string(name));
 }
 
+Status CheckpointOwner::Validate() const {
+  const std::string& name = get();
+  if (name.empty() || name.size() > 256) {
+    return Status::InvalidArgument("application name must be 1..256 characters");
+  }
+  if (name.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("application name must not contain NUL");
+  }
+  return Status::Ok();
+}
+
 }  // namespace tideline

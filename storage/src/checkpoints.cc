@@ -5,19 +5,7 @@
 #include "store_impl.h"
 
 namespace tideline::storage {
-namespace {
-
-Status ValidateApplication(std::string_view application) {
-  if (application.empty() || application.size() > 256) {
-    return Status::InvalidArgument("application name must be 1..256 characters");
-  }
-  if (application.find('\0') != std::string_view::npos) {
-    return Status::InvalidArgument("application name must not contain NUL");
-  }
-  return Status::Ok();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Status StoreImpl::WriteCheckpoint(std::string_view application, StreamState& stream,
                                   const ShardState& shard, uint64_t offset) {
@@ -52,15 +40,16 @@ Result<uint64_t> StoreImpl::CheckpointOffset(const ShardState& shard,
   return pos->offset;
 }
 
-Status StoreImpl::SetCheckpoint(std::string_view application, const StreamName& stream,
+Status StoreImpl::SetCheckpoint(const CheckpointOwner& owner, const StreamName& stream,
                                 const ShardId& shard_id, const SequenceNumber& sequence_number) {
   const ShardCheckpoint one{shard_id, sequence_number};
-  return SetCheckpoints(application, stream, std::span(&one, 1));
+  return SetCheckpoints(owner, stream, std::span(&one, 1));
 }
 
-Status StoreImpl::SetCheckpoints(std::string_view application, const StreamName& stream,
+Status StoreImpl::SetCheckpoints(const CheckpointOwner& owner, const StreamName& stream,
                                  std::span<const ShardCheckpoint> checkpoints) {
-  TL_RETURN_IF_ERROR(ValidateApplication(application));
+  const std::string_view application = owner.get();
+  TL_RETURN_IF_ERROR(owner.Validate());
   std::shared_ptr<StreamState> holder;
   rocksdb::WriteBatch batch;
   const int64_t now = NowMs();
@@ -84,9 +73,10 @@ Status StoreImpl::SetCheckpoints(std::string_view application, const StreamName&
   return FromRocks(db_->Write(SyncWrite(), &batch), "writing checkpoints");
 }
 
-Status StoreImpl::SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
+Status StoreImpl::SetCheckpointAtTimestamp(const CheckpointOwner& owner, const StreamName& stream,
                                            const ShardId& shard_id, int64_t timestamp_ms) {
-  TL_RETURN_IF_ERROR(ValidateApplication(application));
+  const std::string_view application = owner.get();
+  TL_RETURN_IF_ERROR(owner.Validate());
   std::shared_ptr<StreamState> holder;
   auto found = FindShard(stream, shard_id, &holder);
   if (!found.ok()) return found.status();
@@ -104,7 +94,7 @@ Result<Checkpoint> ToCheckpoint(std::string_view key, std::string_view value) {
     return Status::Corruption("checkpoint does not decode");
   }
   Checkpoint out;
-  out.application = std::string(parts->application);
+  out.application = CheckpointOwner(parts->application);
   out.stream = StreamName(std::string(parts->stream));
   out.shard = ShardId(std::string(parts->shard_id));
   out.sequence_number = SequenceNumber(cp.sequence_number());
@@ -115,8 +105,9 @@ Result<Checkpoint> ToCheckpoint(std::string_view key, std::string_view value) {
 
 }  // namespace
 
-Result<Checkpoint> StoreImpl::GetCheckpoint(std::string_view application, const StreamName& stream,
+Result<Checkpoint> StoreImpl::GetCheckpoint(const CheckpointOwner& owner, const StreamName& stream,
                                             const ShardId& shard) const {
+  const std::string_view application = owner.get();
   const std::string key = keys::CheckpointKey(application, stream.get(), shard.get());
   rocksdb::PinnableSlice value;
   auto s = db_->Get({}, checkpoints_cf_, key, &value);
@@ -128,7 +119,8 @@ Result<Checkpoint> StoreImpl::GetCheckpoint(std::string_view application, const 
   return ToCheckpoint(key, value.ToStringView());
 }
 
-std::vector<Checkpoint> StoreImpl::ListCheckpoints(std::string_view application) const {
+std::vector<Checkpoint> StoreImpl::ListCheckpoints(const CheckpointOwner& owner) const {
+  const std::string_view application = owner.get();
   std::vector<Checkpoint> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, checkpoints_cf_));
   std::string prefix;

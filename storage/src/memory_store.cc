@@ -60,16 +60,6 @@ struct MemStream {
   bool deleted = false;
 };
 
-Status ValidateApplication(std::string_view application) {
-  if (application.empty() || application.size() > 256) {
-    return Status::InvalidArgument("application name must be 1..256 characters");
-  }
-  if (application.find('\0') != std::string_view::npos) {
-    return Status::InvalidArgument("application name must not contain NUL");
-  }
-  return Status::Ok();
-}
-
 class MemoryStore final : public Store {
  public:
   MemoryStore(const StoreOptions& options, const StoreHooks& hooks)
@@ -356,15 +346,16 @@ class MemoryStore final : public Store {
   }
 
   // ---- Checkpoints.
-  Status SetCheckpoint(std::string_view application, const StreamName& stream, const ShardId& shard,
+  Status SetCheckpoint(const CheckpointOwner& owner, const StreamName& stream, const ShardId& shard,
                        const SequenceNumber& sequence_number) override {
     const ShardCheckpoint one{shard, sequence_number};
-    return SetCheckpoints(application, stream, std::span(&one, 1));
+    return SetCheckpoints(owner, stream, std::span(&one, 1));
   }
 
-  Status SetCheckpoints(std::string_view application, const StreamName& stream,
+  Status SetCheckpoints(const CheckpointOwner& owner, const StreamName& stream,
                         std::span<const ShardCheckpoint> checkpoints) override {
-    TL_RETURN_IF_ERROR(ValidateApplication(application));
+    const std::string_view application = owner.get();
+    TL_RETURN_IF_ERROR(owner.Validate());
     const int64_t now = clock_.NowMs();
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<Checkpoint> out;
@@ -387,8 +378,8 @@ class MemoryStore final : public Store {
         return Status::InvalidArgument("sequence number " + c.sequence_number.get() +
                                        " was never issued in " + shard.id);
       }
-      out.push_back(Checkpoint{std::string(application), stream, c.shard, c.sequence_number,
-                               Offset(pos->offset), now});
+      out.push_back(
+          Checkpoint{owner, stream, c.shard, c.sequence_number, Offset(pos->offset), now});
     }
     for (Checkpoint& cp : out) {
       checkpoints_[keys::CheckpointKey(application, stream.get(), cp.shard.get())] = std::move(cp);
@@ -396,9 +387,10 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
-  Status SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
+  Status SetCheckpointAtTimestamp(const CheckpointOwner& owner, const StreamName& stream,
                                   const ShardId& shard_id, int64_t timestamp_ms) override {
-    TL_RETURN_IF_ERROR(ValidateApplication(application));
+    const std::string_view application = owner.get();
+    TL_RETURN_IF_ERROR(owner.Validate());
     const int64_t now = clock_.NowMs();
     std::lock_guard<std::mutex> lock(mu_);
     auto found = FindShard(stream, shard_id);
@@ -406,13 +398,13 @@ class MemoryStore final : public Store {
     const MemShard& shard = **found;
     const uint64_t offset = FirstOffsetAtOrAfter(shard, timestamp_ms) - 1;
     checkpoints_[keys::CheckpointKey(application, stream.get(), shard_id.get())] = Checkpoint{
-        std::string(application), stream, shard_id, EncodeSequenceNumber({shard.uid, offset}),
-        Offset(offset),           now};
+        owner, stream, shard_id, EncodeSequenceNumber({shard.uid, offset}), Offset(offset), now};
     return Status::Ok();
   }
 
-  Result<Checkpoint> GetCheckpoint(std::string_view application, const StreamName& stream,
+  Result<Checkpoint> GetCheckpoint(const CheckpointOwner& owner, const StreamName& stream,
                                    const ShardId& shard) const override {
+    const std::string_view application = owner.get();
     std::lock_guard<std::mutex> lock(mu_);
     auto it = checkpoints_.find(keys::CheckpointKey(application, stream.get(), shard.get()));
     if (it == checkpoints_.end()) {
@@ -422,7 +414,8 @@ class MemoryStore final : public Store {
     return it->second;
   }
 
-  std::vector<Checkpoint> ListCheckpoints(std::string_view application) const override {
+  std::vector<Checkpoint> ListCheckpoints(const CheckpointOwner& owner) const override {
+    const std::string_view application = owner.get();
     std::string prefix;
     if (!application.empty()) {
       prefix.assign(application);

@@ -101,15 +101,15 @@ class StoreImpl final : public Store {
 
   Result<uint64_t> TrimExpired() override;
 
-  Status SetCheckpoint(std::string_view application, const StreamName& stream, const ShardId& shard,
+  Status SetCheckpoint(const CheckpointOwner& owner, const StreamName& stream, const ShardId& shard,
                        const SequenceNumber& sequence_number) override;
-  Status SetCheckpoints(std::string_view application, const StreamName& stream,
+  Status SetCheckpoints(const CheckpointOwner& owner, const StreamName& stream,
                         std::span<const ShardCheckpoint> checkpoints) override;
-  Status SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
+  Status SetCheckpointAtTimestamp(const CheckpointOwner& owner, const StreamName& stream,
                                   const ShardId& shard, int64_t timestamp_ms) override;
-  Result<Checkpoint> GetCheckpoint(std::string_view application, const StreamName& stream,
+  Result<Checkpoint> GetCheckpoint(const CheckpointOwner& owner, const StreamName& stream,
                                    const ShardId& shard) const override;
-  std::vector<Checkpoint> ListCheckpoints(std::string_view application) const override;
+  std::vector<Checkpoint> ListCheckpoints(const CheckpointOwner& owner) const override;
 
   const std::string& IteratorSecret() const override { return secret_; }
   Status Health() const override;

@@ -180,23 +180,23 @@ class ReadFaultStore final : public storage::Store {
   }
   void WakeWaiters() const override { inner_.WakeWaiters(); }
   Result<uint64_t> TrimExpired() override { return inner_.TrimExpired(); }
-  Status SetCheckpoint(std::string_view app, const StreamName& stream, const ShardId& shard,
+  Status SetCheckpoint(const CheckpointOwner& app, const StreamName& stream, const ShardId& shard,
                        const SequenceNumber& seq) override {
     return inner_.SetCheckpoint(app, stream, shard, seq);
   }
-  Status SetCheckpoints(std::string_view app, const StreamName& stream,
+  Status SetCheckpoints(const CheckpointOwner& app, const StreamName& stream,
                         std::span<const ShardCheckpoint> checkpoints) override {
     return inner_.SetCheckpoints(app, stream, checkpoints);
   }
-  Status SetCheckpointAtTimestamp(std::string_view app, const StreamName& stream,
+  Status SetCheckpointAtTimestamp(const CheckpointOwner& app, const StreamName& stream,
                                   const ShardId& shard, int64_t timestamp_ms) override {
     return inner_.SetCheckpointAtTimestamp(app, stream, shard, timestamp_ms);
   }
-  Result<storage::Checkpoint> GetCheckpoint(std::string_view app, const StreamName& stream,
+  Result<storage::Checkpoint> GetCheckpoint(const CheckpointOwner& app, const StreamName& stream,
                                             const ShardId& shard) const override {
     return inner_.GetCheckpoint(app, stream, shard);
   }
-  std::vector<storage::Checkpoint> ListCheckpoints(std::string_view app) const override {
+  std::vector<storage::Checkpoint> ListCheckpoints(const CheckpointOwner& app) const override {
     return inner_.ListCheckpoints(app);
   }
   const std::string& IteratorSecret() const override { return inner_.IteratorSecret(); }
@@ -296,7 +296,7 @@ class PipelineTest : public ::testing::Test {
           auto info = store_->DescribeStream(StreamName("logs"));
           if (!info.ok()) return false;
           for (const auto& shard : info->shards) {
-            auto cp = store_->GetCheckpoint("pipe", StreamName("logs"), shard.id);
+            auto cp = store_->GetCheckpoint(CheckpointOwner("pipe"), StreamName("logs"), shard.id);
             if (!cp.ok() || cp->offset.get() != shard.last_offset.get()) return false;
           }
           return p.GetStatus().state == PipelineState::kRunning;
@@ -617,7 +617,8 @@ TEST_F(PipelineTest, UnwritableBackupStopsCheckpointsUntilItCanBeWritten) {
   Append({"ok-1", "fail-1", "ok-2"});
   ASSERT_TRUE(PollUntil([&] { return p->GetStatus().state == PipelineState::kStalled; }));
   EXPECT_NE(p->GetStatus().message.find("backup"), std::string::npos);
-  auto cp = store_->GetCheckpoint("pipe", StreamName("logs"), ShardId("shardId-000000000000"));
+  auto cp = store_->GetCheckpoint(CheckpointOwner("pipe"), StreamName("logs"),
+                                  ShardId("shardId-000000000000"));
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->offset.get(), 0u) << "no checkpoint may pass an unbacked-up failure";
   fs::remove(pf);
@@ -635,7 +636,7 @@ TEST_F(PipelineTest, ResetDropsWhatWasBufferedOrInDeliveryBeforeIt) {
   reset.type = storage::StartingPosition::kTrimHorizon;
   ASSERT_TRUE(p->Reset(reset).ok());
   const ShardId shard("shardId-000000000000");
-  auto cp = store_->GetCheckpoint("pipe", StreamName("logs"), shard);
+  auto cp = store_->GetCheckpoint(CheckpointOwner("pipe"), StreamName("logs"), shard);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->offset.get(), 0u);
 
@@ -647,7 +648,7 @@ TEST_F(PipelineTest, ResetDropsWhatWasBufferedOrInDeliveryBeforeIt) {
   EXPECT_EQ(first->front(), 1u);
   for (size_t i = 1; i < first->size(); ++i)
     EXPECT_EQ((*first)[i], (*first)[i - 1] + 1);
-  cp = store_->GetCheckpoint("pipe", StreamName("logs"), shard);
+  cp = store_->GetCheckpoint(CheckpointOwner("pipe"), StreamName("logs"), shard);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->offset.get(), 0u) << "nothing read before the reset may move the checkpoint";
 

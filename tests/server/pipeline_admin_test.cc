@@ -67,17 +67,17 @@ TEST_F(PipelineAdminTest, TrimHorizonMovesEveryShardBeforeTheFirstRecord) {
   d.Parse(r.body.c_str());
   ASSERT_TRUE(d.IsObject()) << r.body;
   EXPECT_EQ(std::string(d["pipelines"][0]["name"].GetString()), "web");
-  for (const auto& cp : store_->ListCheckpoints("web")) {
+  for (const auto& cp : store_->ListCheckpoints(CheckpointOwner("web"))) {
     EXPECT_EQ(cp.offset.get(), 0u) << cp.shard.get();  // the next read is offset 1
   }
-  EXPECT_EQ(store_->ListCheckpoints("web").size(), 2u);
+  EXPECT_EQ(store_->ListCheckpoints(CheckpointOwner("web")).size(), 2u);
 }
 
 TEST_F(PipelineAdminTest, LatestAndAfterSequenceNumberUseTheSameVocabularyAsIterators) {
   // LATEST: every shard's next read is past its last record.
   ASSERT_EQ(Reset("web", R"({"position":"LATEST"})").status, 200u);
   uint64_t total = 0;
-  for (const storage::Checkpoint& cp : store_->ListCheckpoints("web")) {
+  for (const storage::Checkpoint& cp : store_->ListCheckpoints(CheckpointOwner("web"))) {
     auto info = store_->DescribeStream(StreamName("logs"));
     ASSERT_TRUE(info.ok());
     for (const storage::ShardInfo& shard : info->shards) {
@@ -98,7 +98,7 @@ TEST_F(PipelineAdminTest, LatestAndAfterSequenceNumberUseTheSameVocabularyAsIter
   const ApiResponse r =
       Reset("web", R"({"position":"AFTER_SEQUENCE_NUMBER","sequenceNumber":")" + first + R"("})");
   ASSERT_EQ(r.status, 200u) << r.body;
-  auto cp = store_->GetCheckpoint("web", StreamName("logs"), shard);
+  auto cp = store_->GetCheckpoint(CheckpointOwner("web"), StreamName("logs"), shard);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->sequence_number.get(), first);  // handled up to it: the next read is "b"
   EXPECT_EQ(Reset("web", R"({"position":"AFTER_SEQUENCE_NUMBER"})").error_type,

@@ -115,9 +115,10 @@ class ModelRun {
     const uint64_t offset = 1 + rng() % shard.last;  // any issued offset, trimmed or not
     const ShardId id(keys_[index]);
     const std::string app = rng() % 2 ? "app1" : "app2";
-    ASSERT_TRUE(
-        store_->SetCheckpoint(app, StreamName("m"), id, EncodeSequenceNumber({shard.uid, offset}))
-            .ok());
+    ASSERT_TRUE(store_
+                    ->SetCheckpoint(CheckpointOwner(app), StreamName("m"), id,
+                                    EncodeSequenceNumber({shard.uid, offset}))
+                    .ok());
     checkpoints_[{app, index}] = offset;
   }
 
@@ -147,11 +148,12 @@ class ModelRun {
       }
     }
     for (const auto& [key, offset] : checkpoints_) {
-      auto cp = store_->GetCheckpoint(key.first, StreamName("m"), ShardId(keys_[key.second]));
+      auto cp = store_->GetCheckpoint(CheckpointOwner(key.first), StreamName("m"),
+                                      ShardId(keys_[key.second]));
       ASSERT_TRUE(cp.ok());
       EXPECT_EQ(cp->offset.get(), offset);
     }
-    EXPECT_EQ(store_->ListCheckpoints("").size(), checkpoints_.size());
+    EXPECT_EQ(store_->ListCheckpoints(CheckpointOwner("")).size(), checkpoints_.size());
   }
 
   testing::TestStore store_;

@@ -73,51 +73,64 @@ TYPED_TEST(StoreContract, CheckpointsSetGetListAndKeep) {
   ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 2).ok());
   auto acked = this->Put("s", {"a", "a", "a"});  // all on shard 0
   ASSERT_EQ(acked[0].shard_id, kShard0);
-  EXPECT_EQ(this->store_->GetCheckpoint("app", StreamName("s"), kShard0).status().code(),
-            StatusCode::kNotFound);
-  ASSERT_TRUE(
-      this->store_->SetCheckpoint("app", StreamName("s"), kShard0, acked[1].sequence_number).ok());
-  ASSERT_TRUE(
-      this->store_->SetCheckpoint("other", StreamName("s"), kShard0, acked[2].sequence_number)
-          .ok());
-  auto cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
+  EXPECT_EQ(
+      this->store_->GetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0).status().code(),
+      StatusCode::kNotFound);
+  ASSERT_TRUE(this->store_
+                  ->SetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0,
+                                  acked[1].sequence_number)
+                  .ok());
+  ASSERT_TRUE(this->store_
+                  ->SetCheckpoint(CheckpointOwner("other"), StreamName("s"), kShard0,
+                                  acked[2].sequence_number)
+                  .ok());
+  auto cp = this->store_->GetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->offset.get(), 2u);
   EXPECT_EQ(cp->sequence_number, acked[1].sequence_number);
   EXPECT_EQ(cp->updated_ms, this->clock_.NowMs());
-  EXPECT_EQ(this->store_->ListCheckpoints("").size(), 2u);
-  auto mine = this->store_->ListCheckpoints("app");
+  EXPECT_EQ(this->store_->ListCheckpoints(CheckpointOwner("")).size(), 2u);
+  auto mine = this->store_->ListCheckpoints(CheckpointOwner("app"));
   ASSERT_EQ(mine.size(), 1u);
   EXPECT_EQ(mine[0].shard, kShard0);
   EXPECT_EQ(mine[0].stream.get(), "s");
   this->ReopenIfDurable();
-  cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
+  cp = this->store_->GetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0);
   ASSERT_TRUE(cp.ok());
   EXPECT_EQ(cp->offset.get(), 2u);
-  EXPECT_EQ(this->store_->ListCheckpoints("ap").size(), 0u) << "prefix of a name must not match";
+  EXPECT_EQ(this->store_->ListCheckpoints(CheckpointOwner("ap")).size(), 0u)
+      << "prefix of a name must not match";
 }
 
 TYPED_TEST(StoreContract, SetCheckpointRejectsForeignAndUnissuedSequenceNumbers) {
   ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 2).ok());
   auto acked = this->Put("s", {"a"});
   const auto pos = *DecodeSequenceNumber(acked[0].sequence_number.get());
-  EXPECT_EQ(
-      this->store_->SetCheckpoint("app", StreamName("s"), kShard1, acked[0].sequence_number).code(),
-      StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_
+                ->SetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard1,
+                                acked[0].sequence_number)
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_
+                ->SetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0,
+                                EncodeSequenceNumber({pos.shard_uid, 2}))
+                .code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(
       this->store_
-          ->SetCheckpoint("app", StreamName("s"), kShard0, EncodeSequenceNumber({pos.shard_uid, 2}))
+          ->SetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0, SequenceNumber("42"))
           .code(),
       StatusCode::kInvalidArgument);
   EXPECT_EQ(
-      this->store_->SetCheckpoint("app", StreamName("s"), kShard0, SequenceNumber("42")).code(),
+      this->store_
+          ->SetCheckpoint(CheckpointOwner(""), StreamName("s"), kShard0, acked[0].sequence_number)
+          .code(),
       StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      this->store_->SetCheckpoint("", StreamName("s"), kShard0, acked[0].sequence_number).code(),
-      StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      this->store_->SetCheckpoint("app", StreamName("x"), kShard0, acked[0].sequence_number).code(),
-      StatusCode::kNotFound);
+  EXPECT_EQ(this->store_
+                ->SetCheckpoint(CheckpointOwner("app"), StreamName("x"), kShard0,
+                                acked[0].sequence_number)
+                .code(),
+            StatusCode::kNotFound);
 }
 
 TYPED_TEST(StoreContract, SetCheckpointsWritesAllShardsOrNone) {
@@ -127,17 +140,20 @@ TYPED_TEST(StoreContract, SetCheckpointsWritesAllShardsOrNone) {
   ASSERT_EQ(b[0].shard_id, kShard1);
   const Store::ShardCheckpoint both[] = {{kShard0, a[0].sequence_number},
                                          {kShard1, b[0].sequence_number}};
-  ASSERT_TRUE(this->store_->SetCheckpoints("app", StreamName("s"), both).ok());
-  EXPECT_EQ(this->store_->ListCheckpoints("app").size(), 2u);
+  ASSERT_TRUE(this->store_->SetCheckpoints(CheckpointOwner("app"), StreamName("s"), both).ok());
+  EXPECT_EQ(this->store_->ListCheckpoints(CheckpointOwner("app")).size(), 2u);
   // One bad entry (shard 0's sequence number on shard 1) rejects the whole call.
   auto c = this->Put("s", {"c"}, "0");
   const Store::ShardCheckpoint bad[] = {{kShard0, c[0].sequence_number},
                                         {kShard1, c[0].sequence_number}};
-  EXPECT_EQ(this->store_->SetCheckpoints("app", StreamName("s"), bad).code(),
+  EXPECT_EQ(this->store_->SetCheckpoints(CheckpointOwner("app"), StreamName("s"), bad).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(this->store_->GetCheckpoint("app", StreamName("s"), kShard0)->offset.get(), 1u);
+  EXPECT_EQ(
+      this->store_->GetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0)->offset.get(),
+      1u);
   this->ReopenIfDurable();
-  EXPECT_EQ(this->store_->GetCheckpoint("app", StreamName("s"), kShard1)->sequence_number,
+  EXPECT_EQ(this->store_->GetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard1)
+                ->sequence_number,
             b[0].sequence_number);
 }
 
@@ -206,8 +222,10 @@ TYPED_TEST(StoreContract, CheckpointAtTimestampPointsJustBeforeFirstRecordAtOrAf
   this->clock_.StepWallMs(100);
   this->Put("s", {"c"});
   ASSERT_TRUE(
-      this->store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 + 50).ok());
-  auto cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
+      this->store_
+          ->SetCheckpointAtTimestamp(CheckpointOwner("app"), StreamName("s"), kShard0, t0 + 50)
+          .ok());
+  auto cp = this->store_->GetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0);
   EXPECT_EQ(cp->offset.get(), 2u);
   // Resuming after the checkpoint gives the first record at or after the timestamp.
   EXPECT_EQ(
@@ -216,8 +234,11 @@ TYPED_TEST(StoreContract, CheckpointAtTimestampPointsJustBeforeFirstRecordAtOrAf
                             {StartingPosition::kAfterSequenceNumber, cp->sequence_number.get(), 0})
           ->get(),
       3u);
-  ASSERT_TRUE(this->store_->SetCheckpointAtTimestamp("app", StreamName("s"), kShard0, t0 - 1).ok());
-  cp = this->store_->GetCheckpoint("app", StreamName("s"), kShard0);
+  ASSERT_TRUE(
+      this->store_
+          ->SetCheckpointAtTimestamp(CheckpointOwner("app"), StreamName("s"), kShard0, t0 - 1)
+          .ok());
+  cp = this->store_->GetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0);
   EXPECT_EQ(cp->offset.get(), 0u);
   EXPECT_EQ(
       this->store_

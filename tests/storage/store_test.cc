@@ -90,12 +90,14 @@ TYPED_TEST(StoreContract, RetentionHoursAreValidatedAndKept) {
 TYPED_TEST(StoreContract, DeleteStreamRemovesRecordsAndCheckpoints) {
   ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
   auto acked = this->Put("s", {"a", "b"});
-  ASSERT_TRUE(
-      this->store_->SetCheckpoint("app", StreamName("s"), kShard0, acked[1].sequence_number).ok());
+  ASSERT_TRUE(this->store_
+                  ->SetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0,
+                                  acked[1].sequence_number)
+                  .ok());
   ASSERT_TRUE(this->store_->DeleteStream(StreamName("s")).ok());
   EXPECT_EQ(this->store_->DeleteStream(StreamName("s")).code(), StatusCode::kNotFound);
   EXPECT_TRUE(this->store_->ListStreams("", 10).empty());
-  EXPECT_TRUE(this->store_->ListCheckpoints("").empty());
+  EXPECT_TRUE(this->store_->ListCheckpoints(CheckpointOwner("")).empty());
   auto r = this->store_->Append(StreamName("s"), std::vector<AppendRecord>{{"k", "", "v"}});
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   // A new stream with the same name starts empty.

@@ -119,8 +119,10 @@ TEST_F(WriteLimitsTest, AppendsAreRefusedBelowMinFreeAndAcceptedAgainWhenSpaceRe
   // Not sticky, not a health problem; reads and checkpoints go on.
   EXPECT_TRUE(store_->Health().ok());
   EXPECT_EQ(ReadAll("s", kShard0.get()).size(), 2u);
-  EXPECT_TRUE(
-      store_->SetCheckpoint("app", StreamName("s"), kShard0, acked[1].sequence_number).ok());
+  EXPECT_TRUE(store_
+                  ->SetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0,
+                                  acked[1].sequence_number)
+                  .ok());
   StoreStats stats = store_->Stats();
   EXPECT_TRUE(stats.low_disk);
   EXPECT_EQ(stats.disk_free_bytes, 120 * kMiB);
@@ -265,8 +267,10 @@ TEST_F(WriteLimitsTest, FailedWriteFailsEveryQueuedAndLaterAppendAndHealthReport
   EXPECT_NE(store_->Health().message().find("injected fsync failure"), std::string::npos);
   // Reads and checkpoints of what was acknowledged still work.
   EXPECT_EQ(ReadAll("s", kShard0.get()).size(), 1u);
-  EXPECT_TRUE(
-      store_->SetCheckpoint("app", StreamName("s"), kShard0, acked[0].sequence_number).ok());
+  EXPECT_TRUE(store_
+                  ->SetCheckpoint(CheckpointOwner("app"), StreamName("s"), kShard0,
+                                  acked[0].sequence_number)
+                  .ok());
 }
 
 }  // namespace

@@ -54,6 +54,14 @@ using Offset = NamedType<uint64_t, struct OffsetTag>;
 // deleted and created again gets new ones). Sequence numbers are made from it and an Offset
 // (storage/sequence_number.h).
 using ShardUid = NamedType<uint64_t, struct ShardUidTag>;
+// Who a checkpoint belongs to: a pipeline's name (a Kinesis consumer application's, in KCL's
+// words). 1..256 bytes without NUL; constructing one does not check, Validate does.
+class CheckpointOwner : public NamedType<std::string, struct CheckpointOwnerTag> {
+ public:
+  CheckpointOwner() = default;
+  explicit CheckpointOwner(std::string_view name) : NamedType(std::string(name)) {}
+  Status Validate() const;
+};
 // Decimal sequence number string as Kinesis clients see it (see sequence_number.h).
 using SequenceNumber = NamedType<std::string, struct SequenceNumberTag>;
 
@@ -68,3 +76,5 @@ struct std::hash<tideline::NamedType<T, Tag>> {
 
 template <>
 struct std::hash<tideline::StreamName> : std::hash<tideline::StreamName::NamedType> {};
+template <>
+struct std::hash<tideline::CheckpointOwner> : std::hash<tideline::CheckpointOwner::NamedType> {};

@@ -156,7 +156,8 @@ bool PipelineImpl::MoveCheckpoints(const std::vector<std::unique_ptr<RecordBatch
       log_->info("pipeline {}: not checkpointing a flush read before the reset", options_.name);
       return Status::Ok();
     }
-    const Status st = store_.SetCheckpoints(options_.name, options_.source.stream, checkpoints);
+    const Status st =
+        store_.SetCheckpoints(CheckpointOwner(options_.name), options_.source.stream, checkpoints);
     if (st.code() == StatusCode::kNotFound || st.code() == StatusCode::kInvalidArgument) {
       // The stream was deleted (and maybe created again): these records' checkpoints are gone
       // with it.

@@ -164,7 +164,8 @@ Status PipelineImpl::Reset(const storage::StreamPosition& position) {
   Status st;
   {
     std::lock_guard<std::mutex> cp_lock(checkpoint_mu_);
-    st = store_.SetCheckpoints(options_.name, options_.source.stream, *checkpoints);
+    st =
+        store_.SetCheckpoints(CheckpointOwner(options_.name), options_.source.stream, *checkpoints);
   }
   if (st.ok()) {
     for (const auto& cp : *checkpoints) {
@@ -256,7 +257,7 @@ PipelineStatus PipelineImpl::GetStatus() const {
     s.read_delay_buckets[i] += s.read_delay_buckets[i - 1];
 
   std::map<std::string, storage::Checkpoint> checkpoints;
-  for (auto& cp : store_.ListCheckpoints(options_.name)) {
+  for (auto& cp : store_.ListCheckpoints(CheckpointOwner(options_.name))) {
     if (cp.stream == options_.source.stream) checkpoints[cp.shard.get()] = std::move(cp);
   }
   const std::string retrying = destination_->retrying();

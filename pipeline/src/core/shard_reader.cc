@@ -13,7 +13,7 @@ constexpr std::chrono::milliseconds kErrorPause{1000};
 
 Result<uint64_t> PipelineImpl::ResumeOffset(const ShardSource& source) {
   const StreamName& stream = options_.source.stream;
-  auto cp = store_.GetCheckpoint(options_.name, stream, source.shard);
+  auto cp = store_.GetCheckpoint(CheckpointOwner(options_.name), stream, source.shard);
   if (cp.ok()) {
     // A checkpoint of an earlier stream of the same name (deleted, then created again) names
     // another shard uid: it does not apply.
@@ -28,7 +28,8 @@ Result<uint64_t> PipelineImpl::ResumeOffset(const ShardSource& source) {
   // Written at once so that LATEST / AT_TIMESTAMP mean the same position after a restart.
   const storage::Store::ShardCheckpoint first{
       source.shard, SequenceNumberOf(source.uid, Offset(start->get() - 1))};
-  TL_RETURN_IF_ERROR(store_.SetCheckpoints(options_.name, stream, std::span(&first, 1)));
+  TL_RETURN_IF_ERROR(
+      store_.SetCheckpoints(CheckpointOwner(options_.name), stream, std::span(&first, 1)));
   log_->info("pipeline {}: {} starts at offset {}", options_.name, source.shard.get(),
              start->get());
   return start->get();

@@ -127,7 +127,7 @@ struct StreamPosition {
 };
 
 struct Checkpoint {
-  std::string application;
+  CheckpointOwner application;
   StreamName stream;
   ShardId shard;
   // Every record at or below `offset` has been handled. Offset 0 means none has.
@@ -237,7 +237,7 @@ class Store {
 
   // ---- Checkpoints: (application, stream, shard) -> last handled position. Written with sync.
   // InvalidArgument for a sequence number that does not belong to the shard.
-  virtual Status SetCheckpoint(std::string_view application, const StreamName& stream,
+  virtual Status SetCheckpoint(const CheckpointOwner& owner, const StreamName& stream,
                                const ShardId& shard, const SequenceNumber& sequence_number) = 0;
   // Sets several shards' checkpoints of one stream in one synced write: all or none. Each
   // sequence number must belong to its shard, as for SetCheckpoint.
@@ -245,16 +245,16 @@ class Store {
     ShardId shard;
     SequenceNumber sequence_number;
   };
-  virtual Status SetCheckpoints(std::string_view application, const StreamName& stream,
+  virtual Status SetCheckpoints(const CheckpointOwner& owner, const StreamName& stream,
                                 std::span<const ShardCheckpoint> checkpoints) = 0;
   // Moves the checkpoint so that the next record handled is the first with arrival >= ts.
-  virtual Status SetCheckpointAtTimestamp(std::string_view application, const StreamName& stream,
+  virtual Status SetCheckpointAtTimestamp(const CheckpointOwner& owner, const StreamName& stream,
                                           const ShardId& shard, int64_t timestamp_ms) = 0;
   // NotFound when none was set.
-  virtual Result<Checkpoint> GetCheckpoint(std::string_view application, const StreamName& stream,
+  virtual Result<Checkpoint> GetCheckpoint(const CheckpointOwner& owner, const StreamName& stream,
                                            const ShardId& shard) const = 0;
   // Every checkpoint, or those of one application when it is not empty.
-  virtual std::vector<Checkpoint> ListCheckpoints(std::string_view application) const = 0;
+  virtual std::vector<Checkpoint> ListCheckpoints(const CheckpointOwner& owner) const = 0;
 
   // ---- Misc.
   // 32 random bytes created with the store and kept in it: the iterator HMAC key.
