@@ -163,8 +163,10 @@ void WritePipelineMetrics(PrometheusWriter& w, const std::vector<PipelineStatus>
       {"tideline_pipeline_records_expired_total", &ShardCounters::records_expired},
       {"tideline_pipeline_read_errors_total", &ShardCounters::read_errors},
   };
-  for (const auto& [name, member] : counters) {
-    per_shard(name, "counter",
+  for (const auto& counter : counters) {
+    // A copy: clang 14 cannot capture a structured binding in a lambda.
+    const auto member = counter.second;
+    per_shard(counter.first, "counter",
               [member](const PipelineStatus&, const ShardStatus& s) { return s.counters.*member; });
   }
   // 1 while the shard's reads fail (state "read_failing"), so an alert needs no rate().
