@@ -211,6 +211,71 @@ TEST_F(StoreTest, AppendsQueuedDuringACommitShareTheNextOne) {
   EXPECT_EQ(ReadAll("s", kShard0.get()).size(), size_t{kQueued + 1});
 }
 
+// Records acknowledged, and records in synced / unsynced group-commit writes, counted as the
+// store reports its writes (StoreHooks::committed).
+struct SyncLedger {
+  std::mutex mu;
+  uint64_t synced = 0;    // GUARDED_BY(mu)
+  uint64_t unsynced = 0;  // GUARDED_BY(mu)
+  uint64_t acked = 0;     // GUARDED_BY(mu)
+  bool acked_before_synced = false;
+
+  std::function<void(size_t, bool)> Hook() {
+    return [this](size_t records, bool synced_write) {
+      std::lock_guard<std::mutex> lock(mu);
+      (synced_write ? synced : unsynced) += records;
+    };
+  }
+  // Appends from 4 threads, 25 appends of 8 records each, and checks at every acknowledgement
+  // that as many records were already in synced writes.
+  void Run(Store& store) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&store, this, t] {
+        for (int i = 0; i < 25; ++i) {
+          std::vector<std::string> data(8, "t" + std::to_string(t) + "-" + std::to_string(i));
+          std::vector<AppendRecord> records;
+          for (const std::string& d : data)
+            records.push_back({d, "", d});
+          auto r = store.Append(StreamName("s"), records);
+          std::lock_guard<std::mutex> lock(mu);
+          if (!r.ok()) continue;
+          acked += r->size();
+          if (synced < acked) acked_before_synced = true;
+        }
+      });
+    }
+    for (auto& th : threads)
+      th.join();
+  }
+};
+
+TEST_F(StoreTest, EveryAcknowledgedRecordWasInASyncedWrite) {
+  SyncLedger ledger;
+  hooks_.committed = ledger.Hook();
+  Reopen();
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+  ledger.Run(*store_);
+  EXPECT_EQ(ledger.acked, 800u);
+  EXPECT_FALSE(ledger.acked_before_synced) << "a record was acknowledged before a synced write";
+  EXPECT_EQ(ledger.synced, 800u);
+  EXPECT_EQ(ledger.unsynced, 0u);
+  EXPECT_EQ(store_->Stats().committed_records, 800u);
+}
+
+TEST_F(StoreTest, DurabilityNoneAcknowledgesWithoutSyncing) {
+  SyncLedger ledger;
+  hooks_.committed = ledger.Hook();
+  options_.durability = Durability::kNone;
+  Reopen();
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+  ledger.Run(*store_);
+  EXPECT_EQ(ledger.acked, 800u);
+  EXPECT_EQ(ledger.synced, 0u);
+  EXPECT_EQ(ledger.unsynced, 800u);  // written (to the WAL), never synced
+  EXPECT_EQ(ReadAll("s", kShard0.get()).size() + ReadAll("s", "shardId-000000000001").size(), 800u);
+}
+
 TYPED_TEST(StoreContract, ArrivalTimeIsMonotonicPerShardEvenIfClockGoesBack) {
   ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
   this->Put("s", {"a"});
