@@ -268,6 +268,7 @@ Status StoreImpl::WriteGroup(std::vector<PendingAppend>& group, std::vector<Shar
     }
     return FromRocks(s, "group commit write");
   }
+  if (hooks_.committed) hooks_.committed(total, wo.sync);
   disk_->Committed(batch_.GetDataSize());
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   const auto& bounds = StoreStats::kCommitBuckets;

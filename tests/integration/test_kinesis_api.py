@@ -235,16 +235,31 @@ class KinesisApiTest(ServerTestCase):
         self.assertEqual([x["ShardId"] for x in shards], [x["ShardId"] for x in self.shards])
         self.assertEqual([x["HashKeyRange"] for x in shards],
                          [x["HashKeyRange"] for x in self.shards])
-        names = self.client.list_streams()["StreamNames"]
-        self.assertIn(STREAM, names)
-        self.assertEqual(names, sorted(names), "ListStreams is in name order")
-        # Pagination through Limit / ExclusiveStartStreamName.
-        first = self.client.list_streams(Limit=1)
-        self.assertEqual(len(first["StreamNames"]), 1)
-        if len(names) > 1:
-            self.assertTrue(first["HasMoreStreams"])
-            rest = self.client.list_streams(ExclusiveStartStreamName=first["StreamNames"][0])
-            self.assertEqual(first["StreamNames"] + rest["StreamNames"], names)
+        # Two more streams, so that paging has pages to walk whatever else exists.
+        extra = ["it-page-a", "it-page-b"]
+        for name in extra:
+            self.client.create_stream(StreamName=name, ShardCount=1)
+        try:
+            for name in extra:
+                wait_stream_active(self.client, name)
+            names = self.client.list_streams()["StreamNames"]
+            self.assertIn(STREAM, names)
+            for name in extra:
+                self.assertIn(name, names)
+            self.assertEqual(names, sorted(names), "ListStreams is in name order")
+            # Pagination through Limit / ExclusiveStartStreamName, one stream a page.
+            paged = []
+            page = self.client.list_streams(Limit=1)
+            while True:
+                self.assertEqual(len(page["StreamNames"]), 1)
+                paged += page["StreamNames"]
+                if not page["HasMoreStreams"]:
+                    break
+                page = self.client.list_streams(Limit=1, ExclusiveStartStreamName=paged[-1])
+            self.assertEqual(paged, names)
+        finally:
+            for name in extra:
+                self.client.delete_stream(StreamName=name)
 
     def test_retention_period_increase_then_decrease(self):
         name = "it-retention"

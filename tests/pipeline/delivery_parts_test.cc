@@ -213,15 +213,23 @@ TEST(FlushBufferTest, ZeroIntervalFlushesWhateverIsBuffered) {
   EXPECT_EQ(buffer.Take(stop.get_token()).size(), 1u);
 }
 
+// Returns once a Push is waiting for room in `buffer` (fails the test after 10 s).
+void WaitUntilBlocked(const FlushBuffer& buffer) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (buffer.stats().blocked_pushes == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "Push never waited for room";
+    std::this_thread::yield();
+  }
+}
+
 TEST(FlushBufferTest, PushBlocksWhileFullAndStopReleasesIt) {
   FlushBuffer buffer(1u << 30, std::chrono::hours(1), 1);  // any batch fills it
   std::stop_source stop;
   ASSERT_TRUE(buffer.Push(BatchOf(1, 10), stop.get_token()));  // an empty buffer takes one
   std::atomic<int> result{-1};
   std::thread producer([&] { result = buffer.Push(BatchOf(1, 10), stop.get_token()) ? 1 : 0; });
-  // The producer cannot finish while the buffer is full; it may not even have started waiting,
-  // so this only checks it has not succeeded, then releases it.
-  EXPECT_NE(result.load(), 1);
+  WaitUntilBlocked(buffer);
+  EXPECT_EQ(result.load(), -1);  // still inside Push
   stop.request_stop();
   producer.join();
   EXPECT_EQ(result.load(), 0);
@@ -236,6 +244,8 @@ TEST(FlushBufferTest, MemoryInFlightHoldsReadersBackUntilFlushDone) {
   ASSERT_EQ(taken.size(), 1u);
   std::atomic<bool> pushed{false};
   std::thread producer([&] { pushed = buffer.Push(BatchOf(1, 10), stop.get_token()); });
+  // The taken batch's memory still counts: the producer waits inside Push until FlushDone.
+  WaitUntilBlocked(buffer);
   EXPECT_FALSE(pushed.load());
   buffer.FlushDone();
   producer.join();

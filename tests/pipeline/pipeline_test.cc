@@ -82,6 +82,11 @@ class ControlledDestination final : public Destination {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_;
   }
+  // How many more calls fail.
+  void SetFailures(int failures) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failures_ = failures;
+  }
 
  private:
   std::unique_ptr<Destination> inner_;
@@ -567,10 +572,21 @@ TEST_F(PipelineTest, WaitsForTheStreamToBeCreated) {
 TEST_F(PipelineTest, FailingDestinationStallsWithoutCheckpointingThenRecovers) {
   ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
   ControlledDestination* control = nullptr;
-  auto p = Start(/*destination_failures=*/2, &control);
+  auto p = Start(/*destination_failures=*/1'000'000, &control);
   Append(Numbered("ok-", 20));
-  ASSERT_TRUE(WaitCaughtUp(*p));  // after two failed attempts and the backoff
-  EXPECT_GE(control->calls(), 3);
+  // While every attempt fails the pipeline retries, delivers nothing and moves no checkpoint.
+  ASSERT_TRUE(PollUntil([&] { return control->calls() >= 2; }));
+  EXPECT_EQ(p->GetStatus().state, PipelineState::kStalled);
+  const auto checkpoint = [&] {
+    auto cp = store_->GetCheckpoint(CheckpointOwner("pipe"), StreamName("logs"),
+                                    ShardId("shardId-000000000000"));
+    return cp.ok() ? cp->offset.get() : 0;
+  };
+  EXPECT_EQ(checkpoint(), 0u);
+  EXPECT_TRUE(Delivered().empty());
+  control->SetFailures(0);
+  ASSERT_TRUE(WaitCaughtUp(*p));  // after the backoff, the next attempt succeeds
+  EXPECT_EQ(checkpoint(), 20u);
   const auto delivered = Delivered();
   EXPECT_EQ(delivered.size(), 20u);
   for (const auto& [line, count] : delivered)

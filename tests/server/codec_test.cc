@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "errors.h"
+#include "handlers.h"
 #include "iterator_token.h"
 #include "request_id.h"
+#include "server/options.h"
 #include "validation.h"
 
 namespace tideline::server {
@@ -64,6 +66,11 @@ TEST(ValidationTest, HashKeyPattern) {
   EXPECT_FALSE(MatchesHashKeyPattern("01"));
   EXPECT_FALSE(MatchesHashKeyPattern("-1"));
   EXPECT_FALSE(MatchesHashKeyPattern(""));
+}
+
+TEST(IteratorTtlTest, ShardIteratorsLiveFiveMinutesAsOnKinesis) {
+  EXPECT_EQ(ServerOptions{}.iterator_ttl, std::chrono::minutes(5));
+  EXPECT_EQ(HandlerContext{}.iterator_ttl, std::chrono::minutes(5));
 }
 
 TEST(ErrorTableTest, MapsStatusCodesToKinesisTypesAndHttpStatus) {

@@ -144,6 +144,138 @@ TEST_F(StoreTest, StatsCountSuccessfulGroupCommitsOnly) {
   EXPECT_EQ(after.committed_records, 5u);
 }
 
+// Concurrent appends share one write and one fsync: while the writer is held inside its first
+// group commit, N appends queue up; once it is released, the next group commit carries all N.
+TEST_F(StoreTest, AppendsQueuedDuringACommitShareTheNextOne) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int commits_started = 0;
+  bool released = false;
+  hooks_.write_fault = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    if (++commits_started == 1) {
+      cv.notify_all();
+      cv.wait(lock, [&] { return released; });
+    }
+    return Status::Ok();
+  };
+  Reopen();
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 1).ok());
+
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  int done = 0;
+  int failed = 0;
+  const auto callback = [&](Result<std::vector<AppendedRecord>> r) {
+    std::lock_guard<std::mutex> lock(done_mu);
+    if (!r.ok()) ++failed;
+    ++done;
+    done_cv.notify_all();
+  };
+  const std::vector<AppendRecord> first{{"k", "", "first"}};
+  store_->AppendAsync(StreamName("s"), first, callback);
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return commits_started == 1; });  // the writer holds the first commit
+  }
+
+  constexpr int kQueued = 10;
+  std::vector<std::string> data;
+  for (int i = 0; i < kQueued; ++i)
+    data.push_back("queued-" + std::to_string(i));
+  std::vector<std::vector<AppendRecord>> calls(kQueued);
+  for (int i = 0; i < kQueued; ++i) {
+    calls[i] = {{"k", "", data[i]}};
+    store_->AppendAsync(StreamName("s"), calls[i], callback);
+  }
+  // AppendAsync queued them before returning: they wait behind the held commit.
+  uint64_t queued_bytes = 0;
+  for (const std::string& d : data)
+    queued_bytes += d.size() + 1;  // data + partition key
+  EXPECT_EQ(store_->Stats().queued_append_bytes, queued_bytes);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  {
+    std::unique_lock<std::mutex> lock(done_mu);
+    done_cv.wait(lock, [&] { return done == kQueued + 1; });
+  }
+  EXPECT_EQ(failed, 0);
+  const StoreStats stats = store_->Stats();
+  EXPECT_EQ(stats.committed_records, uint64_t{kQueued + 1});
+  // One commit for the first append, one for all ten queued behind it.
+  EXPECT_EQ(stats.group_commits, 2u);
+  EXPECT_EQ(commits_started, 2);
+  EXPECT_EQ(ReadAll("s", kShard0.get()).size(), size_t{kQueued + 1});
+}
+
+// Records acknowledged, and records in synced / unsynced group-commit writes, counted as the
+// store reports its writes (StoreHooks::committed).
+struct SyncLedger {
+  std::mutex mu;
+  uint64_t synced = 0;    // GUARDED_BY(mu)
+  uint64_t unsynced = 0;  // GUARDED_BY(mu)
+  uint64_t acked = 0;     // GUARDED_BY(mu)
+  bool acked_before_synced = false;
+
+  std::function<void(size_t, bool)> Hook() {
+    return [this](size_t records, bool synced_write) {
+      std::lock_guard<std::mutex> lock(mu);
+      (synced_write ? synced : unsynced) += records;
+    };
+  }
+  // Appends from 4 threads, 25 appends of 8 records each, and checks at every acknowledgement
+  // that as many records were already in synced writes.
+  void Run(Store& store) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&store, this, t] {
+        for (int i = 0; i < 25; ++i) {
+          std::vector<std::string> data(8, "t" + std::to_string(t) + "-" + std::to_string(i));
+          std::vector<AppendRecord> records;
+          for (const std::string& d : data)
+            records.push_back({d, "", d});
+          auto r = store.Append(StreamName("s"), records);
+          std::lock_guard<std::mutex> lock(mu);
+          if (!r.ok()) continue;
+          acked += r->size();
+          if (synced < acked) acked_before_synced = true;
+        }
+      });
+    }
+    for (auto& th : threads)
+      th.join();
+  }
+};
+
+TEST_F(StoreTest, EveryAcknowledgedRecordWasInASyncedWrite) {
+  SyncLedger ledger;
+  hooks_.committed = ledger.Hook();
+  Reopen();
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+  ledger.Run(*store_);
+  EXPECT_EQ(ledger.acked, 800u);
+  EXPECT_FALSE(ledger.acked_before_synced) << "a record was acknowledged before a synced write";
+  EXPECT_EQ(ledger.synced, 800u);
+  EXPECT_EQ(ledger.unsynced, 0u);
+  EXPECT_EQ(store_->Stats().committed_records, 800u);
+}
+
+TEST_F(StoreTest, DurabilityNoneAcknowledgesWithoutSyncing) {
+  SyncLedger ledger;
+  hooks_.committed = ledger.Hook();
+  options_.durability = Durability::kNone;
+  Reopen();
+  ASSERT_TRUE(store_->CreateStream(StreamName("s"), 2).ok());
+  ledger.Run(*store_);
+  EXPECT_EQ(ledger.acked, 800u);
+  EXPECT_EQ(ledger.synced, 0u);
+  EXPECT_EQ(ledger.unsynced, 800u);  // written (to the WAL), never synced
+  EXPECT_EQ(ReadAll("s", kShard0.get()).size() + ReadAll("s", "shardId-000000000001").size(), 800u);
+}
+
 TYPED_TEST(StoreContract, ArrivalTimeIsMonotonicPerShardEvenIfClockGoesBack) {
   ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
   this->Put("s", {"a"});

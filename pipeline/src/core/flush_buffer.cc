@@ -14,11 +14,15 @@ bool FlushBuffer::Push(std::unique_ptr<RecordBatch> batch, std::stop_token stop)
   std::unique_lock<std::mutex> lock(mu_);
   // An empty buffer with nothing in flight always takes a batch, so one batch larger than
   // max_bytes cannot block forever.
-  if (!changed_.wait(lock, stop, [&] {
-        return (batches_.empty() && in_flight_memory_ == 0) ||
-               stats_.memory_bytes + in_flight_memory_ < max_bytes_;
-      })) {
-    return false;
+  const auto room = [&] {
+    return (batches_.empty() && in_flight_memory_ == 0) ||
+           stats_.memory_bytes + in_flight_memory_ < max_bytes_;
+  };
+  if (!room()) {
+    ++stats_.blocked_pushes;
+    const bool admitted = changed_.wait(lock, stop, room);
+    --stats_.blocked_pushes;
+    if (!admitted) return false;
   }
   if (batches_.empty()) oldest_ = std::chrono::steady_clock::now();
   stats_.records += batch->records().size();

@@ -44,6 +44,8 @@ class FlushBuffer {
     // Arrival time (ms) of the oldest record buffered or in delivery; 0 when there is none.
     // now - this is Firehose's DataFreshness.
     int64_t oldest_arrival_ms = 0;
+    // Pushes waiting for room now: readers held back by max_bytes.
+    uint32_t blocked_pushes = 0;
   };
   Stats stats() const;
 

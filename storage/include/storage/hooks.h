@@ -30,6 +30,14 @@ struct StoreHooks {
   // Default: empty (no fault)
   std::function<Status()> write_fault;
 
+  // Told after each successful group-commit write, before any append in it is acknowledged:
+  // the number of records it carried and whether the write was synced (WriteOptions::sync,
+  // the WAL fsynced before RocksDB returned). Lets tests prove that every acknowledged record
+  // was synced under durability fsync, and was not under none. Called on the writer thread;
+  // the in-memory store, which syncs nothing, does not call it.
+  // Default: empty
+  std::function<void(size_t records, bool synced)> committed;
+
   // For tests and drills: when > 0, every stream keeps records this long instead of its
   // retention hours, so trimming can be watched without waiting a day. Not reachable through
   // the API or the config file.
