@@ -46,6 +46,15 @@ Status ParseSeconds(const Field& f, IntRange range, std::chrono::seconds& out) {
   return Status::Ok();
 }
 
+// A schema entry that also notes the key's Field in `set` (for AtKey) before parsing it.
+std::pair<std::string, FieldParser> Recorded(std::map<std::string, Field>& set, std::string name,
+                                             FieldParser parse) {
+  return {name, [&set, name, parse = std::move(parse)](const Field& x) {
+            set.insert_or_assign(name, x);
+            return parse(x);
+          }};
+}
+
 // Reports `status`, an options struct's "key: problem", at the line of that key when the section
 // set it, else at the section.
 Status AtKey(const Field& section, const std::map<std::string, Field>& set, const Status& status) {
@@ -88,12 +97,8 @@ Status ParseDurability(const Field& f, storage::Durability& out) {
 Status ParseServer(std::string_view file, const Field& f, server::ServerOptions& s) {
   using O = server::ServerOptions;
   std::map<std::string, Field> set;  // the keys the file sets, for AtKey
-  const auto key = [&set](std::string name, std::function<Status(const Field&)> parse) {
-    return std::pair<std::string, FieldParser>(
-        name, [&set, name, parse = std::move(parse)](const Field& x) {
-          set.insert_or_assign(name, x);
-          return parse(x);
-        });
+  const auto key = [&set](std::string name, FieldParser parse) {
+    return Recorded(set, std::move(name), std::move(parse));
   };
   const Schema schema = {
       key("listen", [&](const Field& x) { return ParseListen(x, s); }),
@@ -130,12 +135,8 @@ Status ParseMib(const Field& f, IntRange mib, T& bytes) {
 Status ParseStorage(std::string_view file, const Field& f, storage::StoreOptions& s) {
   using O = storage::StoreOptions;
   std::map<std::string, Field> set;  // the keys the file sets, for AtKey
-  const auto key = [&set](std::string name, std::function<Status(const Field&)> parse) {
-    return std::pair<std::string, FieldParser>(
-        name, [&set, name, parse = std::move(parse)](const Field& x) {
-          set.insert_or_assign(name, x);
-          return parse(x);
-        });
+  const auto key = [&set](std::string name, FieldParser parse) {
+    return Recorded(set, std::move(name), std::move(parse));
   };
   const Schema schema = {
       key("data_dir",

@@ -25,6 +25,7 @@
 
 #include "keys.h"
 #include "retention_clock.h"
+#include "store_common.h"
 #include "store_impl.h"
 
 namespace tideline::storage {
@@ -197,19 +198,12 @@ class MemoryStore final : public Store {
     std::vector<uint32_t> shard_of;
     shard_of.reserve(records.size());
     for (size_t i = 0; i < records.size(); ++i) {
-      HashKey key = 0;
-      if (!records[i].explicit_hash_key.empty()) {
-        auto parsed = ParseHashKey(records[i].explicit_hash_key);
-        if (!parsed) {
-          done(Status::InvalidArgument("record " + std::to_string(i) +
-                                       ": ExplicitHashKey must be a decimal integer in "
-                                       "[0, 2^128 - 1]"));
-          return;
-        }
-        key = *parsed;
-      } else {
-        key = HashKeyFromPartitionKey(records[i].partition_key);
+      const Result<HashKey> routed = RecordHashKey(records[i], i);
+      if (!routed.ok()) {
+        done(routed.status());
+        return;
       }
+      const HashKey key = *routed;
       auto next = std::upper_bound(stream->shards.begin(), stream->shards.end(), key,
                                    [](HashKey k, const MemShard& s) { return k < s.range.start; });
       shard_of.push_back(static_cast<uint32_t>(next - stream->shards.begin() - 1));
@@ -243,24 +237,8 @@ class MemoryStore final : public Store {
       case StartingPosition::kAfterSequenceNumber:
         break;
     }
-    auto pos = DecodeSequenceNumber(sequence_number);
-    if (!pos) {
-      std::string msg = "'";
-      msg.append(sequence_number.substr(0, 64)).append("' is not a valid sequence number");
-      return Status::InvalidArgument(std::move(msg));
-    }
-    if (pos->shard_uid != shard.uid) {
-      return Status::InvalidArgument("sequence number " + std::string(sequence_number) +
-                                     " does not belong to " + shard.id + " of stream " +
-                                     stream.get());
-    }
-    const bool at = position == StartingPosition::kAtSequenceNumber;
-    // Offset 0 ("before the first record") is valid after, never issued for at.
-    if (pos->offset > last || (at && pos->offset == 0)) {
-      return Status::InvalidArgument("sequence number " + std::string(sequence_number) +
-                                     " was never issued in " + shard.id);
-    }
-    return Offset(std::max(at ? pos->offset : pos->offset + 1, shard.trim));
+    return ResolveSequenceNumber(position, sequence_number, shard.uid, shard.id, stream, last,
+                                 shard.trim);
   }
 
   Result<ReadSummary> Read(const StreamName& stream, const ShardId& shard_id, Offset from,

@@ -5,6 +5,7 @@
 
 #include "keys.h"
 #include "record_codec.h"
+#include "store_common.h"
 #include "store_impl.h"
 
 namespace tideline::storage {
@@ -96,25 +97,7 @@ Result<Offset> StoreImpl::ResolvePosition(const StreamName& stream, const ShardI
     case StartingPosition::kAfterSequenceNumber:
       break;
   }
-  auto pos = DecodeSequenceNumber(sequence_number);
-  if (!pos) {
-    std::string msg = "'";
-    msg.append(sequence_number.substr(0, 64)).append("' is not a valid sequence number");
-    return Status::InvalidArgument(std::move(msg));
-  }
-  if (pos->shard_uid != shard.uid) {
-    return Status::InvalidArgument("sequence number " + std::string(sequence_number) +
-                                   " does not belong to " + shard.id + " of stream " +
-                                   stream.get());
-  }
-  const bool at = position == StartingPosition::kAtSequenceNumber;
-  // Offset 0 ("before the first record") is what a checkpoint holds before any record was
-  // handled: valid after, never issued for at.
-  if (pos->offset > last || (at && pos->offset == 0)) {
-    return Status::InvalidArgument("sequence number " + std::string(sequence_number) +
-                                   " was never issued in " + shard.id);
-  }
-  return Offset(std::max(at ? pos->offset : pos->offset + 1, trim));
+  return ResolveSequenceNumber(position, sequence_number, shard.uid, shard.id, stream, last, trim);
 }
 
 Result<ReadSummary> StoreImpl::Read(const StreamName& stream, const ShardId& shard_id, Offset from,

@@ -6,6 +6,7 @@
 
 #include "keys.h"
 #include "record_codec.h"
+#include "store_common.h"
 #include "store_impl.h"
 
 namespace tideline::storage {
@@ -32,20 +33,12 @@ void StoreImpl::AppendAsync(const StreamName& stream_name, std::span<const Appen
   pending.shard_of.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     const AppendRecord& r = records[i];
-    HashKey key = 0;
-    if (!r.explicit_hash_key.empty()) {
-      auto parsed = ParseHashKey(r.explicit_hash_key);
-      if (!parsed) {
-        done(Status::InvalidArgument("record " + std::to_string(i) +
-                                     ": ExplicitHashKey must be a decimal integer in "
-                                     "[0, 2^128 - 1]"));
-        return;
-      }
-      key = *parsed;
-    } else {
-      key = HashKeyFromPartitionKey(r.partition_key);
+    const Result<HashKey> key = RecordHashKey(r, i);
+    if (!key.ok()) {
+      done(key.status());
+      return;
     }
-    pending.shard_of.push_back(ShardForKey(*stream, key));
+    pending.shard_of.push_back(ShardForKey(*stream, *key));
     pending.bytes += r.data.size() + r.partition_key.size();
   }
   if (records.empty()) {
