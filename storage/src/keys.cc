@@ -46,6 +46,12 @@ std::string StreamKey(std::string_view name) {
   return key;
 }
 
+std::string AttributesKey(std::string_view name) {
+  std::string key(kAttributesPrefix);
+  key.append(name);
+  return key;
+}
+
 std::string CheckpointKey(std::string_view application, std::string_view stream,
                           std::string_view shard_id) {
   std::string key;

@@ -26,6 +26,8 @@ inline constexpr std::string_view kNextUidKey = "next_uid";
 inline constexpr std::string_view kFormatVersionKey = "format_version";
 inline constexpr uint64_t kFormatVersion = 1;
 std::string StreamKey(std::string_view name);
+inline constexpr std::string_view kAttributesPrefix = "attrs/";
+std::string AttributesKey(std::string_view name);
 
 // `checkpoints`: application \0 stream \0 shard_id.
 std::string CheckpointKey(std::string_view application, std::string_view stream,

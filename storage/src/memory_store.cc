@@ -59,6 +59,7 @@ struct MemStream {
   int retention_hours = kMinRetentionHours;
   std::vector<MemShard> shards;  // index == shard number
   bool deleted = false;
+  StreamAttributes attributes;
 };
 
 class MemoryStore final : public Store {
@@ -89,7 +90,9 @@ class MemoryStore final : public Store {
   }
 
   // ---- Streams.
-  Status CreateStream(const StreamName& name, uint32_t shard_count) override {
+  using Store::CreateStream;
+  Status CreateStream(const StreamName& name, uint32_t shard_count,
+                      const StreamAttributes& attributes) override {
     TL_RETURN_IF_ERROR(StreamName::Parse(name.get()).status());
     if (shard_count < 1 || shard_count > kMaxShardsPerStream) {
       return Status::InvalidArgument("shard count must be in 1..100000, got " +
@@ -108,6 +111,7 @@ class MemoryStore final : public Store {
     stream->name = name.get();
     stream->uid = next_uid_;
     stream->created_ms = clock_.NowMs();
+    stream->attributes = attributes;
     const auto ranges = EvenHashKeyRanges(shard_count);
     stream->shards.resize(shard_count);
     for (uint32_t i = 0; i < shard_count; ++i) {
@@ -178,6 +182,23 @@ class MemoryStore final : public Store {
     auto it = streams_.find(name.get());
     if (it == streams_.end()) return Status::NotFound("stream " + name.get() + " not found");
     it->second->retention_hours = hours;
+    return Status::Ok();
+  }
+
+  Result<StreamAttributes> GetStreamAttributes(const StreamName& name) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = streams_.find(name.get());
+    if (it == streams_.end()) return Status::NotFound("stream " + name.get() + " not found");
+    return it->second->attributes;
+  }
+
+  Status UpdateStreamAttributes(const StreamName& name, const AttributesUpdate& update) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = streams_.find(name.get());
+    if (it == streams_.end()) return Status::NotFound("stream " + name.get() + " not found");
+    StreamAttributes next = it->second->attributes;
+    TL_RETURN_IF_ERROR(update(next));
+    it->second->attributes = std::move(next);
     return Status::Ok();
   }
 

@@ -59,6 +59,7 @@ struct StreamState {
   // Set (under streams_mu_) when deletion starts; appends, reads and checkpoints then fail.
   std::atomic<bool> deleted{false};
   std::mutex meta_mu;
+  StreamAttributes attributes;  // GUARDED_BY(meta_mu)
 };
 
 // One AppendAsync call waiting for the writer, or a barrier (stream == nullptr).
@@ -78,12 +79,16 @@ class StoreImpl final : public Store {
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const StoreHooks& hooks);
   ~StoreImpl() override;
 
-  Status CreateStream(const StreamName& name, uint32_t shard_count) override;
+  using Store::CreateStream;
+  Status CreateStream(const StreamName& name, uint32_t shard_count,
+                      const StreamAttributes& attributes) override;
   Status DeleteStream(const StreamName& name) override;
   std::vector<StreamName> ListStreams(std::string_view exclusive_start,
                                       size_t limit) const override;
   Result<StreamInfo> DescribeStream(const StreamName& name) const override;
   Status SetRetentionHours(const StreamName& name, int hours) override;
+  Result<StreamAttributes> GetStreamAttributes(const StreamName& name) const override;
+  Status UpdateStreamAttributes(const StreamName& name, const AttributesUpdate& update) override;
 
   void AppendAsync(const StreamName& stream, std::span<const AppendRecord> records,
                    AppendCallback done) override;
@@ -132,6 +137,10 @@ class StoreImpl final : public Store {
   static proto::Stream ToProto(const StreamState& stream, const std::vector<uint64_t>& trims,
                                proto::Stream::Status status);
   Status DeleteStreamData(const proto::Stream& stream);
+  // The stream's attributes as stored under attrs/<name> (stream_attributes.cc).
+  static proto::StreamAttributes AttributesToProto(const StreamAttributes& attributes);
+  static StreamAttributes AttributesFromProto(const proto::StreamAttributes& stored);
+  Status LoadAttributes(StreamState& stream);
 
   // write_path.cc
   void WriterLoop();

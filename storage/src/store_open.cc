@@ -190,6 +190,7 @@ Status StoreImpl::LoadStreams() {
       TL_RETURN_IF_ERROR(RecoverShard(*shard));
       stream->shards.push_back(std::move(shard));
     }
+    TL_RETURN_IF_ERROR(LoadAttributes(*stream));
     total_shards_ += stream->shards.size();
     streams_.emplace(stream->name, std::move(stream));
   }

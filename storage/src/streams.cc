@@ -52,7 +52,8 @@ proto::Stream StoreImpl::ToProto(const StreamState& stream, const std::vector<ui
   return meta;
 }
 
-Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count) {
+Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count,
+                               const StreamAttributes& attributes) {
   TL_RETURN_IF_ERROR(StreamName::Parse(name.get()).status());
   if (shard_count < 1 || shard_count > kMaxShardsPerStream) {
     return Status::InvalidArgument("shard count must be in 1..100000, got " +
@@ -74,6 +75,7 @@ Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count) {
   stream->name = name.get();
   stream->uid = next_uid_;
   stream->created_ms = NowMs();
+  stream->attributes = attributes;
   const auto ranges = EvenHashKeyRanges(shard_count);
   for (uint32_t i = 0; i < shard_count; ++i) {
     auto shard = std::make_unique<ShardState>();
@@ -87,6 +89,8 @@ Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count) {
   rocksdb::WriteBatch batch;
   batch.Put(meta_cf_, keys::StreamKey(name.get()),
             ToProto(*stream, {}, proto::Stream::ACTIVE).SerializeAsString());
+  batch.Put(meta_cf_, keys::AttributesKey(name.get()),
+            AttributesToProto(attributes).SerializeAsString());
   batch.Put(meta_cf_, keys::kNextUidKey, keys::EncodeU64(next_uid));
   TL_RETURN_IF_ERROR(FromRocks(db_->Write(SyncWrite(), &batch), "creating stream"));
   next_uid_ = next_uid;
@@ -148,6 +152,7 @@ Status StoreImpl::DeleteStreamData(const proto::Stream& stream) {
     if (parts && parts->stream == stream.name()) batch.Delete(checkpoints_cf_, it->key());
   }
   TL_RETURN_IF_ERROR(FromRocks(it->status(), "scanning checkpoints"));
+  batch.Delete(meta_cf_, keys::AttributesKey(stream.name()));
   batch.Delete(meta_cf_, keys::StreamKey(stream.name()));
   return FromRocks(db_->Write(SyncWrite(), &batch), "deleting stream data");
 }

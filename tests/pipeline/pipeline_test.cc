@@ -151,8 +151,16 @@ class ReadFaultStore final : public storage::Store {
   explicit ReadFaultStore(storage::Store& inner) : inner_(inner) {}
   std::atomic<bool> fail_reads{false};
 
-  Status CreateStream(const StreamName& name, uint32_t shard_count) override {
-    return inner_.CreateStream(name, shard_count);
+  using Store::CreateStream;
+  Status CreateStream(const StreamName& name, uint32_t shard_count,
+                      const storage::StreamAttributes& attributes) override {
+    return inner_.CreateStream(name, shard_count, attributes);
+  }
+  Result<storage::StreamAttributes> GetStreamAttributes(const StreamName& name) const override {
+    return inner_.GetStreamAttributes(name);
+  }
+  Status UpdateStreamAttributes(const StreamName& name, const AttributesUpdate& update) override {
+    return inner_.UpdateStreamAttributes(name, update);
   }
   Status DeleteStream(const StreamName& name) override { return inner_.DeleteStream(name); }
   std::vector<StreamName> ListStreams(std::string_view start, size_t limit) const override {

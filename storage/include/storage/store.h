@@ -21,6 +21,7 @@
 #include "storage/hooks.h"
 #include "storage/options.h"
 #include "storage/sequence_number.h"
+#include "storage/stream_attributes.h"
 
 namespace tideline::storage {
 
@@ -185,7 +186,12 @@ class Store {
   // ---- Streams. Each returns after the change is durable (sync write).
   // AlreadyExists (server maps it to ResourceInUse), LimitExceeded when the store-wide shard
   // limit would be passed; shard_count must be in 1..100000 (InvalidArgument otherwise).
-  virtual Status CreateStream(const StreamName& name, uint32_t shard_count) = 0;
+  // Creates the stream with `attributes` (tags, mode, ...) stored atomically with it.
+  virtual Status CreateStream(const StreamName& name, uint32_t shard_count,
+                              const StreamAttributes& attributes) = 0;
+  Status CreateStream(const StreamName& name, uint32_t shard_count) {
+    return CreateStream(name, shard_count, StreamAttributes{});
+  }
   // Removes the stream and, in the background, its records and checkpoints.
   virtual Status DeleteStream(const StreamName& name) = 0;
   // Names in lexicographic order, starting after `exclusive_start` (empty: from the first).
@@ -194,6 +200,14 @@ class Store {
   virtual Result<StreamInfo> DescribeStream(const StreamName& name) const = 0;
   // hours in kMinRetentionHours..kMaxRetentionHours; policy (increase vs decrease) is the API's.
   virtual Status SetRetentionHours(const StreamName& name, int hours) = 0;
+
+  virtual Result<StreamAttributes> GetStreamAttributes(const StreamName& name) const = 0;
+  // Runs `update` on the stream's current attributes, serialised with every other change of
+  // them, and stores the result durably (synced) before returning OK. An error from `update`
+  // is returned and leaves the attributes as they were; so does a failed write. NotFound when
+  // the stream does not exist or is being deleted. `update` must not call into the store.
+  using AttributesUpdate = std::function<Status(StreamAttributes&)>;
+  virtual Status UpdateStreamAttributes(const StreamName& name, const AttributesUpdate& update) = 0;
 
   // ---- Appends (group commit).
   // Routes each record to its shard and queues the batch for the writer. The callback receives
