@@ -25,6 +25,8 @@ proto::StreamAttributes StoreImpl::AttributesToProto(const StreamAttributes& att
     pc->set_created_ms(c.created_ms);
     pc->set_deleting_since_ms(c.deleting_since_ms);
     pc->set_policy(c.policy);
+    for (const auto& [key, value] : c.tags)
+      (*pc->mutable_tags())[key] = value;
   }
   return out;
 }
@@ -41,8 +43,9 @@ StreamAttributes StoreImpl::AttributesFromProto(const proto::StreamAttributes& s
                                  stored.shard_level_metrics().end());
   out.policy = stored.policy();
   for (const auto& pc : stored.consumers()) {
-    out.consumers.push_back(
-        StreamConsumer{pc.name(), pc.created_ms(), pc.deleting_since_ms(), pc.policy()});
+    StreamConsumer& c = out.consumers.emplace_back(
+        StreamConsumer{pc.name(), pc.created_ms(), pc.deleting_since_ms(), pc.policy(), {}});
+    c.tags.insert(pc.tags().begin(), pc.tags().end());
   }
   return out;
 }

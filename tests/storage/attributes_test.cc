@@ -21,7 +21,8 @@ StreamAttributes Sample() {
   a.kms_key_id = "alias/aws/kinesis";
   a.shard_level_metrics = {"IncomingBytes", "OutgoingRecords"};
   a.policy = R"({"Version":"2012-10-17"})";
-  a.consumers = {StreamConsumer{"c1", 1000, 0, ""}, StreamConsumer{"c2", 2000, 3000, "{}"}};
+  a.consumers = {StreamConsumer{"c1", 1000, 0, "", {{"owner", "search"}}},
+                 StreamConsumer{"c2", 2000, 3000, "{}", {}}};
   return a;
 }
 
@@ -53,7 +54,7 @@ TYPED_TEST(StoreContract, UpdatesAreDurableAndAFailedUpdateChangesNothing) {
                   ->UpdateStreamAttributes(s,
                                            [](StreamAttributes& a) {
                                              a.tags["k"] = "v";
-                                             a.consumers.push_back({"c", 5, 0, ""});
+                                             a.consumers.push_back({"c", 5, 0, "", {}});
                                              return Status::Ok();
                                            })
                   .ok());

@@ -21,6 +21,7 @@ struct StreamConsumer {
   int64_t deleting_since_ms = 0;
   // Resource policy document attached to the consumer's ARN; empty when none.
   std::string policy;
+  std::map<std::string, std::string> tags;
 
   bool operator==(const StreamConsumer&) const = default;
 };
