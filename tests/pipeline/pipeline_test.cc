@@ -18,6 +18,7 @@
 
 #include "storage/sequence_number.h"
 #include "test_util/test_store.h"
+#include "test_util/time_factor.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -130,7 +131,8 @@ class GateDestination final : public Destination {
   // Waits (bounded) until `n` calls have started; returns the offsets of call n (1-based).
   std::optional<std::vector<uint64_t>> WaitForCall(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!changed_.wait_for(lock, std::chrono::seconds(30), [&] { return calls_.size() >= n; })) {
+    if (!changed_.wait_for(lock, tideline::testing::Scaled(std::chrono::seconds(30)),
+                           [&] { return calls_.size() >= n; })) {
       return std::nullopt;
     }
     return calls_[n - 1];
@@ -216,7 +218,7 @@ class ReadFaultStore final : public storage::Store {
 // state (checkpoints, status), not as events, so tests poll it; only the overall limit is a time.
 template <typename F>
 bool PollUntil(F done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto deadline = std::chrono::steady_clock::now() + tideline::testing::Scaled(limit);
   while (!done()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
