@@ -736,6 +736,48 @@ TEST_F(PipelineTest, FailingReadsShowInTheShardStateAndMetricsUntilTheyWork) {
   EXPECT_EQ(Delivered().size(), 10u);
 }
 
+TEST_F(PipelineTest, ReaderBehindTheTrimHorizonCountsExpiredRecordsAndCarriesOn) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  auto p = Start();
+  Append(Numbered("ok-a", 50));  // offsets 1..50, delivered and checkpointed
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  p->Stop();
+  p.reset();
+  Append(Numbered("ok-b", 30));  // 51..80, never read: the pipeline is down for a day
+  store_.clock().AdvanceMs(int64_t{25} * 3600 * 1000);  // past the stream's 24 h retention
+  Append(Numbered("ok-c", 20));                         // 81..100
+  auto removed = store_->TrimExpired();
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  ASSERT_EQ(*removed, 80u);
+
+  p = Start();  // resumes after its checkpoint (50), which is now below the trim horizon (81)
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 70u);
+  for (const auto& [line, count] : delivered) {
+    EXPECT_FALSE(line.starts_with("ok-b")) << line << " was trimmed, it cannot be delivered";
+    EXPECT_EQ(count, 1) << line;
+  }
+  PipelineStatus s = p->GetStatus();
+  ASSERT_EQ(s.shards.size(), 1u);
+  EXPECT_EQ(s.shards[0].counters.records_expired, 30u);
+  EXPECT_EQ(s.shards[0].counters.records_read, 20u);
+  const std::string metrics = PipelineMetricsText({s});
+  EXPECT_NE(metrics.find("tideline_pipeline_records_expired_total{pipeline=\"pipe\","
+                         "shard=\"shardId-000000000000\"} 30"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(PipelineStatusJson({s}).find("\"recordsExpired\":30"), std::string::npos);
+
+  // It carries on from the horizon: new records are delivered, nothing more counts as expired.
+  Append(Numbered("ok-d", 10));
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  EXPECT_EQ(Delivered().size(), 80u);
+  s = p->GetStatus();
+  EXPECT_EQ(s.shards[0].counters.records_expired, 30u);
+  EXPECT_EQ(s.shards[0].checkpoint_offset, 110u);
+}
+
 TEST(PipelineStateTest, StatusJsonAndMetricsShowTheStateByItsName) {
   EXPECT_EQ(PipelineStateName(PipelineState::kStarting), "starting");
   EXPECT_EQ(PipelineStateName(PipelineState::kWaitingForStream), "waiting for stream");
