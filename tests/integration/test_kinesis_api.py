@@ -313,7 +313,7 @@ class AwsCliTest(ServerTestCase):
 
     def test_aws_cli_create_describe_put_get_list(self):
         self.aws("create-stream", "--stream-name", "cli-stream", "--shard-count", "2")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + harness.scaled(30)
         while True:
             d = self.aws("describe-stream", "--stream-name", "cli-stream")["StreamDescription"]
             if d["StreamStatus"] == "ACTIVE":
