@@ -47,8 +47,29 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 # Set by main() from --tideline.
 TIDELINE_BINARY = None
 
+
+def _time_factor():
+    """TIDELINE_TEST_TIME_FACTOR as a number >= 1 (unset, unparseable or below 1: 1), as the C++
+    tests read it (tests/util/include/test_util/time_factor.h)."""
+    try:
+        value = float(os.environ.get("TIDELINE_TEST_TIME_FACTOR", "1"))
+    except ValueError:
+        return 1.0
+    return value if 1.0 <= value <= 1000.0 else 1.0
+
+
+# Multiplies every wall-clock budget of the integration tests (deadlines, time budgets, iterator
+# lifetimes), so that they hold under sanitizers and `ctest -j2`.
+TIME_FACTOR = _time_factor()
+
+
+def scaled(seconds):
+    """A wall-clock budget in seconds, multiplied by TIME_FACTOR."""
+    return seconds * TIME_FACTOR
+
+
 # How long a server may take to answer GET /health after it was started.
-STARTUP_DEADLINE_S = 30.0
+STARTUP_DEADLINE_S = scaled(30.0)
 
 
 def free_port():
@@ -255,7 +276,8 @@ def unb64(text):
 
 def wait_stream_active(client, name, deadline_s=30.0):
     """Polls DescribeStreamSummary until the stream is ACTIVE (CreateStream is asynchronous in
-    Kinesis) and returns the summary."""
+    Kinesis) and returns the summary. The deadline is scaled by TIME_FACTOR."""
+    deadline_s = scaled(deadline_s)
     deadline = time.monotonic() + deadline_s
     while True:
         s = client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]

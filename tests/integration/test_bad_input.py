@@ -18,7 +18,8 @@ from harness import ServerTestCase, wait_stream_active
 ClientError = harness.botocore.exceptions.ClientError
 STREAM = "bad-input"
 SHARD0 = "shardId-000000000000"
-ITERATOR_TTL_MS = 1500
+# Short enough to wait out, long enough for a fresh iterator to be used under a loaded machine.
+ITERATOR_TTL_MS = int(harness.scaled(1500))
 
 
 def assert_error(test, code, fn, status=400, **kw):

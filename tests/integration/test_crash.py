@@ -24,7 +24,7 @@ KILLS = int(os.environ.get("TIDELINE_CRASH_KILLS", "20"))
 PRODUCERS = 3
 SHARDS = 4
 STREAM = "crash"
-TIME_BUDGET_S = 170.0
+TIME_BUDGET_S = harness.scaled(170.0)  # TIDELINE_TEST_TIME_FACTOR stretches it
 # Each producer sends at most one batch per PACE_S (about 3 * 125 / 0.04 = 9k records/s in all):
 # every restart re-reads the whole stream, so the stream must stay small enough to read 20 times.
 PACE_S = 0.04

@@ -146,7 +146,7 @@ class MinFreeRefusesAppendsBeforeTheDiskIsFull(DiskFullBase):
 
         write_ballast(self.ballast, leave_free_bytes=(MIN_FREE_MIB - 8) * MiB)
         self.assertLess(free_bytes(self.server.data_dir), MIN_FREE_MIB * MiB)
-        harness.wait_clock_past(time.time() + SERVER_REFRESH_S * 1.5)
+        harness.wait_clock_past(time.time() + harness.scaled(SERVER_REFRESH_S * 1.5))
 
         with self.assertRaises(botocore.exceptions.ClientError) as ctx:
             self.client.put_record(StreamName=STREAM, Data=b"refused", PartitionKey="a")
@@ -173,7 +173,7 @@ class MinFreeRefusesAppendsBeforeTheDiskIsFull(DiskFullBase):
         self.assert_every_acked_record_readable()
 
         os.remove(self.ballast)
-        harness.wait_clock_past(time.time() + SERVER_REFRESH_S * 1.5)
+        harness.wait_clock_past(time.time() + harness.scaled(SERVER_REFRESH_S * 1.5))
         r = self.put_records(50)
         self.assertEqual(r["FailedRecordCount"], 0, r["Records"][:3])
         self.assertEqual(self.server.starts, 1, "must recover without a restart")

@@ -283,7 +283,7 @@ class KinesisApiTest(ServerTestCase):
         wait_stream_active(self.client, name)
         self.client.put_record(StreamName=name, Data=b"gone", PartitionKey="k")
         self.client.delete_stream(StreamName=name)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + harness.scaled(30)
         while True:  # DeleteStream is asynchronous (DELETING) in Kinesis
             try:
                 self.client.describe_stream_summary(StreamName=name)
@@ -313,7 +313,7 @@ class AwsCliTest(ServerTestCase):
 
     def test_aws_cli_create_describe_put_get_list(self):
         self.aws("create-stream", "--stream-name", "cli-stream", "--shard-count", "2")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + harness.scaled(30)
         while True:
             d = self.aws("describe-stream", "--stream-name", "cli-stream")["StreamDescription"]
             if d["StreamStatus"] == "ACTIVE":

@@ -58,7 +58,7 @@ def log_lines(server):
 
 
 def wait_healthy_again(server, deadline_s=30.0):
-    deadline = time.monotonic() + deadline_s
+    deadline = time.monotonic() + harness.scaled(deadline_s)
     while time.monotonic() < deadline:
         if server.health_status() == 200:
             return
@@ -97,7 +97,8 @@ class ManyConnectionsTest(harness.ServerTestCase):
             status = self.server.health_status()
             elapsed = time.monotonic() - start
             self.assertEqual(status, 200)
-            self.assertLess(elapsed, 1.0, "GET /health on a new connection took too long")
+            self.assertLess(elapsed, harness.scaled(1.0),
+                            "GET /health on a new connection took too long")
         finally:
             for s in sockets:
                 s.close()

@@ -76,7 +76,7 @@ class FakeOpenSearch:
     """One fake_opensearch.py process: started on a free port (read from --port-file), restartable
     on the same port; its control API (/_fake/...) sets faults and returns documents and stats."""
 
-    STARTUP_DEADLINE_S = 20.0
+    STARTUP_DEADLINE_S = harness.scaled(20.0)
 
     def __init__(self, seed, name="fake-os"):
         self.seed = seed
@@ -405,6 +405,7 @@ class OpenSearchTestCase(unittest.TestCase):
         return f"\n{self.server.log_tail()}\n{self.fake.log_tail(10)}"
 
     def wait_caught_up(self, producer_acked, deadline_s, what, fake_up=True):
+        deadline_s = harness.scaled(deadline_s)
         deadline = time.monotonic() + deadline_s
         while True:
             self.assertTrue(self.server.alive(), f"{what}: the server died" + self.logs())
@@ -646,7 +647,7 @@ class KillTest(OpenSearchTestCase):
     def check_checkpoints(self, acked, where):
         """Status first, index and backup second: every acknowledged record at or below its
         shard's checkpoint was indexed or backed up before the checkpoint moved."""
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + harness.scaled(20)
         while True:  # the readers of a restarted pipeline report their shards a moment later
             status = self.server.pipeline_status(PIPELINE)
             if len(status["shards"]) == SHARDS:
@@ -680,7 +681,7 @@ class KillTest(OpenSearchTestCase):
             for k in range(self.KILLS):
                 # Kill while this run of the server is delivering: once it has sent a bulk
                 # request (or after 15 s without one), a random moment later.
-                deadline = time.monotonic() + 15
+                deadline = time.monotonic() + harness.scaled(15)
                 while time.monotonic() < deadline:
                     if self.server.pipeline_status(PIPELINE)["delivery"]["requests"] > 0:
                         mid_delivery += 1

@@ -164,7 +164,7 @@ class PipelineRestartTest(unittest.TestCase):
             thread.join()
 
         # Let the pipeline catch up with everything written, then check every acknowledged record.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + harness.scaled(60)
         while True:
             status = self.server.pipeline_status(PIPELINE)
             if status["state"] == "running" and all(s["lag"] == 0 for s in status["shards"]) \

@@ -76,7 +76,7 @@ class PoisonRecordsTest(unittest.TestCase):
         self.assertIn("SequenceNumber", r)
 
     def wait_caught_up(self, records):
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + harness.scaled(60)
         for name in PIPELINES:
             while True:
                 s = self.server.pipeline_status(name)

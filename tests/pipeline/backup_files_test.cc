@@ -18,6 +18,7 @@
 #include "file/rotating_file.h"
 #include "pipeline/backup.h"
 #include "test_util/temp_dir.h"
+#include "test_util/time_factor.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -181,7 +182,8 @@ class CountingDestination final : public Destination {
   }
   bool WaitForFirstCall() {
     std::unique_lock<std::mutex> lock(mu_);
-    return changed_.wait_for(lock, std::chrono::seconds(30), [&] { return calls_ > 0; });
+    return changed_.wait_for(lock, tideline::testing::Scaled(std::chrono::seconds(30)),
+                             [&] { return calls_ > 0; });
   }
   std::map<std::string, int> sent() {
     std::lock_guard<std::mutex> lock(mu_);

@@ -13,6 +13,7 @@
 #include "file/rotating_file.h"
 #include "pipeline/destination.h"
 #include "test_util/temp_dir.h"
+#include "test_util/time_factor.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -215,7 +216,8 @@ TEST(FlushBufferTest, ZeroIntervalFlushesWhateverIsBuffered) {
 
 // Returns once a Push is waiting for room in `buffer` (fails the test after 10 s).
 void WaitUntilBlocked(const FlushBuffer& buffer) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline =
+      std::chrono::steady_clock::now() + tideline::testing::Scaled(std::chrono::seconds(10));
   while (buffer.stats().blocked_pushes == 0) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "Push never waited for room";
     std::this_thread::yield();

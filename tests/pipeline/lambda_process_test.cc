@@ -18,6 +18,7 @@
 
 #include "pipeline/processor.h"
 #include "test_util/temp_dir.h"
+#include "test_util/time_factor.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -48,7 +49,7 @@ LambdaOptions ReportOptions(const fs::path& report) {
 // Polls for a state change with an overall limit (the child reports by writing a file).
 template <typename F>
 bool PollUntil(F done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto deadline = std::chrono::steady_clock::now() + tideline::testing::Scaled(limit);
   while (!done()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

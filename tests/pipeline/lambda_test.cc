@@ -15,6 +15,7 @@
 #include "lambda/lambda_protocol.h"
 #include "lambda_test_server.h"
 #include "pipeline/processor.h"
+#include "test_util/time_factor.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -404,11 +405,13 @@ TEST(LambdaHttpTest, TimeoutIsRetriedThenFailsWithFunctionError) {
   });
   auto batch = MakeBatch({"a", "b"});
   LambdaOptions options = HttpOptions(server);
-  options.timeout = milliseconds(200);
+  options.timeout = testing::Scaled(milliseconds(200));
   options.retries = 1;
   Make(options)->Process(*batch);
   ExpectAllFailed(*batch, "Lambda.FunctionError", 2);
-  EXPECT_NE(batch->records()[0].error_message.find("within 200 ms"), std::string::npos);
+  EXPECT_NE(batch->records()[0].error_message.find("within " +
+                                                   std::to_string(options.timeout.count()) + " ms"),
+            std::string::npos);
   EXPECT_TRUE(server.WaitForRequests(2, milliseconds(10'000)));
 }
 
@@ -421,7 +424,8 @@ TEST(LambdaHttpTest, TimeoutThenPromptAnswerSucceeds) {
   });
   auto batch = MakeBatch({"a"});
   LambdaOptions options = HttpOptions(server);
-  options.timeout = milliseconds(500);  // room for the prompt answer on a loaded machine
+  // Room for the prompt answer on a loaded machine (TIDELINE_TEST_TIME_FACTOR under sanitizers).
+  options.timeout = testing::Scaled(milliseconds(500));
   Make(options)->Process(*batch);
   EXPECT_EQ(DataOf(*batch, 0), "A");
   EXPECT_EQ(batch->records()[0].attempts, 2);
@@ -652,11 +656,13 @@ TEST(LambdaProcessTest, SubprocessWritingGarbageIsReplaced) {
 TEST(LambdaProcessTest, SubprocessThatHangsTimesOut) {
   auto batch = MakeBatch({"a"});
   LambdaOptions options = CommandOptions("hang.py");
-  options.timeout = milliseconds(300);
+  options.timeout = testing::Scaled(milliseconds(300));
   options.retries = 1;
   Make(options)->Process(*batch);
   ExpectAllFailed(*batch, "Lambda.FunctionError", 2);
-  EXPECT_NE(batch->records()[0].error_message.find("no response within 300 ms"), std::string::npos);
+  EXPECT_NE(batch->records()[0].error_message.find("no response within " +
+                                                   std::to_string(options.timeout.count()) + " ms"),
+            std::string::npos);
 }
 
 size_t OpenFileDescriptors() {

@@ -11,6 +11,7 @@
 #include <rapidjson/document.h>
 
 #include "common/base64.h"
+#include "test_util/time_factor.h"
 
 namespace tideline::pipeline::lambda_test {
 
@@ -84,7 +85,7 @@ size_t LambdaTestServer::connection_count() const {
 
 bool LambdaTestServer::WaitForRequests(size_t n, std::chrono::milliseconds max) const {
   std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, max, [&] { return requests_.size() >= n; });
+  return cv_.wait_for(lock, tideline::testing::Scaled(max), [&] { return requests_.size() >= n; });
 }
 
 void LambdaTestServer::Stall(std::chrono::milliseconds max) const {

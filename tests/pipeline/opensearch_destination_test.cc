@@ -19,6 +19,7 @@
 
 #include "pipeline/destination.h"
 #include "test_util/temp_dir.h"
+#include "test_util/time_factor.h"
 
 extern char** environ;
 
@@ -48,7 +49,8 @@ class FakeOpenSearch {
       throw std::runtime_error("cannot start python3 " + kFake);
     }
     // Readiness: the fake writes its port file once it listens (bounded wait).
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    const auto deadline =
+        std::chrono::steady_clock::now() + tideline::testing::Scaled(std::chrono::seconds(20));
     while (std::chrono::steady_clock::now() < deadline) {
       std::ifstream in(port_file);
       if (in >> port_) break;
@@ -253,7 +255,8 @@ TEST(OpenSearchDestinationTest, ReportsWhyItIsRetryingWhileItRetries) {
   Status result;
   std::thread deliver([&] { result = dest->Deliver(b.docs, b.results, stop.get_token()); });
   std::string why;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const auto deadline =
+      std::chrono::steady_clock::now() + tideline::testing::Scaled(std::chrono::seconds(20));
   while ((why = dest->retrying()).empty() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a condition
   stop.request_stop();

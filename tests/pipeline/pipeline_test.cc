@@ -18,6 +18,7 @@
 
 #include "storage/sequence_number.h"
 #include "test_util/test_store.h"
+#include "test_util/time_factor.h"
 
 namespace tideline::pipeline {
 namespace {
@@ -130,7 +131,8 @@ class GateDestination final : public Destination {
   // Waits (bounded) until `n` calls have started; returns the offsets of call n (1-based).
   std::optional<std::vector<uint64_t>> WaitForCall(size_t n) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (!changed_.wait_for(lock, std::chrono::seconds(30), [&] { return calls_.size() >= n; })) {
+    if (!changed_.wait_for(lock, tideline::testing::Scaled(std::chrono::seconds(30)),
+                           [&] { return calls_.size() >= n; })) {
       return std::nullopt;
     }
     return calls_[n - 1];
@@ -224,7 +226,7 @@ class ReadFaultStore final : public storage::Store {
 // state (checkpoints, status), not as events, so tests poll it; only the overall limit is a time.
 template <typename F>
 bool PollUntil(F done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
+  const auto deadline = std::chrono::steady_clock::now() + tideline::testing::Scaled(limit);
   while (!done()) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -740,6 +742,48 @@ TEST_F(PipelineTest, FailingReadsShowInTheShardStateAndMetricsUntilTheyWork) {
   EXPECT_NE(PipelineMetricsText({s}).find("tideline_pipeline_read_failing" + labels + " 0"),
             std::string::npos);
   EXPECT_EQ(Delivered().size(), 10u);
+}
+
+TEST_F(PipelineTest, ReaderBehindTheTrimHorizonCountsExpiredRecordsAndCarriesOn) {
+  ASSERT_TRUE(store_->CreateStream(StreamName("logs"), 1).ok());
+  auto p = Start();
+  Append(Numbered("ok-a", 50));  // offsets 1..50, delivered and checkpointed
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  p->Stop();
+  p.reset();
+  Append(Numbered("ok-b", 30));  // 51..80, never read: the pipeline is down for a day
+  store_.clock().AdvanceMs(int64_t{25} * 3600 * 1000);  // past the stream's 24 h retention
+  Append(Numbered("ok-c", 20));                         // 81..100
+  auto removed = store_->TrimExpired();
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  ASSERT_EQ(*removed, 80u);
+
+  p = Start();  // resumes after its checkpoint (50), which is now below the trim horizon (81)
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  auto delivered = Delivered();
+  EXPECT_EQ(delivered.size(), 70u);
+  for (const auto& [line, count] : delivered) {
+    EXPECT_FALSE(line.starts_with("ok-b")) << line << " was trimmed, it cannot be delivered";
+    EXPECT_EQ(count, 1) << line;
+  }
+  PipelineStatus s = p->GetStatus();
+  ASSERT_EQ(s.shards.size(), 1u);
+  EXPECT_EQ(s.shards[0].counters.records_expired, 30u);
+  EXPECT_EQ(s.shards[0].counters.records_read, 20u);
+  const std::string metrics = PipelineMetricsText({s});
+  EXPECT_NE(metrics.find("tideline_pipeline_records_expired_total{pipeline=\"pipe\","
+                         "shard=\"shardId-000000000000\"} 30"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(PipelineStatusJson({s}).find("\"recordsExpired\":30"), std::string::npos);
+
+  // It carries on from the horizon: new records are delivered, nothing more counts as expired.
+  Append(Numbered("ok-d", 10));
+  ASSERT_TRUE(WaitCaughtUp(*p));
+  EXPECT_EQ(Delivered().size(), 80u);
+  s = p->GetStatus();
+  EXPECT_EQ(s.shards[0].counters.records_expired, 30u);
+  EXPECT_EQ(s.shards[0].checkpoint_offset, 110u);
 }
 
 TEST(PipelineStateTest, StatusJsonAndMetricsShowTheStateByItsName) {

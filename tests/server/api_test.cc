@@ -3,6 +3,7 @@
 
 #include "api.h"
 #include "handler_fixture.h"
+#include "test_util/time_factor.h"
 
 namespace tideline::server {
 namespace {
@@ -51,7 +52,7 @@ TEST_F(ApiTest, MetricsCountRequestsErrorsAndRecords) {
             200u);
   ASSERT_EQ(Dispatch(api, "Kinesis_20131202.DescribeStream", R"({"StreamName":"none"})").status,
             400u);
-  EXPECT_TRUE(api.WaitIdle(std::chrono::milliseconds(1000)));
+  EXPECT_TRUE(api.WaitIdle(tideline::testing::Scaled(std::chrono::milliseconds(1000))));
   PrometheusWriter w;
   metrics_.Render(w, store_->Health(), store_->Stats());
   const std::string text = w.Take();

@@ -279,6 +279,42 @@ TEST_F(RecordsTest, GetRecordsReportsMillisBehindLatestAndContinues) {
               "1 validation error detected: Value '10001' at 'limit'");
 }
 
+TEST_F(RecordsTest, GetRecordsReturnsAtMost10MiBAndTheNextIteratorContinuesWithoutAGap) {
+  CreateStream("s", 1);
+  // 12 records of 1,000,000 bytes (11.4 MiB): 10 fit in 10 MiB, an 11th would not.
+  constexpr size_t kRecordBytes = 1'000'000;
+  constexpr int kRecords = 12;
+  for (int i = 0; i < kRecords; ++i) {
+    const std::string data(kRecordBytes, static_cast<char>('a' + i));
+    const std::string key = "k" + std::to_string(i);
+    auto r = store_->Append(StreamName("s"), {{storage::AppendRecord{key, "", data}}});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+  std::string it = Iterator("s", "shardId-000000000000", "TRIM_HORIZON");
+  std::vector<size_t> sizes;  // records per response
+  std::string seen;           // the fill character of each record read, in order
+  for (int call = 0; call < 5 && seen.size() < kRecords; ++call) {
+    const ApiResponse got = GetRecords(it);
+    ASSERT_EQ(got.status, 200u) << got.body.substr(0, 300);
+    auto g = Json(got);
+    size_t bytes = 0;
+    for (const auto& rec : g["Records"].GetArray()) {
+      auto data = Base64Decode(rec["Data"].GetString());
+      ASSERT_TRUE(data.has_value());
+      ASSERT_EQ(data->size(), kRecordBytes);
+      bytes += data->size() + std::string_view(rec["PartitionKey"].GetString()).size();
+      seen += (*data)[0];
+    }
+    EXPECT_LE(bytes, size_t{10} << 20) << "a GetRecords response carries at most 10 MiB";
+    sizes.push_back(g["Records"].Size());
+    ASSERT_TRUE(g["NextShardIterator"].IsString());
+    it = g["NextShardIterator"].GetString();
+  }
+  // The first response is as full as 10 MiB allows; the next continues with record 11.
+  EXPECT_EQ(sizes, (std::vector<size_t>{10, 2}));
+  EXPECT_EQ(seen, "abcdefghijkl") << "no record skipped or repeated across the cap";
+}
+
 TEST_F(RecordsTest, IteratorPositionsLatestAtAndAfterSequenceNumber) {
   CreateStream("s", 1);
   const std::string seq1 = Json(PutOne("s", "1", "k"))["SequenceNumber"].GetString();

@@ -35,7 +35,10 @@ Control endpoints live under /_fake/; they need no auth and are never faulted:
 
     GET|PUT /_fake/faults      the fault config (PUT replaces it; absent keys mean off)
     GET /_fake/stats           counters: bulk_requests, bulk_items, items_by_status, faults,
-                               gzip_requests, auth_failures, documents
+                               gzip_requests, auth_failures, documents; connections (TCP
+                               connections that carried an OpenSearch request: keep-alive
+                               reuse keeps it low) and max_concurrent_bulk (most _bulk requests
+                               being handled at one moment, latency_ms included)
     GET /_fake/docs[?index=N]  NDJSON, one line per stored document:
                                {"_index", "_id", "_source", "writes"}; writes counts successful
                                index/create/update of that id (a retried auto-id doc shows up
@@ -592,7 +595,8 @@ def failed(item, status, error):
 
 def new_stats():
     return {"bulk_requests": 0, "bulk_items": 0, "items_by_status": {},
-            "faults": dict.fromkeys(FAULT_COUNTERS, 0), "gzip_requests": 0, "auth_failures": 0}
+            "faults": dict.fromkeys(FAULT_COUNTERS, 0), "gzip_requests": 0, "auth_failures": 0,
+            "connections": 0, "max_concurrent_bulk": 0}
 
 
 class Store:
@@ -603,6 +607,7 @@ class Store:
     def __init__(self, seed):
         self.seed = seed
         self.lock = threading.Lock()
+        self.bulk_in_flight = 0  # _bulk requests being handled now (a reset does not clear it)
         self._clear()
 
     def _clear(self):
@@ -629,6 +634,16 @@ class Store:
             self.stats["faults"][fault] += 1
             return True
         return False
+
+    def bulk_started(self):
+        with self.lock:
+            self.bulk_in_flight += 1
+            self.stats["max_concurrent_bulk"] = max(self.stats["max_concurrent_bulk"],
+                                                    self.bulk_in_flight)
+
+    def bulk_finished(self):
+        with self.lock:
+            self.bulk_in_flight -= 1
 
     def request_fault(self, faults):
         """The whole-request fault to inject into one _bulk request, or None."""
@@ -816,10 +831,14 @@ def route_bulk(store, body, query, index=None):
     """Answers a _bulk request; None means: close the connection without answering."""
     faults = store.faults
     patterns = [p.split(".") for q in query.get("filter_path", []) for p in q.split(",") if p]
-    reply = bulk_outcome(store, faults, body, index, patterns)
-    if reply is not None and faults.latency_ms:
-        time.sleep(faults.latency_ms / 1000)
-    return reply
+    store.bulk_started()
+    try:
+        reply = bulk_outcome(store, faults, body, index, patterns)
+        if reply is not None and faults.latency_ms:
+            time.sleep(faults.latency_ms / 1000)
+        return reply
+    finally:
+        store.bulk_finished()
 
 
 def bulk_outcome(store, faults, body, index, patterns):
@@ -995,6 +1014,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self):
+        self.counted = False  # whether this connection was counted in stats["connections"]
         if isinstance(self.request, ssl.SSLSocket):
             self.request.do_handshake()  # here, in the connection's thread, not in accept()
         super().setup()
@@ -1025,6 +1045,9 @@ class Handler(BaseHTTPRequestHandler):
             if control is None:
                 return json_reply(404, {"error": f"no control endpoint [{self.command} {url.path}]"})
             return control(store, raw, query)
+        if not self.counted:  # the first OpenSearch request on this connection
+            self.counted = True
+            store.count("connections")
         faults = store.faults
         if faults.down:
             store.count_fault("down")

@@ -594,6 +594,8 @@ class RobustnessTest(FakeTestCase):
             finally:
                 conn.close()
 
+        # Each request takes 20 ms at least: the four clients' requests overlap in time.
+        self.faults(latency_ms=20)
         failures = []
         threads = [threading.Thread(target=client, args=(w, failures)) for w in range(4)]
         for thread in threads:
@@ -601,7 +603,11 @@ class RobustnessTest(FakeTestCase):
         for thread in threads:
             thread.join()
         self.assertEqual(failures, [])
-        self.assertEqual(self.stats()["documents"], 1000)
+        stats = self.stats()
+        self.assertEqual(stats["documents"], 1000)
+        self.assertEqual(stats["connections"], 4, "one connection per client, kept alive")
+        self.assertGreaterEqual(stats["max_concurrent_bulk"], 2, stats)
+        self.assertLessEqual(stats["max_concurrent_bulk"], 4, stats)
 
     @staticmethod
     def bulk_on(conn, body):
