@@ -2,15 +2,13 @@
 
 #include <cbor.h>
 
-#include <charconv>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <vector>
 
 #include <fmt/format.h>
-#include <rapidjson/memorystream.h>
-#include <rapidjson/reader.h>
+#include <rapidjson/document.h>
 #include <rapidjson/writer.h>
 
 #include "common/base64.h"
@@ -171,10 +169,14 @@ class Decoder {
     if (text) {
       writer_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
     } else {
-      scratch_.assign(1, '"');
-      Base64Append(s, scratch_);
-      scratch_.push_back('"');
-      writer_.RawValue(scratch_.data(), scratch_.size(), rapidjson::kStringType);
+      // RawValue with no bytes writes the separator; the base64 text then goes straight into
+      // the output (the writer keeps no state about what follows its last token).
+      writer_.RawValue("", 0, rapidjson::kStringType);
+      const size_t n = Base64EncodedSize(s.size());
+      char* slot = out_.Push(n + 2);
+      slot[0] = '"';
+      Base64Encode(s, slot + 1);
+      slot[n + 1] = '"';
     }
     ItemDone();
   }
@@ -280,9 +282,8 @@ class Decoder {
   bool finished_ = false;
   bool tag1_ = false;  // the next item is under tag 1
   Chunked chunked_ = Chunked::kNone;
-  std::string chunks_;   // the chunks of the indefinite-length string being read
-  std::string scratch_;  // a base64 value being written
-  std::string error_;    // the first error; decoding stops at it
+  std::string chunks_;  // the chunks of the indefinite-length string being read
+  std::string error_;   // the first error; decoding stops at it
 };
 
 const cbor_callbacks Decoder::kCallbacks = {
@@ -377,45 +378,37 @@ const ShapeNode* OutputShape(std::string_view operation) {
   return nullptr;
 }
 
-// Exact epoch milliseconds from the decimal text of epoch seconds ("1700000000.123", "-5",
-// "12.5"); nullopt for exponents or more than three decimals, which JsonWriter::EpochSeconds
-// never writes.
-std::optional<int64_t> SecondsTextToMillis(std::string_view s) {
-  bool negative = false;
-  if (!s.empty() && s[0] == '-') {
-    negative = true;
-    s.remove_prefix(1);
+// Epoch milliseconds of a timestamp member the handlers wrote as epoch seconds (JsonWriter::
+// EpochSeconds: "1700000000.123"); nullopt when it is no such number. A double carries 15
+// significant digits, so seconds below 9e12 with three decimals convert exactly.
+std::optional<int64_t> MillisOf(const rapidjson::Value& v) {
+  constexpr int64_t kMaxSeconds = 9'000'000'000'000;
+  if (v.IsInt64()) {
+    const int64_t s = v.GetInt64();
+    if (s > kMaxSeconds || s < -kMaxSeconds) return std::nullopt;
+    return s * 1000;
   }
-  const size_t dot = s.find('.');
-  const std::string_view whole = s.substr(0, dot);
-  const std::string_view frac =
-      dot == std::string_view::npos ? std::string_view() : s.substr(dot + 1);
-  if (whole.empty() || whole.size() > 15 || frac.size() > 3) return std::nullopt;
-  int64_t ms = 0;
-  for (const char c : whole) {
-    if (c < '0' || c > '9') return std::nullopt;
-    ms = ms * 10 + (c - '0');
-  }
-  for (size_t i = 0; i < 3; ++i) {
-    const char c = i < frac.size() ? frac[i] : '0';
-    if (c < '0' || c > '9') return std::nullopt;
-    ms = ms * 10 + (c - '0');
-  }
-  return negative ? -ms : ms;
+  if (!v.IsDouble()) return std::nullopt;
+  const double s = v.GetDouble();
+  if (!std::isfinite(s) || std::fabs(s) > static_cast<double>(kMaxSeconds)) return std::nullopt;
+  return std::llround(s * 1000.0);
 }
 
 // Appends CBOR heads (through libcbor's encoders) and payloads.
 class CborOut {
  public:
+  explicit CborOut(size_t reserve) { buf_.reserve(reserve); }
   template <typename Fn, typename... Args>
   void Head(Fn fn, Args... args) {
-    const size_t at = buf_.size();
-    buf_.resize(at + 9);  // the longest head: 1 + 8 bytes
-    const size_t n = fn(args..., reinterpret_cast<unsigned char*>(buf_.data() + at), 9);
-    buf_.resize(at + n);
+    unsigned char head[9];  // the longest head: 1 + 8 bytes
+    buf_.append(reinterpret_cast<const char*>(head), fn(args..., head, sizeof(head)));
   }
   void Text(std::string_view s) {
     Head(cbor_encode_string_start, s.size());
+    buf_.append(s);
+  }
+  void Bytes(std::string_view s) {
+    Head(cbor_encode_bytestring_start, s.size());
     buf_.append(s);
   }
   void Integer(int64_t v) {
@@ -425,142 +418,92 @@ class CborOut {
       Head(cbor_encode_negint, static_cast<uint64_t>(-1 - v));
     }
   }
-  std::string& buf() { return buf_; }
+  std::string Take() { return std::move(buf_); }
 
  private:
   std::string buf_;
 };
 
-// Counts each container's members in document order (CBOR heads carry them up front).
-struct CountHandler : rapidjson::BaseReaderHandler<rapidjson::UTF8<>, CountHandler> {
-  std::vector<uint32_t> counts;
-  std::vector<size_t> open;
-  bool Start() {
-    open.push_back(counts.size());
-    counts.push_back(0);
-    return true;
-  }
-  bool End(rapidjson::SizeType n) {
-    counts[open.back()] = n;
-    open.pop_back();
-    return true;
-  }
-  bool StartObject() { return Start(); }
-  bool EndObject(rapidjson::SizeType n) { return End(n); }
-  bool StartArray() { return Start(); }
-  bool EndArray(rapidjson::SizeType n) { return End(n); }
-};
-
-// Writes the CBOR form of each JSON event, converting the members the shape marks.
-class EmitHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, EmitHandler> {
+// Writes a parsed response document as CBOR, converting the members its shape marks.
+class Emitter {
  public:
-  EmitHandler(const ShapeNode* root, const std::vector<uint32_t>& counts, CborOut& out)
-      : root_(root), counts_(counts), out_(out) {}
+  explicit Emitter(CborOut& out) : out_(out) {}
 
-  bool Null() {
-    Value();
-    out_.Head(cbor_encode_null);
-    return true;
-  }
-  bool Bool(bool b) {
-    Value();
-    out_.Head(cbor_encode_bool, b);
-    return true;
-  }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
-    const ShapeNode* node = Value();
-    const std::string_view text(s, n);
-    if (node != nullptr && node->kind == MemberKind::kTimestamp) {
-      if (const auto ms = SecondsTextToMillis(text)) {
-        out_.Head(cbor_encode_tag, uint64_t{1});
-        out_.Integer(*ms);
+  // False when a blob member is not base64, or the document nests deeper than any response.
+  bool Value(const rapidjson::Value& v, const ShapeNode* node, int depth) {
+    if (depth > kMaxDepth) return false;
+    const MemberKind kind = node != nullptr ? node->kind : MemberKind::kOther;
+    switch (v.GetType()) {
+      case rapidjson::kNullType:
+        out_.Head(cbor_encode_null);
+        return true;
+      case rapidjson::kFalseType:
+      case rapidjson::kTrueType:
+        out_.Head(cbor_encode_bool, v.IsTrue());
+        return true;
+      case rapidjson::kStringType:
+        return String(std::string_view(v.GetString(), v.GetStringLength()), kind);
+      case rapidjson::kNumberType:
+        Number(v, kind);
+        return true;
+      case rapidjson::kArrayType: {
+        out_.Head(cbor_encode_array_start, size_t{v.Size()});
+        const ShapeNode* element = node != nullptr ? node->Child("[]") : nullptr;
+        for (const rapidjson::Value& e : v.GetArray()) {
+          if (!Value(e, element, depth + 1)) return false;
+        }
+        return true;
+      }
+      case rapidjson::kObjectType: {
+        out_.Head(cbor_encode_map_start, size_t{v.MemberCount()});
+        const ShapeNode* map_value = node != nullptr ? node->Child("{}") : nullptr;
+        for (const auto& m : v.GetObject()) {
+          const std::string_view key(m.name.GetString(), m.name.GetStringLength());
+          out_.Text(key);
+          const ShapeNode* member =
+              map_value != nullptr ? map_value : (node != nullptr ? node->Child(key) : nullptr);
+          if (!Value(m.value, member, depth + 1)) return false;
+        }
         return true;
       }
     }
-    if (text.find_first_of(".eE") == std::string_view::npos) {
-      int64_t i = 0;
-      if (std::from_chars(s, s + n, i).ec == std::errc()) {
-        out_.Integer(i);
-        return true;
-      }
-      uint64_t u = 0;
-      if (std::from_chars(s, s + n, u).ec == std::errc()) {
-        out_.Head(cbor_encode_uint, u);
-        return true;
-      }
-    }
-    double d = 0;
-    if (std::from_chars(s, s + n, d).ec != std::errc()) return false;
-    out_.Head(cbor_encode_double, d);
-    return true;
+    return false;
   }
-  bool String(const char* s, rapidjson::SizeType n, bool) {
-    const ShapeNode* node = Value();
-    if (node != nullptr && node->kind == MemberKind::kBlob) {
-      scratch_.resize(Base64MaxDecodedSize(n));
-      const auto size = Base64Decode(std::string_view(s, n), scratch_.data());
-      if (!size) return false;
-      out_.Head(cbor_encode_bytestring_start, *size);
-      out_.buf().append(scratch_.data(), *size);
-      return true;
-    }
-    out_.Text(std::string_view(s, n));
-    return true;
-  }
-  bool Key(const char* s, rapidjson::SizeType n, bool) {
-    Frame& f = stack_.back();
-    const std::string_view key(s, n);
-    f.member = nullptr;
-    if (f.node != nullptr) {
-      f.member = f.node->Child("{}");
-      if (f.member == nullptr) f.member = f.node->Child(key);
-    }
-    out_.Text(key);
-    return true;
-  }
-  bool StartObject() { return Start(true); }
-  bool StartArray() { return Start(false); }
-  bool EndObject(rapidjson::SizeType) { return End(); }
-  bool EndArray(rapidjson::SizeType) { return End(); }
 
  private:
-  struct Frame {
-    const ShapeNode* node;    // the container's shape node, if on a blob/timestamp path
-    const ShapeNode* member;  // object: the node of the member whose key came last
-  };
+  static constexpr int kMaxDepth = 64;
 
-  // The shape node of the value that starts now.
-  const ShapeNode* Value() const {
-    if (stack_.empty()) return root_;
-    const Frame& f = stack_.back();
-    if (f.member != nullptr || f.node == nullptr) return f.member;
-    return f.node->Child("[]");
-  }
-  bool Start(bool object) {
-    const ShapeNode* node = Value();
-    if (next_count_ >= counts_.size()) return false;
-    const size_t count = counts_[next_count_++];
-    if (object) {
-      out_.Head(cbor_encode_map_start, count);
-    } else {
-      out_.Head(cbor_encode_array_start, count);
+  bool String(std::string_view s, MemberKind kind) {
+    if (kind != MemberKind::kBlob) {
+      out_.Text(s);
+      return true;
     }
-    stack_.push_back(Frame{node, nullptr});
+    scratch_.resize(Base64MaxDecodedSize(s.size()));
+    const auto n = Base64Decode(s, scratch_.data());
+    if (!n) return false;
+    out_.Bytes(std::string_view(scratch_.data(), *n));
     return true;
   }
-  bool End() {
-    stack_.pop_back();
-    return true;
+  void Number(const rapidjson::Value& v, MemberKind kind) {
+    if (kind == MemberKind::kTimestamp) {
+      if (const auto ms = MillisOf(v)) {
+        out_.Head(cbor_encode_tag, uint64_t{1});
+        out_.Integer(*ms);
+        return;
+      }
+    }
+    if (v.IsInt64()) {
+      out_.Integer(v.GetInt64());
+    } else if (v.IsUint64()) {
+      out_.Head(cbor_encode_uint, v.GetUint64());
+    } else {
+      out_.Head(cbor_encode_double, v.GetDouble());
+    }
   }
 
-  const ShapeNode* root_;
-  const std::vector<uint32_t>& counts_;
-  size_t next_count_ = 0;
   CborOut& out_;
-  std::vector<Frame> stack_;
-  std::string scratch_;
+  std::string scratch_;  // a blob's bytes
 };
-
 }  // namespace
 
 Result<std::string> DecodeRequest(std::string_view body, const DecodeLimits& limits) {
@@ -569,26 +512,19 @@ Result<std::string> DecodeRequest(std::string_view body, const DecodeLimits& lim
 }
 
 Result<std::string> EncodeResponse(std::string_view operation, std::string_view json) {
-  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
-                              rapidjson::kParseNumbersAsStringsFlag |
-                              rapidjson::kParseValidateEncodingFlag;
-  CountHandler counter;
-  rapidjson::Reader reader;
-  {
-    rapidjson::MemoryStream ms(json.data(), json.size());
-    if (reader.Parse<kFlags>(ms, counter).IsError()) {
-      return Status::Internal("a response body that is not JSON");
-    }
-  }
-  CborOut out;
-  out.buf().reserve(json.size() + 16);
-  EmitHandler emit(OutputShape(operation), counter.counts, out);
-  rapidjson::MemoryStream ms(json.data(), json.size());
-  if (reader.Parse<kFlags>(ms, emit).IsError()) {
+  // Parsed in place from a copy (strings stay where they are, no per-string allocation): one
+  // pass, and each container's size is known before its CBOR head is written.
+  std::string text(json);
+  rapidjson::Document doc;
+  doc.ParseInsitu<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(text.data());
+  if (doc.HasParseError()) return Status::Internal("a response body that is not JSON");
+  CborOut out(json.size() + 16);
+  Emitter emitter(out);
+  if (!emitter.Value(doc, OutputShape(operation), 1)) {
     return Status::Internal(
         fmt::format("a {} response member that does not fit its CBOR shape", operation));
   }
-  return std::move(out.buf());
+  return out.Take();
 }
 
 ApiResponse ToCborResponse(std::string_view operation, ApiResponse resp) {
