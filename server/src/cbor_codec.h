@@ -52,9 +52,10 @@ Result<std::string> DecodeRequest(std::string_view body, const DecodeLimits& lim
 // Encodes a JSON response document the handlers wrote (or an error body) as CBOR. `operation`
 // (e.g. "GetRecords"; empty for an error body) selects, from the table generated from
 // botocore's model (cbor_shapes.inc), the members sent as byte strings (base64 text decoded)
-// and as tag-1 epoch milliseconds (epoch-seconds numbers, read exactly from their decimal
-// text). Maps and arrays get definite lengths. Fails (Internal) only on text that is not JSON
-// or a blob member that is not base64: both are bugs of the handler that wrote it.
+// and as tag 1 over integer epoch milliseconds (from the epoch-seconds numbers, exact to the
+// millisecond). Maps and arrays get definite lengths. `json` is trusted to be UTF-8 (the
+// handlers' writer guarantees it). Fails (Internal) only on text that is not JSON, nesting past
+// 64 levels or a blob member that is not base64: each a bug of the handler that wrote it.
 Result<std::string> EncodeResponse(std::string_view operation, std::string_view json);
 
 // `resp` as the CBOR protocol answers it: body encoded by EncodeResponse (the output shape of
