@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "cbor_codec.h"
 #include "common/prometheus.h"
 #include "errors.h"
 #include "pipeline_admin.h"
@@ -15,6 +16,7 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr std::string_view kAmzJson = "application/x-amz-json-1.1";
+constexpr std::string_view kKinesisTargetPrefix = "Kinesis_20131202.";
 
 ApiResponse TextResponse(unsigned status, std::string content_type, std::string body) {
   ApiResponse resp;
@@ -97,6 +99,23 @@ void Router::Dispatch(RouterRequest req, ResponseCallback done, const RespondOn&
 void Router::Kinesis(RouterRequest& req, std::string_view, ResponseCallback& done,
                      const RespondOn& respond_on) const {
   const std::string_view ct = req.content_type;
+  if (cbor::IsCborContentType(ct)) {
+    // The CBOR protocol: the body becomes the JSON the handlers read, their answer (or error)
+    // goes back as CBOR (cbor_codec.h).
+    std::string op(req.amz_target.substr(0, 128));
+    if (op.starts_with(kKinesisTargetPrefix)) op.erase(0, kKinesisTargetPrefix.size());
+    auto answer = [op, done = std::move(done)](ApiResponse resp) {
+      done(cbor::ToCborResponse(op, std::move(resp)));
+    };
+    Result<std::string> json = cbor::DecodeRequest(req.body ? *req.body : std::string_view());
+    if (!json.ok()) {
+      answer(MakeError(ApiErrorType::kSerialization, json.status().message()));
+      return;
+    }
+    ctx_.api->Handle(req.amz_target, std::make_shared<std::string>(std::move(json.value())),
+                     std::move(answer), respond_on);
+    return;
+  }
   if (!ct.empty() && !ct.starts_with(kAmzJson) && !ct.starts_with("application/json")) {
     done(MakeError(ApiErrorType::kSerialization,
                    fmt::format("Unsupported Content-Type: {}", ct.substr(0, 100))));

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cbor_builder.h"
+#include "cbor_codec.h"
 #include "handler_fixture.h"
 
 namespace tideline::server {
@@ -61,6 +63,11 @@ class RouterTest : public HandlerTest {
   ApiResponse Kinesis(std::string_view operation, std::string body) {
     return Dispatch(http::verb::post, "/", std::string(kPrefix) + std::string(operation),
                     std::move(body), "application/x-amz-json-1.1");
+  }
+
+  ApiResponse KinesisCbor(std::string_view operation, std::string body) {
+    return Dispatch(http::verb::post, "/", std::string(kPrefix) + std::string(operation),
+                    std::move(body), "application/x-amz-cbor-1.1");
   }
 
   Metrics metrics_;
@@ -115,6 +122,68 @@ TEST_F(RouterTest, RefusesAForeignContentTypeBeforeAnyHandler) {
   EXPECT_EQ(r.error_type, "SerializationException");
   EXPECT_EQ(handed_over_, 0);
   EXPECT_EQ(Kinesis("ListStreams", "{}").body.find(R"("s")"), std::string::npos);
+}
+
+TEST_F(RouterTest, CborRequestsReachTheHandlersAndGetCborAnswers) {
+  using namespace test_cbor;
+  const ApiResponse created = KinesisCbor(
+      "CreateStream", kIndefMap + T("StreamName") + T("s") + T("ShardCount") + U(1) + kBreak);
+  EXPECT_EQ(created.status, 200u);
+  EXPECT_EQ(created.content_type, "application/x-amz-cbor-1.1");
+  EXPECT_EQ(created.body, M(0));
+
+  const std::string data("\x00\x01binary\xff", 9);
+  const ApiResponse put =
+      KinesisCbor("PutRecord", M(3) + T("StreamName") + T("s") + T("PartitionKey") + T("k") +
+                                   T("Data") + B(data));
+  ASSERT_EQ(put.status, 200u) << put.body;
+  EXPECT_EQ(put.content_type, "application/x-amz-cbor-1.1");
+  EXPECT_NE(put.body.find(T("ShardId") + T("shardId-000000000000")), std::string::npos);
+
+  const ApiResponse it =
+      KinesisCbor("GetShardIterator", M(3) + T("StreamName") + T("s") + T("ShardId") +
+                                          T("shardId-000000000000") + T("ShardIteratorType") +
+                                          T("TRIM_HORIZON"));
+  ASSERT_EQ(it.status, 200u) << it.body;
+  auto json = cbor::DecodeRequest(it.body);
+  ASSERT_TRUE(json.ok()) << json.status().ToString();
+  const std::string key = R"({"ShardIterator":")";
+  ASSERT_TRUE(json.value().starts_with(key)) << json.value();
+  const std::string iterator =
+      json.value().substr(key.size(), json.value().size() - key.size() - 2);
+
+  const ApiResponse got = KinesisCbor("GetRecords", M(1) + T("ShardIterator") + T(iterator));
+  ASSERT_EQ(got.status, 200u) << got.body;
+  // The record's bytes as a byte string, its arrival time as tag 1 over epoch milliseconds.
+  EXPECT_NE(got.body.find(T("Data") + B(data)), std::string::npos);
+  const size_t at = got.body.find(T("ApproximateArrivalTimestamp") + Tag(1));
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_EQ(static_cast<unsigned char>(got.body[at + 30]), 0x1bu);  // a 64-bit integer follows
+  EXPECT_EQ(got.records, 1u);
+}
+
+TEST_F(RouterTest, CborErrorsAreCborMapsAndBadCborNeverReachesAHandler) {
+  using namespace test_cbor;
+  const ApiResponse missing = KinesisCbor("DescribeStream", M(1) + T("StreamName") + T("nope"));
+  EXPECT_EQ(missing.status, 400u);
+  EXPECT_EQ(missing.error_type, "ResourceNotFoundException");
+  EXPECT_EQ(missing.content_type, "application/x-amz-cbor-1.1");
+  EXPECT_TRUE(
+      missing.body.starts_with(M(2) + T("__type") + T("ResourceNotFoundException") + T("message")))
+      << missing.body;
+
+  for (const std::string& bad : {std::string("\xbf"), M(1) + U(1) + U(2), std::string(1000, '\x9f'),
+                                 std::string("\x5b\xff\xff\xff\xff\xff\xff\xff\xff")}) {
+    const ApiResponse r = KinesisCbor("CreateStream", bad);
+    EXPECT_EQ(r.status, 400u);
+    EXPECT_EQ(r.error_type, "SerializationException");
+    EXPECT_EQ(r.content_type, "application/x-amz-cbor-1.1");
+    EXPECT_TRUE(r.body.starts_with(M(2) + T("__type") + T("SerializationException")));
+  }
+  EXPECT_EQ(handed_over_, 1);  // only DescribeStream ran
+  // A JSON body sent as CBOR is not CBOR: "{" heads a text string longer than the body.
+  EXPECT_EQ(KinesisCbor("CreateStream", R"({"StreamName":"s","ShardCount":1})").error_type,
+            "SerializationException");
 }
 
 TEST_F(RouterTest, UnknownRoutesAndOperationsGetKinesisErrors) {
