@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/base64.h"
 #include "errors.h"
 #include "model_patterns.h"
 
@@ -63,13 +64,6 @@ constexpr std::array<uint8_t, 256> kBase64Class = [] {
   return t;
 }();
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  return c == '+' ? 62 : 63;
-}
-
 // The code point starting at s[i] (a whole UTF-8 sequence), for quoting a bad character.
 std::string_view CharAt(std::string_view s, size_t i) {
   size_t n = 1;
@@ -80,6 +74,8 @@ std::string_view CharAt(std::string_view s, size_t i) {
 
 // Coral's base64 rules for a blob member; the error message, or nullopt when `b64` is canonical.
 std::optional<std::string> Base64Error(std::string_view b64) {
+  // The common strict decoder accepts exactly what Coral does; its check is the fast path.
+  if (Base64IsValid(b64)) return std::nullopt;
   if (b64.size() % 4 != 0) {
     return fmt::format(
         "'{}' can not be converted to a Blob: Base64 encoded length is expected a "
@@ -95,22 +91,12 @@ std::optional<std::string> Base64Error(std::string_view b64) {
                          CharAt(b64, i));
     }
   }
-  // Only trailing pads are left; the last data character must not carry bits past the data.
-  size_t pads = 0;
-  while (pads < n && b64[n - 1 - pads] == '=')
-    ++pads;
-  bool canonical = pads <= 2;
-  if (canonical && pads > 0) {
-    const int bits = Base64Value(b64[n - 1 - pads]);
-    canonical = (bits & (pads == 1 ? 0x3 : 0xF)) == 0;
-  }
-  if (!canonical) {
-    return fmt::format(
-        "'{}' can not be converted to a Blob: Invalid last non-pad Base64 character "
-        "dectected",
-        b64);
-  }
-  return std::nullopt;
+  // Only trailing pads are left: too many of them, or a last data character carrying bits past
+  // the data.
+  return fmt::format(
+      "'{}' can not be converted to a Blob: Invalid last non-pad Base64 character "
+      "dectected",
+      b64);
 }
 
 size_t Base64DecodedLength(std::string_view b64) {
