@@ -9,7 +9,6 @@ import gzip
 import json
 import os
 import re
-import unittest
 
 import harness
 from harness import ServerTestCase
