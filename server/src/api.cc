@@ -2,10 +2,14 @@
 
 #include <array>
 #include <chrono>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "errors.h"
+#include "json_util.h"
+#include "kinesis_model.h"
+#include "model_validator.h"
 
 namespace tideline::server {
 namespace {
@@ -16,6 +20,10 @@ using SyncHandler = ApiResponse (*)(const HandlerContext&, std::string_view);
 using AsyncHandler = void (*)(const HandlerContext&, std::shared_ptr<std::string>, ResponseCallback,
                               const RespondOn&);
 
+// Every request is checked against the service model (model_validator.h) before its handler
+// runs: a sync handler receives only bodies that parse and conform. An async handler (the
+// appends, whose bodies are large) parses its body in place once and calls ValidateRequest on
+// that parse itself.
 struct Operation {
   std::string_view name;
   SyncHandler sync = nullptr;    // runs on the blocking executor
@@ -37,13 +45,25 @@ constexpr std::array kOperations = {
     Operation{"PutRecords", nullptr, &HandlePutRecords},
 };
 
+std::string_view OperationName(std::string_view target) {
+  if (target.substr(0, kTargetPrefix.size()) != kTargetPrefix) return {};
+  return target.substr(kTargetPrefix.size());
+}
+
 const Operation* FindOperation(std::string_view target) {
-  if (target.substr(0, kTargetPrefix.size()) != kTargetPrefix) return nullptr;
-  const std::string_view name = target.substr(kTargetPrefix.size());
+  const std::string_view name = OperationName(target);
   for (const Operation& op : kOperations) {
     if (op.name == name) return &op;
   }
   return nullptr;
+}
+
+// The SerializationException or ValidationException for `body` against `op`'s input shape,
+// or nullopt when it conforms.
+std::optional<ApiResponse> CheckAgainstModel(const model::Operation& op, std::string_view body) {
+  rapidjson::Document doc;
+  if (auto err = ParseJsonObject(doc, body)) return MakeError(ApiErrorType::kSerialization, *err);
+  return ValidateRequest(op, doc);
 }
 
 }  // namespace
@@ -81,7 +101,16 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, Res
     done(std::move(resp));
     Finish();
   };
+  const model::Operation* modeled = model::FindOperation(OperationName(target));
   if (!op) {
+    // An operation of the model that has no handler yet still answers a malformed request
+    // as AWS would; only a conforming one learns that it is not supported.
+    if (modeled != nullptr) {
+      if (auto bad = CheckAgainstModel(*modeled, *body)) {
+        finish(std::move(*bad));
+        return;
+      }
+    }
     finish(MakeError(ApiErrorType::kUnknownOperation,
                      fmt::format("Unknown operation: {}", target.substr(0, 128))));
     return;
@@ -90,8 +119,11 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, Res
     op->async(ctx_, std::move(body), std::move(finish), respond_on);
     return;
   }
-  blocking_([this, op, body = std::move(body), finish = std::move(finish), respond_on]() mutable {
-    ApiResponse resp = op->sync(ctx_, *body);
+  blocking_([this, op, modeled, body = std::move(body), finish = std::move(finish),
+             respond_on]() mutable {
+    std::optional<ApiResponse> bad;
+    if (modeled != nullptr) bad = CheckAgainstModel(*modeled, *body);
+    ApiResponse resp = bad ? std::move(*bad) : op->sync(ctx_, *body);
     if (!respond_on) {
       finish(std::move(resp));
       return;

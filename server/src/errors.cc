@@ -81,7 +81,9 @@ ApiResponse MakeError(ApiErrorType type, std::string_view message) {
   w.StartObject();
   w.Key("__type");
   w.String(r.error_type);
-  w.Key("message");
+  // Coral names the member "Message" in a SerializationException and "message" elsewhere; SDKs
+  // read either.
+  w.Key(type == ApiErrorType::kSerialization ? "Message" : "message");
   w.String(message);
   w.EndObject();
   r.body = w.Take();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/base64.h"
+#include "model_validator.h"
 
 namespace tideline::server {
 
@@ -40,17 +41,19 @@ std::optional<std::string_view> StreamNameFromArn(std::string_view arn) {
 
 }  // namespace
 
-StreamRef ReadStreamRef(FieldReader& r, Validator& v, const rapidjson::Value& root, bool required) {
+StreamRef ReadStreamRef(const FieldReader& r, Validator& v, const rapidjson::Value& root,
+                        bool required) {
   StreamRef ref;
   const auto name = r.String(root, "StreamName");
   const auto arn = r.String(root, "StreamARN");
-  if (name) v.StreamName(*name, "streamName");
   std::optional<std::string_view> arn_name;
   if (arn) {
-    v.Length(*arn, "streamARN", 1, 2048);
     arn_name = StreamNameFromArn(*arn);
-    if (!arn_name) {
-      v.Pattern(false, *arn, "streamARN", "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+");
+    if (!arn_name || !StreamName::IsValid(*arn_name)) {
+      // The model's pattern admits ARNs whose stream part we cannot take apart.
+      ref.error = MakeError(ApiErrorType::kInvalidArgument,
+                            fmt::format("StreamARN {} is not a valid stream ARN.", *arn));
+      return ref;
     }
   }
   if (required && !name && !arn) v.NotNull(false, "streamName");
@@ -67,15 +70,19 @@ StreamRef ReadStreamRef(FieldReader& r, Validator& v, const rapidjson::Value& ro
   return ref;
 }
 
-std::optional<ApiResponse> CheckRequest(const FieldReader& r, const Validator& v) {
-  if (!r.ok()) return MakeError(ApiErrorType::kSerialization, r.error());
+std::optional<ApiResponse> CheckRequest(const Validator& v) {
   if (!v.ok()) return v.Error();
   return std::nullopt;
 }
 
-bool ParseBody(rapidjson::Document& doc, std::string_view body, ApiResponse& out) {
+bool ParseRequest(std::string_view operation, rapidjson::Document& doc, std::string_view body,
+                  ApiResponse& out) {
   if (auto err = ParseJsonObject(doc, body)) {
     out = MakeError(ApiErrorType::kSerialization, *err);
+    return false;
+  }
+  if (auto bad = ValidateRequest(operation, doc)) {
+    out = std::move(*bad);
     return false;
   }
   return true;

@@ -29,16 +29,20 @@ struct StreamRef {
   std::optional<StreamName> name;
   std::optional<ApiResponse> error;  // InvalidArgument found while resolving
 };
-// Reads StreamName/StreamARN from `root`, adding constraint violations to `v`. When `required`
-// and neither is present, reports "Value null at 'streamName'".
-StreamRef ReadStreamRef(FieldReader& r, Validator& v, const rapidjson::Value& root, bool required);
+// Reads StreamName/StreamARN from a validated `root` (the model checked their length and
+// pattern). When `required` and neither is present, reports "Value null at 'streamName'" to `v`.
+StreamRef ReadStreamRef(const FieldReader& r, Validator& v, const rapidjson::Value& root,
+                        bool required);
 
-// SerializationException for the first wrong JSON type, else ValidationException for the
-// collected constraint violations, else nullopt.
-std::optional<ApiResponse> CheckRequest(const FieldReader& r, const Validator& v);
+// ValidationException for the collected violations, else nullopt.
+std::optional<ApiResponse> CheckRequest(const Validator& v);
 
-// Parses `body`; on failure `out` holds the SerializationException.
-bool ParseBody(rapidjson::Document& doc, std::string_view body, ApiResponse& out);
+// Parses `body` and validates it against `operation`'s input shape in the service model
+// (model_validator.h); on failure `out` holds the SerializationException or
+// ValidationException. Every handler reads its request through this (or, for the appends,
+// through ValidateRequest on its in-place parse), so handlers see only conforming requests.
+bool ParseRequest(std::string_view operation, rapidjson::Document& doc, std::string_view body,
+                  ApiResponse& out);
 
 // One Shard object as DescribeStream and ListShards return it.
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard);

@@ -73,31 +73,21 @@ std::optional<ApiResponse> CheckPositionArgs(storage::StartingPosition type,
 ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view body) {
   rapidjson::Document doc;
   ApiResponse err;
-  if (!ParseBody(doc, body, err)) return err;
-  FieldReader r;
+  if (!ParseRequest("GetShardIterator", doc, body, err)) return err;
+  const FieldReader r;
   Validator v;
   const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/true);
   const auto shard = r.String(doc, "ShardId");
   const auto type_name = r.String(doc, "ShardIteratorType");
   const auto seq = r.String(doc, "StartingSequenceNumber");
   const auto ts = r.TimestampMs(doc, "Timestamp");
-  v.NotNull(shard.has_value(), "shardId");
-  if (shard) v.StreamName(*shard, "shardId");
-  v.NotNull(type_name.has_value(), "shardIteratorType");
-  const auto type = type_name ? storage::ParseStartingPosition(*type_name) : std::nullopt;
-  if (type_name && !type) {
-    v.Fail(fmt::format("'{}'", *type_name), "shardIteratorType",
-           "satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, "
-           "TRIM_HORIZON, LATEST]");
-  }
-  if (seq) {
-    v.Pattern(MatchesSequenceNumberPattern(*seq), *seq, "startingSequenceNumber",
-              "0|([1-9]\\d{0,128})");
-  }
-  if (auto bad = CheckRequest(r, v)) return *bad;
+  if (auto bad = CheckRequest(v)) return *bad;
   if (ref.error) return *ref.error;
-  // Validation above guarantees a known type; value_or keeps the compiler's flow analysis happy.
-  const storage::StartingPosition position = type.value_or(storage::StartingPosition::kLatest);
+  // The model requires both and limits the type to its enum, which storage knows whole.
+  const auto type = type_name ? storage::ParseStartingPosition(*type_name) : std::nullopt;
+  if (!shard || !type)
+    return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
+  const storage::StartingPosition position = *type;
   if (auto bad = CheckPositionArgs(position, *type_name, seq.has_value(), ts.has_value())) {
     return *bad;
   }
@@ -188,16 +178,14 @@ ApiResponse ReadRecords(const HandlerContext& ctx, const storage::ShardInfo& sha
 ApiResponse HandleGetRecords(const HandlerContext& ctx, std::string_view body) {
   rapidjson::Document doc;
   ApiResponse err;
-  if (!ParseBody(doc, body, err)) return err;
-  FieldReader r;
+  if (!ParseRequest("GetRecords", doc, body, err)) return err;
+  const FieldReader r;
   Validator v;
   const auto token = r.String(doc, "ShardIterator");
   const auto limit = r.Integer(doc, "Limit");
   const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/false);
-  v.NotNull(token.has_value(), "shardIterator");
-  if (token) v.Length(*token, "shardIterator", 1, 512);
-  if (limit) v.Range(*limit, "limit", 1, 10000);
-  if (auto bad = CheckRequest(r, v)) return *bad;
+  if (auto bad = CheckRequest(v)) return *bad;
+  if (!token) return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
 
   const int64_t now = ctx.now_ms();
   IteratorPosition pos;

@@ -6,6 +6,7 @@
 #include "common/base64.h"
 #include "handlers.h"
 #include "handlers_common.h"
+#include "model_validator.h"
 
 namespace tideline::server {
 namespace {
@@ -13,7 +14,6 @@ namespace {
 using storage::AppendedRecord;
 using storage::AppendRecord;
 
-constexpr size_t kMaxRecords = 500;
 constexpr size_t kMaxDataBytes = 1u << 20;
 constexpr size_t kMaxBatchBytes = 5u << 20;
 
@@ -30,8 +30,8 @@ struct EntryFields {
   std::optional<std::string_view> data_b64, key, hash_key;
 };
 
-// Reads one entry's members (JSON types only).
-EntryFields ReadEntry(FieldReader& r, const rapidjson::Value& entry) {
+// Reads one entry's members.
+EntryFields ReadEntry(const FieldReader& r, const rapidjson::Value& entry) {
   EntryFields f;
   f.data_b64 = r.String(entry, "Data");
   f.key = r.String(entry, "PartitionKey");
@@ -39,8 +39,8 @@ EntryFields ReadEntry(FieldReader& r, const rapidjson::Value& entry) {
   return f;
 }
 
-// Decodes and validates the entries into batch.records. `prefix` is "" for PutRecord and
-// "records.N.member." for PutRecords entries.
+// Decodes the entries (validated against the model) into batch.records, holding each Data to
+// our record size limit (the model's is 10 MiB).
 std::optional<ApiResponse> BuildRecords(PutBatch& batch, const std::vector<EntryFields>& entries,
                                         bool list, Validator& v) {
   size_t max_decoded = 0;
@@ -57,15 +57,11 @@ std::optional<ApiResponse> BuildRecords(PutBatch& batch, const std::vector<Entry
     auto path = [&](std::string_view member) {
       return list ? fmt::format("records.{}.member.{}", i + 1, member) : std::string(member);
     };
-    if (!e.data_b64) v.NotNull(false, path("data"));
-    if (!e.key) v.NotNull(false, path("partitionKey"));
     std::string_view data;
     if (e.data_b64) {
       const auto n = Base64Decode(*e.data_b64, batch.data.get() + used);
-      if (!n) {
-        return MakeError(ApiErrorType::kSerialization,
-                         fmt::format("Value for '{}Data' is not valid base64.",
-                                     list ? fmt::format("Records[{}].", i) : std::string()));
+      if (!n) {  // the model check admits canonical base64 only
+        return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
       }
       data = std::string_view(batch.data.get() + used, *n);
       used += *n;
@@ -73,12 +69,6 @@ std::optional<ApiResponse> BuildRecords(PutBatch& batch, const std::vector<Entry
         v.LengthOf(*n, fmt::format("'java.nio.HeapByteBuffer[pos=0 lim={} cap={}]'", *n, *n),
                    path("data"), 0, kMaxDataBytes);
       }
-    }
-    if (e.key && (e.key->empty() || e.key->size() > 256)) {
-      v.Length(*e.key, path("partitionKey"), 1, 256);
-    }
-    if (e.hash_key && !MatchesHashKeyPattern(*e.hash_key)) {
-      v.Pattern(false, *e.hash_key, path("explicitHashKey"), "0|([1-9]\\d{0,38})");
     }
     const std::string_view key = e.key.value_or("");
     batch.records.push_back(AppendRecord{key, e.hash_key.value_or(""), data});
@@ -170,40 +160,30 @@ ApiResponse PutRecordResponse(const PutBatch& batch, const AppendedRecord& rec) 
 }
 
 // Parses the body of either operation into `batch`; returns the error response if any.
+// The body is parsed once, in place, and that parse is what the model validates (the handler
+// is not behind Api's validation: a second parse of up to 5 MB would cost on the hot path).
 std::optional<ApiResponse> ParsePut(PutBatch& batch, bool list, StreamName& stream) {
   if (auto err = ParseJsonObjectInsitu(batch.doc, *batch.body)) {
     return MakeError(ApiErrorType::kSerialization, *err);
   }
-  FieldReader r;
+  if (auto bad = ValidateRequest(list ? "PutRecords" : "PutRecord", batch.doc)) return bad;
+  const FieldReader r;
   Validator v;
   const StreamRef ref = ReadStreamRef(r, v, batch.doc, /*required=*/true);
   std::vector<EntryFields> entries;
   if (list) {
     const rapidjson::Value* recs = r.Array(batch.doc, "Records");
-    v.NotNull(recs != nullptr, "records");
     if (recs) {
-      v.LengthOf(recs->Size(), fmt::format("'[{} records]'", recs->Size()), "records", 1,
-                 kMaxRecords);
-      if (recs->Size() <= kMaxRecords) {
-        for (const rapidjson::Value& e : recs->GetArray()) {
-          if (!e.IsObject()) {
-            r.Fail("Unexpected JSON type for 'Records' member: expected a structure");
-            break;
-          }
-          entries.push_back(ReadEntry(r, e));
-        }
+      entries.reserve(recs->Size());
+      for (const rapidjson::Value& e : recs->GetArray()) {
+        if (e.IsObject()) entries.push_back(ReadEntry(r, e));
       }
     }
   } else {
     entries.push_back(ReadEntry(r, batch.doc));
-    if (auto seq = r.String(batch.doc, "SequenceNumberForOrdering")) {
-      v.Pattern(MatchesSequenceNumberPattern(*seq), *seq, "sequenceNumberForOrdering",
-                "0|([1-9]\\d{0,128})");
-    }
   }
-  if (!r.ok()) return MakeError(ApiErrorType::kSerialization, r.error());
   if (auto bad = BuildRecords(batch, entries, list, v)) return bad;
-  if (auto bad = CheckRequest(r, v)) return bad;
+  if (auto bad = CheckRequest(v)) return bad;
   if (ref.error) return ref.error;
   if (list && batch.bytes > kMaxBatchBytes) {
     return MakeError(ApiErrorType::kInvalidArgument, "Records size exceeds 5 MB limit");

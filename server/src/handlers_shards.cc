@@ -30,15 +30,13 @@ size_t FirstShardAfter(const storage::StreamInfo& info, std::string_view exclusi
 ApiResponse HandleDescribeStream(const HandlerContext& ctx, std::string_view body) {
   rapidjson::Document doc;
   ApiResponse err;
-  if (!ParseBody(doc, body, err)) return err;
-  FieldReader r;
+  if (!ParseRequest("DescribeStream", doc, body, err)) return err;
+  const FieldReader r;
   Validator v;
   const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/true);
   const auto limit = r.Integer(doc, "Limit");
   const auto start = r.String(doc, "ExclusiveStartShardId");
-  if (limit) v.Range(*limit, "limit", 1, 10000);
-  if (start) v.StreamName(*start, "exclusiveStartShardId");  // same length and pattern
-  if (auto bad = CheckRequest(r, v)) return *bad;
+  if (auto bad = CheckRequest(v)) return *bad;
   if (ref.error) return *ref.error;
   auto info = ctx.store->DescribeStream(*ref.name);
   if (!info.ok()) return StreamError(ctx, info.status(), ref.name->get());
@@ -132,8 +130,8 @@ ApiResponse WriteShardPage(const storage::StreamInfo& info, const ListShardsStar
 ApiResponse HandleListShards(const HandlerContext& ctx, std::string_view body) {
   rapidjson::Document doc;
   ApiResponse err;
-  if (!ParseBody(doc, body, err)) return err;
-  FieldReader r;
+  if (!ParseRequest("ListShards", doc, body, err)) return err;
+  const FieldReader r;
   Validator v;
   const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/false);
   const auto token = r.String(doc, "NextToken");
@@ -144,12 +142,8 @@ ApiResponse HandleListShards(const HandlerContext& ctx, std::string_view body) {
   if (filter) {
     filter_type = r.String(*filter, "Type");
     filter_shard = r.String(*filter, "ShardId");
-    v.NotNull(filter_type.has_value(), "shardFilter.type");
   }
-  if (max) v.Range(*max, "maxResults", 1, 10000);
-  if (token) v.Length(*token, "nextToken", 1, 1048576);
-  if (exclusive) v.StreamName(*exclusive, "exclusiveStartShardId");
-  if (auto bad = CheckRequest(r, v)) return *bad;
+  if (auto bad = CheckRequest(v)) return *bad;
   if (ref.error) return *ref.error;
 
   ListShardsStart start;

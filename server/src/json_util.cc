@@ -1,7 +1,9 @@
 #include "json_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -11,6 +13,7 @@
 #include "common/base64.h"
 #include "common/json_parse.h"
 #include "common/utf8.h"
+#include "model_validator.h"
 
 namespace tideline::server {
 
@@ -88,63 +91,46 @@ std::optional<std::string> ParseJsonObjectInsitu(rapidjson::Document& doc, std::
   return CheckParsed(json::ParseJsonInsitu(doc, body, json::kApiBodyLimits), doc);
 }
 
-void FieldReader::Fail(std::string message) {
-  if (!error_) error_ = std::move(message);
-}
-
 const rapidjson::Value* FieldReader::Member(const rapidjson::Value& obj, const char* name) {
+  if (!obj.IsObject()) return nullptr;
   auto it = obj.FindMember(name);
   if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
   return &it->value;
 }
 
-std::optional<std::string_view> FieldReader::String(const rapidjson::Value& obj, const char* name) {
+std::optional<std::string_view> FieldReader::String(const rapidjson::Value& obj,
+                                                    const char* name) const {
   const rapidjson::Value* v = Member(obj, name);
-  if (!v) return std::nullopt;
-  if (!v->IsString()) {
-    Fail(fmt::format("Unexpected JSON type for '{}': expected a string", name));
-    return std::nullopt;
-  }
+  if (!v || !v->IsString()) return std::nullopt;
   return std::string_view(v->GetString(), v->GetStringLength());
 }
 
-std::optional<int64_t> FieldReader::Integer(const rapidjson::Value& obj, const char* name) {
+std::optional<int64_t> FieldReader::Integer(const rapidjson::Value& obj, const char* name) const {
   const rapidjson::Value* v = Member(obj, name);
-  if (!v) return std::nullopt;
-  if (!v->IsInt64()) {
-    Fail(fmt::format("Unexpected JSON value for '{}': expected an integer", name));
-    return std::nullopt;
-  }
-  return v->GetInt64();
+  if (!v || !v->IsNumber()) return std::nullopt;
+  return ModelInteger(*v, /*is_long=*/false);
 }
 
-std::optional<int64_t> FieldReader::TimestampMs(const rapidjson::Value& obj, const char* name) {
+std::optional<int64_t> FieldReader::TimestampMs(const rapidjson::Value& obj,
+                                                const char* name) const {
+  constexpr double kMaxSeconds = 1e14;
   const rapidjson::Value* v = Member(obj, name);
-  if (!v) return std::nullopt;
-  if (!v->IsNumber() || !std::isfinite(v->GetDouble()) || std::fabs(v->GetDouble()) > 1e14) {
-    Fail(fmt::format("Unexpected JSON value for '{}': expected epoch seconds", name));
-    return std::nullopt;
+  if (!v || !v->IsNumber()) return std::nullopt;
+  if (v->IsInt64() && std::llabs(v->GetInt64()) <= static_cast<int64_t>(kMaxSeconds)) {
+    return v->GetInt64() * 1000;
   }
-  if (v->IsInt64()) return v->GetInt64() * 1000;
-  return static_cast<int64_t>(std::llround(v->GetDouble() * 1000.0));
+  const double secs = std::clamp(v->GetDouble(), -kMaxSeconds, kMaxSeconds);
+  return static_cast<int64_t>(std::llround(secs * 1000.0));
 }
 
-const rapidjson::Value* FieldReader::Array(const rapidjson::Value& obj, const char* name) {
+const rapidjson::Value* FieldReader::Array(const rapidjson::Value& obj, const char* name) const {
   const rapidjson::Value* v = Member(obj, name);
-  if (v && !v->IsArray()) {
-    Fail(fmt::format("Unexpected JSON type for '{}': expected a list", name));
-    return nullptr;
-  }
-  return v;
+  return v && v->IsArray() ? v : nullptr;
 }
 
-const rapidjson::Value* FieldReader::Object(const rapidjson::Value& obj, const char* name) {
+const rapidjson::Value* FieldReader::Object(const rapidjson::Value& obj, const char* name) const {
   const rapidjson::Value* v = Member(obj, name);
-  if (v && !v->IsObject()) {
-    Fail(fmt::format("Unexpected JSON type for '{}': expected a structure", name));
-    return nullptr;
-  }
-  return v;
+  return v && v->IsObject() ? v : nullptr;
 }
 
 }  // namespace tideline::server

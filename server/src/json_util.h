@@ -1,5 +1,5 @@
 // RapidJSON helpers: a small writer that builds response bodies and a reader that pulls typed
-// request fields, reporting wrong JSON types the way Kinesis does (SerializationException).
+// members out of validated requests.
 #pragma once
 
 #include <algorithm>
@@ -61,25 +61,21 @@ std::optional<std::string> ParseJsonObject(rapidjson::Document& doc, std::string
 // Same, parsing in place: `body` is modified and must outlive `doc` (strings point into it).
 std::optional<std::string> ParseJsonObjectInsitu(rapidjson::Document& doc, std::string& body);
 
-// Reads typed members of JSON objects. An absent or null member is nullopt; a member of the
-// wrong JSON type records a serialization error (the first one wins) and reads as nullopt.
+// Reads members of a request that ValidateRequest (model_validator.h) has accepted, so every
+// member present has its model type. An absent or null member is nullopt, and so is one of
+// another JSON type (which only a request that skipped validation can hold).
 class FieldReader {
  public:
-  std::optional<std::string_view> String(const rapidjson::Value& obj, const char* name);
-  // Integers only; a fractional number or one outside int64 is a serialization error.
-  std::optional<int64_t> Integer(const rapidjson::Value& obj, const char* name);
-  // A Timestamp member: epoch seconds as a JSON number, returned in ms.
-  std::optional<int64_t> TimestampMs(const rapidjson::Value& obj, const char* name);
-  const rapidjson::Value* Array(const rapidjson::Value& obj, const char* name);
-  const rapidjson::Value* Object(const rapidjson::Value& obj, const char* name);
-
-  bool ok() const { return !error_.has_value(); }
-  const std::string& error() const { return *error_; }
-  void Fail(std::string message);
+  std::optional<std::string_view> String(const rapidjson::Value& obj, const char* name) const;
+  // An integer member as the model reads it: truncated and clamped to Java's int.
+  std::optional<int64_t> Integer(const rapidjson::Value& obj, const char* name) const;
+  // A Timestamp member: epoch seconds as a JSON number, returned in ms (clamped to +-1e14 s).
+  std::optional<int64_t> TimestampMs(const rapidjson::Value& obj, const char* name) const;
+  const rapidjson::Value* Array(const rapidjson::Value& obj, const char* name) const;
+  const rapidjson::Value* Object(const rapidjson::Value& obj, const char* name) const;
 
  private:
-  const rapidjson::Value* Member(const rapidjson::Value& obj, const char* name);
-  std::optional<std::string> error_;
+  static const rapidjson::Value* Member(const rapidjson::Value& obj, const char* name);
 };
 
 }  // namespace tideline::server

@@ -57,6 +57,27 @@ TEST(Base64Test, RejectsMalformedInput) {
   EXPECT_EQ(Decode(""), std::string());
 }
 
+// Base64IsValid (the request validator's fast check) accepts exactly what the decoder accepts:
+// random valid encodings of every length with one character changed, pads in every position.
+TEST(Base64Test, IsValidAgreesWithTheDecoder) {
+  std::mt19937 rng(11);
+  const std::string chars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n\x80\xff";
+  for (int n = 0; n < 20000; ++n) {
+    std::string raw(rng() % 80, '\0');
+    for (char& c : raw)
+      c = static_cast<char>(rng());
+    std::string b64 = Encode(raw);
+    ASSERT_TRUE(Base64IsValid(b64)) << b64;
+    if (!b64.empty() && n % 4 != 0) b64[rng() % b64.size()] = chars[rng() % chars.size()];
+    if (n % 7 == 0) b64.insert(rng() % (b64.size() + 1), 1, chars[rng() % chars.size()]);
+    EXPECT_EQ(Base64IsValid(b64), Decode(b64).has_value()) << b64;
+  }
+  for (std::string s : {"====", "a===", "ab==", "abc=", "AA==", "AAA=", "A===", "=AAA"}) {
+    EXPECT_EQ(Base64IsValid(s), Decode(s).has_value()) << s;
+  }
+}
+
 TEST(Base64StringTest, EncodesRfc4648TestVectors) {
   const std::pair<std::string, std::string> vectors[] = {
       {"", ""},

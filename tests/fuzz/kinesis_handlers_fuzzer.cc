@@ -88,7 +88,8 @@ void CheckResponse(const Op& op, std::string_view body, const ApiResponse& r) {
   if (r.status != 200) {
     FUZZ_CHECK(d.HasMember("__type") && d["__type"].IsString() &&
                r.error_type == d["__type"].GetString());
-    FUZZ_CHECK(d.HasMember("message") && d["message"].IsString());
+    const char* key = r.error_type == "SerializationException" ? "Message" : "message";
+    FUZZ_CHECK(d.HasMember(key) && d[key].IsString());
   }
 }
 

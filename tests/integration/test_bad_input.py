@@ -100,10 +100,22 @@ class BadInputTest(ServerTestCase):
                           ShardCount=1)
 
     def test_shard_count_out_of_range_is_validation(self):
-        for n in (0, 100001):
+        # The model's range for ShardCount is 1 and up; above our store's range is refused by
+        # the store, not by validation.
+        for n in (0, -5):
             with self.subTest(shard_count=n):
                 self.assert_error("ValidationException", self.bad.create_stream,
                                   StreamName=f"bad-count-{n}", ShardCount=n)
+        status, err = self.raw_post(json.dumps({"StreamName": "bad-count", "ShardCount": 0})
+                                    .encode(), "Kinesis_20131202.CreateStream")
+        self.assertEqual((status, err["message"]), (400, (
+            "1 validation error detected: Value '0' at 'shardCount' failed to satisfy "
+            "constraint: Member must have value greater than or equal to 1")))
+        with self.assertRaises(ClientError) as cm:
+            self.bad.create_stream(StreamName="bad-count-big", ShardCount=100001)
+        self.assertIn(cm.exception.response["Error"]["Code"],
+                      ("LimitExceededException", "InvalidArgumentException"))
+        self.assertNotIn("bad-count-big", self.client.list_streams()["StreamNames"])
 
     def test_shard_count_above_the_store_limit_is_limit_exceeded(self):
         # The default limit is 500 shards for all streams together; STREAM holds 2.
@@ -220,7 +232,12 @@ class BadInputTest(ServerTestCase):
                 status, err = self.raw_post(body, "Kinesis_20131202.DescribeStream")
                 self.assertEqual(status, 400, err)
                 self.assertEqual(err["__type"], "SerializationException", err)
-                self.assertTrue(err.get("message"), err)
+                # Coral names it "Message" in a SerializationException.
+                self.assertTrue(err.get("message") or err.get("Message"), err)
+        status, err = self.raw_post(b'{"StreamName": 5}', "Kinesis_20131202.DescribeStream")
+        self.assertEqual(err, {"__type": "SerializationException",
+                               "Message": "class com.amazon.coral.value.json.numbers."
+                                          "TruncatingBigNumber can not be converted to an String"})
 
     def test_million_deep_nesting_is_400_and_the_server_lives(self):
         # Record operations take 8 MiB bodies; the others 64 KiB (over it: 413), so they get as
@@ -234,7 +251,7 @@ class BadInputTest(ServerTestCase):
                     status, err = self.raw_post(body, "Kinesis_20131202." + target)
                     self.assertEqual(status, 400, err)
                     self.assertEqual(err["__type"], "SerializationException", err)
-                    self.assertIn("nested deeper than", err["message"])
+                    self.assertIn("nested deeper than", err["Message"])
         self.assertTrue(self.server.alive(), self.server.log_tail())
         self.assertEqual(self.server.health_status(), 200)
         self.assertIn(STREAM, self.client.list_streams()["StreamNames"])
@@ -272,6 +289,8 @@ class BadInputTest(ServerTestCase):
                                     "Kinesis_20131202.PutRecord")
         self.assertEqual(status, 400, err)
         self.assertEqual(err["__type"], "SerializationException", err)
+        self.assertEqual(err["Message"], "'!!!not base64!!!' can not be converted to a Blob: "
+                                         "Invalid Base64 character: '!'")
 
     def test_unknown_target_is_unknown_operation(self):
         for target in ("Kinesis_20131202.DoSomethingElse", "Nope.ListStreams", ""):

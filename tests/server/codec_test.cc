@@ -1,4 +1,4 @@
-// Building blocks: iterator tokens, validation wording, the error table.
+// Building blocks: iterator tokens, the error table.
 #include <string>
 
 #include <gtest/gtest.h>
@@ -8,7 +8,6 @@
 #include "iterator_token.h"
 #include "request_id.h"
 #include "server/options.h"
-#include "validation.h"
 
 namespace tideline::server {
 namespace {
@@ -34,38 +33,6 @@ TEST(IteratorTokenTest, RoundTripsAndRejectsEveryFlippedCharacter) {
   }
   EXPECT_FALSE(DecodeShardIterator("", secret));
   EXPECT_FALSE(DecodeShardIterator("not a token", secret));
-}
-
-TEST(ValidationTest, UsesAwsWordingForOneAndSeveralErrors) {
-  Validator one;
-  one.Length(std::string(257, 'k'), "partitionKey", 1, 256);
-  ASSERT_FALSE(one.ok());
-  const ApiResponse r1 = one.Error();
-  EXPECT_EQ(r1.error_type, "ValidationException");
-  EXPECT_NE(r1.body.find("1 validation error detected: Value '" + std::string(257, 'k') +
-                         "' at 'partitionKey' failed to satisfy constraint: Member must have "
-                         "length less than or equal to 256"),
-            std::string::npos)
-      << r1.body;
-
-  Validator two;
-  two.NotNull(false, "streamName");
-  two.Range(0, "shardCount", 1, 100000);
-  EXPECT_NE(two.Error().body.find(
-                "2 validation errors detected: Value null at 'streamName' failed to satisfy "
-                "constraint: Member must not be null; Value '0' at 'shardCount' failed to "
-                "satisfy constraint: Member must have value greater than or equal to 1"),
-            std::string::npos)
-      << two.Error().body;
-}
-
-TEST(ValidationTest, HashKeyPattern) {
-  EXPECT_TRUE(MatchesHashKeyPattern("0"));
-  EXPECT_TRUE(MatchesHashKeyPattern(std::string(39, '9')));
-  EXPECT_FALSE(MatchesHashKeyPattern(std::string(40, '9')));
-  EXPECT_FALSE(MatchesHashKeyPattern("01"));
-  EXPECT_FALSE(MatchesHashKeyPattern("-1"));
-  EXPECT_FALSE(MatchesHashKeyPattern(""));
 }
 
 TEST(IteratorTtlTest, ShardIteratorsLiveFiveMinutesAsOnKinesis) {

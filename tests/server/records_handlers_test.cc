@@ -105,13 +105,18 @@ TEST_F(RecordsTest, PutRecordsReportsPerRecordSequenceNumbersInOrder) {
 TEST_F(RecordsTest, PutRecordsRejectsMoreThan500Records) {
   CreateStream("s", 1);
   std::vector<std::string> entries(501, Entry("x", "k"));
+  std::string shown = "PutRecordsRequestEntry";
+  for (int i = 1; i < 501; ++i)
+    shown += ", PutRecordsRequestEntry";
   ExpectError(Call(&HandlePutRecords, Records(entries)), "ValidationException", 400,
-              "1 validation error detected: Value '[501 records]' at 'records' failed to satisfy "
-              "constraint: Member must have length less than or equal to 500");
+              "1 validation error detected: Value '[" + shown +
+                  "]' at 'records' failed to satisfy constraint: Member must have length less "
+                  "than or equal to 500");
   std::vector<std::string> ok(500, Entry("x", "k"));
   EXPECT_EQ(Call(&HandlePutRecords, Records(ok)).status, 200u);
   ExpectError(Call(&HandlePutRecords, Records({})), "ValidationException", 400,
-              "1 validation error detected: Value '[0 records]' at 'records'");
+              "1 validation error detected: Value '[]' at 'records' failed to satisfy "
+              "constraint: Member must have length greater than or equal to 1");
 }
 
 TEST_F(RecordsTest, PartitionKeyLongerThan256CharactersIsValidationException) {

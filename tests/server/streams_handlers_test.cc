@@ -76,21 +76,25 @@ TEST_F(StreamsTest, CreateExistingStreamIsResourceInUse) {
               "ResourceInUseException", 400, "Stream dup under account 123456789012");
 }
 
-TEST_F(StreamsTest, ShardCountOutOfRangeIsValidationBeforeTheStore) {
+TEST_F(StreamsTest, ShardCountBelowOneIsValidationBeforeTheStore) {
   ExpectError(Call(&HandleCreateStream, R"({"StreamName":"s","ShardCount":0})"),
               "ValidationException", 400,
               "1 validation error detected: Value '0' at 'shardCount' failed to satisfy "
               "constraint: Member must have value greater than or equal to 1");
+  // The model sets no maximum: the store's own range answers.
   ExpectError(Call(&HandleCreateStream, R"({"StreamName":"s","ShardCount":100001})"),
-              "ValidationException", 400,
-              "1 validation error detected: Value '100001' at 'shardCount' failed to satisfy "
-              "constraint: Member must have value less than or equal to 100000");
+              "InvalidArgumentException", 400, "shard count must be in 1..100000");
   EXPECT_TRUE(store_->ListStreams("", 10).empty());
 }
 
 TEST_F(StreamsTest, SeveralViolationsAreReportedTogether) {
+  // Members in name order, as AWS lists them.
   ExpectError(Call(&HandleCreateStream, R"({"StreamName":"bad name!","ShardCount":-3})"),
-              "ValidationException", 400, "2 validation errors detected: Value 'bad name!'");
+              "ValidationException", 400,
+              "2 validation errors detected: Value '-3' at 'shardCount' failed to satisfy "
+              "constraint: Member must have value greater than or equal to 1; Value 'bad name!' "
+              "at 'streamName' failed to satisfy constraint: Member must satisfy regular "
+              "expression pattern: [a-zA-Z0-9_.-]+");
   ExpectError(Call(&HandleCreateStream, R"({"ShardCount":1})"), "ValidationException", 400,
               "1 validation error detected: Value null at 'streamName' failed to satisfy "
               "constraint: Member must not be null");
@@ -106,11 +110,20 @@ TEST_F(StreamsTest, MalformedJsonAndWrongTypesAreSerializationErrors) {
               "");
   ExpectError(Call(&HandleCreateStream, R"([1,2])"), "SerializationException", 400, "");
   ExpectError(Call(&HandleCreateStream, R"({"StreamName":"x","ShardCount":"two"})"),
-              "SerializationException", 400, "");
+              "SerializationException", 400,
+              "class java.lang.String can not be converted to an Integer");
   ExpectError(Call(&HandleCreateStream, R"({"StreamName":7,"ShardCount":1})"),
-              "SerializationException", 400, "");
-  ExpectError(Call(&HandleCreateStream, R"({"StreamName":"x","ShardCount":1.5})"),
-              "SerializationException", 400, "");
+              "SerializationException", 400,
+              "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted "
+              "to an String");
+  EXPECT_TRUE(store_->ListStreams("", 10).empty());
+}
+
+TEST_F(StreamsTest, FractionalShardCountIsTruncatedAsOnKinesis) {
+  ASSERT_EQ(Call(&HandleCreateStream, R"({"StreamName":"x","ShardCount":2.9})").status, 200u);
+  auto info = store_->DescribeStream(StreamName("x"));
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->shards.size(), 2u);
 }
 
 TEST_F(StreamsTest, HostileBodiesAreSerializationErrorsNotCrashes) {
