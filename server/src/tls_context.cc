@@ -131,7 +131,11 @@ Status UseKey(SSL_CTX* ctx, const TlsOptions& options, const std::string& pem) {
     return FileError("tls.key_file", options.key_file,
                      "no unencrypted PEM private key (" + TakeOpenSslError() + ")");
   }
-  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+  // Checked against the certificate first: SSL_CTX_use_PrivateKey would take a key that does
+  // not match by dropping the certificate, and the error left would only say that none is set.
+  X509* cert = SSL_CTX_get0_certificate(ctx);
+  if (cert == nullptr || X509_check_private_key(cert, key.get()) != 1 ||
+      SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     return FileError("tls.key_file", options.key_file,
                      fmt::format("does not match the certificate in {} ({})", options.cert_file,
                                  TakeOpenSslError()));
