@@ -5,8 +5,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -21,7 +24,7 @@ namespace {
 namespace ssl = boost::asio::ssl;
 
 // A certificate chain or a key is a few KiB; anything this large is not one.
-constexpr long kMaxPemBytes = 1 << 20;
+constexpr off_t kMaxPemBytes = 1 << 20;
 
 // TLS 1.2 suites: forward secrecy and AEAD only (TLS 1.3 suites are all of that kind).
 constexpr const char* kTls12Ciphers =
@@ -46,24 +49,38 @@ std::string TakeOpenSslError() {
   return reason != nullptr ? reason : fmt::format("OpenSSL error {:#x}", last);
 }
 
+// Reads a regular file of at most kMaxPemBytes. Anything else (a FIFO, a device, a directory)
+// is refused without reading, so a wrong path can never block start-up or a reload.
 Result<std::string> ReadPemFile(std::string_view key, const std::string& path) {
   if (path.empty()) return Status::InvalidArgument(fmt::format("{}: required", key));
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return FileError(key, path, std::strerror(errno));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return FileError(key, path, std::strerror(errno));
+  struct stat st {};
   std::string data;
-  char chunk[16384];
-  size_t n = 0;
-  while ((n = std::fread(chunk, 1, sizeof chunk, file)) > 0) {
-    data.append(chunk, n);
-    if (data.size() > static_cast<size_t>(kMaxPemBytes)) {
-      std::fclose(file);
-      return FileError(key, path, fmt::format("larger than {} bytes", kMaxPemBytes));
+  Status status = Status::Ok();
+  if (::fstat(fd, &st) != 0) {
+    status = FileError(key, path, std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    status = FileError(key, path, "not a regular file");
+  } else if (st.st_size > kMaxPemBytes) {
+    status = FileError(key, path, fmt::format("larger than {} bytes", kMaxPemBytes));
+  } else {
+    data.resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n = ::read(fd, data.data() + done, data.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        status = FileError(key, path, std::strerror(errno));
+        break;
+      }
+      if (n == 0) break;  // the file shrank while being read: parse what is there
+      done += static_cast<size_t>(n);
     }
+    data.resize(done);
   }
-  const bool failed = std::ferror(file) != 0;
-  const int error = errno;
-  std::fclose(file);
-  if (failed) return FileError(key, path, std::strerror(error));
+  ::close(fd);
+  if (!status.ok()) return status;
   return data;
 }
 
@@ -107,6 +124,8 @@ Status ConfigureProtocol(SSL_CTX* ctx) {
     return Status::Internal("cannot set the minimum TLS version: " + TakeOpenSslError());
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  // An idle keep-alive connection gives its ~34 KiB of record buffers back until it reads again.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
     return Status::Internal("cannot set the TLS 1.2 ciphers: " + TakeOpenSslError());
   }

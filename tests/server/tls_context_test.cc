@@ -2,6 +2,8 @@
 // bad file is named, and that a failed reload keeps the current context.
 #include "tls_context.h"
 
+#include <sys/stat.h>
+
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -105,11 +107,22 @@ TEST_F(TlsContextTest, MissingFilesAreNamed) {
   EXPECT_EQ(Error(options), "tls.key_file: required");
 }
 
-TEST_F(TlsContextTest, DirectoryInsteadOfFileIsRefused) {
+TEST_F(TlsContextTest, OnlyRegularFilesAreRead) {
   Install(SelfSigned("a", 1));
   TlsOptions options = options_;
   options.key_file = dir_.path().string();
-  EXPECT_EQ(Error(options), "tls.key_file: " + options.key_file + ": Is a directory");
+  EXPECT_EQ(Error(options), "tls.key_file: " + options.key_file + ": not a regular file");
+  // A FIFO with no writer would block a plain open or read forever.
+  options.key_file = dir_.Sub("fifo").string();
+  ASSERT_EQ(mkfifo(options.key_file.c_str(), 0600), 0);
+  EXPECT_EQ(Error(options), "tls.key_file: " + options.key_file + ": not a regular file");
+}
+
+TEST_F(TlsContextTest, LargeFilesAreRefused) {
+  Install(SelfSigned("a", 1));
+  Write(options_.cert_file, std::string((1 << 20) + 1, 'x'));
+  EXPECT_EQ(Error(options_),
+            "tls.cert_file: " + options_.cert_file + ": larger than 1048576 bytes");
 }
 
 TEST_F(TlsContextTest, KeyOfAnotherCertificateIsRefused) {
