@@ -413,6 +413,72 @@ def openssl_serial(crt):
     return p.stdout.strip().split("=", 1)[1]
 
 
+class TlsLimitsTest(unittest.TestCase):
+    """The plain server's limits hold for TLS connections: header timeout after the handshake,
+    connection slots, body size."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="tideline-tls-limits-")
+        cls.pki = Pki(os.path.join(cls.tmp, "pki"))
+        crt, key = cls.pki.issue("limits", "limits", 5)
+        config = os.path.join(cls.tmp, "tideline.yaml")
+        with open(config, "w") as f:
+            f.write("server:\n  max_connections: 2\n  header_timeout_s: 3\n"
+                    "  max_body_bytes: 4096\n"
+                    f"  tls:\n    cert_file: {crt}\n    key_file: {key}\n")
+        cls.server = TlsServer(cls.pki.ca_file, extra_args=["--config", config],
+                               name="tls-limits")
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            code = cls.server.stop()
+            if code != 0:
+                raise AssertionError(f"tideline did not exit 0 on SIGTERM: {code}")
+        finally:
+            cls.server.cleanup()
+
+    def handshaken(self):
+        raw = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
+        return self.server.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def test_header_timeout_applies_after_the_handshake(self):
+        before = self.server.metrics()["tideline_http_header_timeouts_total"]
+        with self.handshaken() as tls:
+            started = time.monotonic()
+            self.assertEqual(tls.recv(1), b"")  # closed by the server (close_notify, then EOF)
+            self.assertLess(time.monotonic() - started, 10)
+        self.assertGreater(self.server.metrics()["tideline_http_header_timeouts_total"], before)
+
+    def test_connection_slots_and_body_limit_hold_for_tls(self):
+        body = json.dumps({"StreamName": "s", "PartitionKey": "k",
+                           "Data": harness.b64(b"z" * 8192)})
+        conn = self.server.connection()
+        try:
+            conn.request("POST", "/", body=body, headers={
+                "X-Amz-Target": harness.TARGET_PREFIX + "PutRecord",
+                "Content-Type": harness.CONTENT_TYPE})
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 413)
+            resp.read()
+        finally:
+            conn.close()
+        # Two idle TLS connections take both full slots; the next one may only ask /health.
+        held = [self.handshaken(), self.handshaken()]
+        try:
+            with self.handshaken() as third:
+                third.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: "
+                              b"Kinesis_20131202.ListStreams\r\nContent-Type: "
+                              b"application/x-amz-json-1.1\r\nContent-Length: 2\r\n\r\n{}")
+                answer = third.recv(4096)
+                self.assertTrue(answer.startswith(b"HTTP/1.1 503"), answer[:80])
+        finally:
+            for h in held:
+                h.close()
+
+
 class TlsStartupErrorTest(unittest.TestCase):
     """Files that cannot serve are a configuration error naming the file, line and key."""
 
