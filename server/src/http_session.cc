@@ -20,25 +20,25 @@ namespace ssl = boost::asio::ssl;
 
 template <typename Stream>
 HttpSession<Stream>::HttpSession(net::ip::tcp::socket&& socket, const SessionShared& shared,
-                                 ConnectionGate::Slot slot) requires(!kTls)
-    : stream_(std::move(socket)), shared_(shared), slot_(slot) {
-  CountAccepted();
-}
-
-template <typename Stream>
-HttpSession<Stream>::HttpSession(net::ip::tcp::socket&& socket, const SessionShared& shared,
-                                 ConnectionGate::Slot slot,
-                                 std::shared_ptr<ssl::context> tls) requires(kTls)
-    : tls_(std::move(tls)), stream_(std::move(socket), *tls_), shared_(shared), slot_(slot) {
-  CountAccepted();
-}
-
-template <typename Stream>
-void HttpSession<Stream>::CountAccepted() {
+                                 ConnectionGate::Slot slot, std::shared_ptr<ssl::context> tls)
+    : tls_(std::move(tls)),
+      stream_(MakeStream(std::move(socket), tls_.get())),
+      shared_(shared),
+      slot_(slot) {
   buffer_.reserve(kIdleReadBuffer);
   shared_.limits->counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
   if (slot_ == ConnectionGate::Slot::kOverflow) {
     shared_.limits->counters.connections_overflow.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+template <typename Stream>
+Stream HttpSession<Stream>::MakeStream(net::ip::tcp::socket&& socket, ssl::context* tls) {
+  if constexpr (kTls) {
+    return Stream(std::move(socket), *tls);
+  } else {
+    (void)tls;  // plain: no context
+    return Stream(std::move(socket));
   }
 }
 
@@ -64,33 +64,37 @@ void HttpSession<Stream>::Run() {
 }
 
 template <typename Stream>
-void HttpSession<Stream>::Handshake() requires(kTls) {
-  Tcp().expires_after(shared_.options->tls->handshake_timeout);
-  stream_.async_handshake(
-      ssl::stream_base::server,
-      beast::bind_front_handler(&HttpSession<Stream>::OnHandshake, shared_from_this()));
+void HttpSession<Stream>::Handshake() {
+  if constexpr (kTls) {
+    Tcp().expires_after(shared_.options->tls->handshake_timeout);
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        beast::bind_front_handler(&HttpSession<Stream>::OnHandshake, shared_from_this()));
+  }
 }
 
 template <typename Stream>
-void HttpSession<Stream>::OnHandshake(beast::error_code ec) requires(kTls) {
-  LimitCounters& counters = shared_.limits->counters;
-  if (ec) {
-    const bool timeout = ec == beast::error::timeout;
-    (timeout ? counters.tls_handshake_timeouts : counters.tls_handshake_failures)
-        .fetch_add(1, std::memory_order_relaxed);
-    beast::error_code peer_ec;
-    const auto peer = Tcp().socket().remote_endpoint(peer_ec);
-    Log().debug("TLS handshake with {} failed: {}",
-                peer_ec ? std::string("(unknown peer)")
-                        : fmt::format("{}:{}", peer.address().to_string(), peer.port()),
-                timeout ? std::string("timed out") : ec.message());
-    beast::error_code ignored;  // the connection is finished either way
-    Tcp().socket().close(ignored);
-    return;
+void HttpSession<Stream>::OnHandshake(beast::error_code ec) {
+  if constexpr (kTls) {
+    LimitCounters& counters = shared_.limits->counters;
+    if (ec) {
+      const bool timeout = ec == beast::error::timeout;
+      (timeout ? counters.tls_handshake_timeouts : counters.tls_handshake_failures)
+          .fetch_add(1, std::memory_order_relaxed);
+      beast::error_code peer_ec;
+      const auto peer = Tcp().socket().remote_endpoint(peer_ec);
+      Log().debug("TLS handshake with {} failed: {}",
+                  peer_ec ? std::string("(unknown peer)")
+                          : fmt::format("{}:{}", peer.address().to_string(), peer.port()),
+                  timeout ? std::string("timed out") : ec.message());
+      beast::error_code ignored;  // the connection is finished either way
+      Tcp().socket().close(ignored);
+      return;
+    }
+    counters.tls_handshakes.fetch_add(1, std::memory_order_relaxed);
+    handshake_done_ = true;
+    DoRead();
   }
-  counters.tls_handshakes.fetch_add(1, std::memory_order_relaxed);
-  handshake_done_ = true;
-  DoRead();
 }
 
 template <typename Stream>

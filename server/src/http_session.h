@@ -55,13 +55,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
-  // `slot` was taken from shared.limits->gate for this connection; the session releases it.
+  // `slot` was taken from shared.limits->gate for this connection; the session releases it. A
+  // TLS session needs `tls` (the context current at the accept) and keeps it for as long as it
+  // lives; a plain one takes none.
   HttpSession(boost::asio::ip::tcp::socket&& socket, const SessionShared& shared,
-              ConnectionGate::Slot slot) requires(!kTls);
-  // A TLS session keeps `tls` (the context current at the accept) for as long as it lives.
-  HttpSession(boost::asio::ip::tcp::socket&& socket, const SessionShared& shared,
-              ConnectionGate::Slot slot,
-              std::shared_ptr<boost::asio::ssl::context> tls) requires(kTls);
+              ConnectionGate::Slot slot, std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -75,9 +73,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
 
   // The TCP stream under the session's stream: timeouts, half-close and the lingering close.
   boost::beast::tcp_stream& Tcp() { return boost::beast::get_lowest_layer(stream_); }
-  void CountAccepted();
-  void Handshake() requires(kTls);
-  void OnHandshake(boost::beast::error_code ec) requires(kTls);
+  static Stream MakeStream(boost::asio::ip::tcp::socket&& socket, boost::asio::ssl::context* tls);
+  // TLS only: the server handshake, bounded by tls.handshake_timeout, then DoRead().
+  void Handshake();
+  void OnHandshake(boost::beast::error_code ec);
   void DoRead();
   void OnFirstBytes(boost::beast::error_code ec, size_t bytes);
   void ReadHeader();
