@@ -2,7 +2,11 @@
 
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -38,6 +42,24 @@ bool ParseEndpoint(std::string_view text, Endpoint& out, std::string& error) {
   out.host = std::string(host);
   out.port = std::string(port);
   return true;
+}
+
+std::shared_ptr<asio::ssl::context> MakeTlsClientContext(const std::string& ca_file,
+                                                         std::string& error) {
+  auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  if (ca_file.empty()) {
+    context->set_default_verify_paths(ec);
+  } else {
+    context->load_verify_file(ca_file, ec);
+  }
+  if (!ec) context->set_verify_mode(asio::ssl::verify_peer, ec);
+  if (ec) {
+    error = "CA file '" + ca_file + "': " + ec.message();
+    return nullptr;
+  }
+  return context;
 }
 
 std::string BuildKinesisRequest(const Endpoint& endpoint, std::string_view operation,
@@ -79,11 +101,27 @@ bool HttpConnection::Connect(std::string& error) {
     Close();
     return false;
   }
+  if (endpoint_.tls) {
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *endpoint_.tls);
+    boost::system::error_code not_ip;
+    asio::ip::make_address(endpoint_.host, not_ip);
+    // SNI is for names only (RFC 6066); the certificate is checked for the name or address.
+    if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), endpoint_.host.c_str());
+    tls_->set_verify_callback(asio::ssl::host_name_verification(endpoint_.host));
+    tls_->handshake(asio::ssl::stream_base::client, ec);
+    if (ec) {
+      error = "TLS handshake with " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message();
+      Close();
+      return false;
+    }
+  }
   return true;
 }
 
 void HttpConnection::Close() {
   native_fd_.store(-1);
+  // No close_notify: the server sees the TCP close, and a run's end needs no TLS goodbye.
+  tls_.reset();
   boost::system::error_code ignored;  // Closing a broken socket may fail; it is gone anyway.
   socket_.close(ignored);
   buffer_.clear();
@@ -103,8 +141,15 @@ bool HttpConnection::RoundTrip(std::string_view raw_request, HttpResponse& out,
     return false;
   }
   if (!socket_.is_open() && !Connect(error)) return false;
+  return tls_ ? Exchange(*tls_, raw_request, out, error)
+              : Exchange(socket_, raw_request, out, error);
+}
+
+template <typename Stream>
+bool HttpConnection::Exchange(Stream& stream, std::string_view raw_request, HttpResponse& out,
+                              std::string& error) {
   boost::system::error_code ec;
-  asio::write(socket_, asio::buffer(raw_request.data(), raw_request.size()), ec);
+  asio::write(stream, asio::buffer(raw_request.data(), raw_request.size()), ec);
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxResponseBytes);
   // The body is read into the caller's previous buffer: replay answers are ~14 MB, and a fresh
@@ -113,7 +158,7 @@ bool HttpConnection::RoundTrip(std::string_view raw_request, HttpResponse& out,
   parser.get().body().clear();
   // Beast receives at most the read buffer's free capacity at a time (at least 512 bytes).
   if (buffer_.capacity() < kReadBufferBytes) buffer_.reserve(kReadBufferBytes);
-  if (!ec) http::read(socket_, buffer_, parser, ec);
+  if (!ec) http::read(stream, buffer_, parser, ec);
   if (ec) {
     error = "HTTP exchange with " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message();
     Close();

@@ -1,12 +1,15 @@
-// One HTTP/1.1 keep-alive connection with synchronous Boost.Beast I/O.
+// One HTTP/1.1 keep-alive connection with synchronous Boost.Beast I/O, plain or HTTPS.
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
 namespace tideline::loadgen {
@@ -14,7 +17,15 @@ namespace tideline::loadgen {
 struct Endpoint {
   std::string host;
   std::string port;
+  // Set for HTTPS: the client context (TLS 1.2+, the server's certificate verified against its
+  // trusted CAs and for `host`), shared by every connection. Null: plain HTTP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
+
+// A client context for HTTPS that trusts the CA certificates in `ca_file` (PEM), or the
+// system's trusted CAs when it is empty. Null with `error` set when the file cannot be used.
+std::shared_ptr<boost::asio::ssl::context> MakeTlsClientContext(const std::string& ca_file,
+                                                                std::string& error);
 
 // Parses "HOST:PORT" (HOST may be a name, an IPv4 address or a bracketed IPv6 address).
 // Returns false and sets `error` if it is not of that shape.
@@ -56,10 +67,16 @@ class HttpConnection {
  private:
   [[nodiscard]] bool Connect(std::string& error);
   void Close();
+  // Writes the request and reads the response on `stream` (the socket, or the TLS stream).
+  template <typename Stream>
+  [[nodiscard]] bool Exchange(Stream& stream, std::string_view raw_request, HttpResponse& out,
+                              std::string& error);
 
   Endpoint endpoint_;
   boost::asio::io_context ioc_;
   boost::asio::ip::tcp::socket socket_;
+  // The TLS layer over socket_ while connected, with endpoint_.tls.
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   boost::beast::flat_buffer buffer_;
   // Native handle of the open socket, or -1; read by Abort() from other threads.
   std::atomic<int> native_fd_{-1};

@@ -6,6 +6,7 @@
 //       --batch 500 --record-size 1024 --seconds 300 --create-shards 4
 //   tideline_loadgen put-record --stream s --connections 1 --seconds 20
 //   tideline_loadgen replay --stream s
+//   tideline_loadgen put-records --https --ca-file ca.crt --endpoint localhost:4567 ...
 #include <csignal>
 #include <cstdio>
 
@@ -30,6 +31,9 @@ extern "C" void OnSignal(int) {
 
 void AddCommonOptions(CLI::App& app, LoadgenOptions& options, std::string& endpoint) {
   app.add_option("--endpoint", endpoint, "server HOST:PORT")->capture_default_str();
+  app.add_flag("--https", options.https, "HTTPS (TLS 1.2+, the certificate is verified)");
+  app.add_option("--ca-file", options.ca_file,
+                 "with --https: PEM CA certificates to trust (default: the system's)");
   app.add_option("--stream", options.stream, "stream name")->capture_default_str();
   app.add_option("--connections", options.connections, "keep-alive connections (threads)")
       ->capture_default_str();
@@ -112,6 +116,13 @@ int main(int argc, char** argv) {
   if (std::string invalid = ValidateOptions(options); !invalid.empty()) {
     fmt::print(stderr, "tideline_loadgen: {}\n", invalid);
     return 2;
+  }
+  if (options.https) {
+    options.endpoint.tls = MakeTlsClientContext(options.ca_file, error);
+    if (!options.endpoint.tls) {
+      fmt::print(stderr, "tideline_loadgen: {}\n", error);
+      return 2;
+    }
   }
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);

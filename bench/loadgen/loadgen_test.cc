@@ -129,6 +129,17 @@ TEST(Options, RejectsValuesBeyondKinesisLimits) {
   EXPECT_NE(ValidateOptions(options), "");
 }
 
+TEST(Options, CaFileNeedsHttpsAndMustBeUsable) {
+  LoadgenOptions options;
+  options.ca_file = "ca.crt";
+  EXPECT_EQ(ValidateOptions(options), "--ca-file needs --https");
+  options.https = true;
+  EXPECT_EQ(ValidateOptions(options), "");
+  std::string error;
+  EXPECT_EQ(MakeTlsClientContext("/nonexistent/ca.crt", error), nullptr);
+  EXPECT_NE(error.find("/nonexistent/ca.crt"), std::string::npos) << error;
+}
+
 // The JSON body of a prepared request.
 rapidjson::Document ParseBody(const std::string& raw) {
   size_t split = raw.find("\r\n\r\n");

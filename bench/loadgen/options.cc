@@ -36,6 +36,7 @@ std::string ValidateOptions(const LoadgenOptions& options) {
   }
   if (options.limit < 1 || options.limit > 10000) return "--limit must be 1..10000";
   if (!std::isfinite(options.rate) || options.rate < 0) return "--rate must be >= 0 records/s";
+  if (!options.https && !options.ca_file.empty()) return "--ca-file needs --https";
   return "";
 }
 

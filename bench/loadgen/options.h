@@ -15,6 +15,11 @@ struct LoadgenOptions {
   Mode mode = Mode::kPutRecords;
   // Server address. Default: 127.0.0.1:4567
   Endpoint endpoint{"127.0.0.1", "4567"};
+  // HTTPS instead of HTTP (TLS 1.2+, the server's certificate verified). Default: false
+  bool https = false;
+  // With https: PEM file of the CA certificates to trust; empty trusts the system's CAs.
+  // Default: empty
+  std::string ca_file;
   // Default: loadgen
   std::string stream = "loadgen";
   // Concurrent keep-alive connections, one thread each. Default: 8

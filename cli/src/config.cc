@@ -94,6 +94,30 @@ Status ParseDurability(const Field& f, storage::Durability& out) {
   return Status::Ok();
 }
 
+// server.tls. Its keys are noted in `set` as "tls.KEY", the names ValidateServerOptions gives
+// them, so that a file it cannot load is reported at that key's line.
+Status ParseTls(std::string_view file, const Field& f, std::map<std::string, Field>& set,
+                server::TlsOptions& tls) {
+  const auto key = [&set](std::string name, FieldParser parse) {
+    auto entry = Recorded(set, "tls." + name, std::move(parse));
+    entry.first = std::move(name);
+    return entry;
+  };
+  const Schema schema = {
+      key("cert_file", [&](const Field& x) { return ParseNonEmpty(x, tls.cert_file); }),
+      key("key_file", [&](const Field& x) { return ParseNonEmpty(x, tls.key_file); }),
+      key("handshake_timeout_s",
+          [&](const Field& x) {
+            return ParseSeconds(x, server::ServerOptions::kTimeoutSeconds, tls.handshake_timeout);
+          }),
+  };
+  TL_RETURN_IF_ERROR(ParseMap(file, f.path, f.key, f.value, schema));
+  if (tls.cert_file.empty() || tls.key_file.empty()) {
+    return f.Error("cert_file and key_file are both required for HTTPS");
+  }
+  return Status::Ok();
+}
+
 Status ParseServer(std::string_view file, const Field& f, server::ServerOptions& s) {
   using O = server::ServerOptions;
   std::map<std::string, Field> set;  // the keys the file sets, for AtKey
@@ -117,6 +141,7 @@ Status ParseServer(std::string_view file, const Field& f, server::ServerOptions&
           [&](const Field& x) { return ParseIn(x, O::kMaxConnections, s.max_connections); }),
       key("max_inflight_bytes",
           [&](const Field& x) { return ParseIn(x, O::kMaxInflightBytes, s.max_inflight_bytes); }),
+      key("tls", [&](const Field& x) { return ParseTls(file, x, set, s.tls.emplace()); }),
   };
   TL_RETURN_IF_ERROR(ParseMap(file, f.path, f.key, f.value, schema));
   // The rules that involve several options (max_inflight_bytes >= max_body_bytes).

@@ -1,4 +1,5 @@
-// `tideline serve`: the store and the API server in one process until SIGINT/SIGTERM.
+// `tideline serve`: the store and the API server in one process until SIGINT/SIGTERM. SIGHUP
+// reloads the TLS certificate and key (server.tls); nothing else is reloaded.
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +26,27 @@ Result<Config> ResolveConfig(const ServeArgs& args) {
   return config;
 }
 
+// Waits for SIGINT or SIGTERM and returns it; reloads the TLS files on each SIGHUP meanwhile.
+int WaitForStop(const sigset_t& signals, server::Server& server, bool tls) {
+  auto log = Logger();
+  while (true) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) return SIGTERM;
+    if (signal_number != SIGHUP) return signal_number;
+    if (!tls) {
+      log->info("received SIGHUP: nothing to reload (no server.tls)");
+      continue;
+    }
+    const Status reloaded = server.ReloadTls();
+    if (reloaded.ok()) {
+      log->info("received SIGHUP: TLS certificate and key reloaded for new connections");
+    } else {
+      log->error("received SIGHUP: TLS reload failed, still serving the previous certificate: {}",
+                 reloaded.message());
+    }
+  }
+}
+
 std::string HostForUrl(const std::string& host) {
   return host.find(':') != std::string::npos ? "[" + host + "]" : host;
 }
@@ -49,13 +71,14 @@ int RunServe(const ServeArgs& args) {
   // a page fault when it is touched again, and on a virtual machine a fault costs microseconds.
   mallopt(M_TRIM_THRESHOLD, 16 << 20);
 
-  // Block the stop signals before any thread starts, so that every thread inherits the mask
-  // and only the sigwait below receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop and reload signals before any thread starts, so that every thread inherits
+  // the mask and only the sigwait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   Result<std::unique_ptr<storage::Store>> opened = storage::Store::Open(config.storage);
   if (!opened.ok()) {
@@ -91,12 +114,11 @@ int RunServe(const ServeArgs& args) {
         kExitFailure);
   }
   std::unique_ptr<server::Server> server = std::move(started).value();
-  log->info("tideline listening on http://{}:{} (data dir {}, durability {})",
-            HostForUrl(server_options.host), server->port(), config.storage.data_dir.string(),
-            DurabilityName(config.storage.durability));
+  log->info("tideline listening on {}://{}:{} (data dir {}, durability {})",
+            server_options.tls ? "https" : "http", HostForUrl(server_options.host), server->port(),
+            config.storage.data_dir.string(), DurabilityName(config.storage.durability));
 
-  int signal_number = 0;
-  if (sigwait(&stop_signals, &signal_number) != 0) signal_number = SIGTERM;
+  const int signal_number = WaitForStop(signals, *server, server_options.tls.has_value());
   log->info("received {}, stopping", strsignal(signal_number));
   server->Stop();
   server.reset();

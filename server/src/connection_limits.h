@@ -80,6 +80,14 @@ struct LimitCounters {
   std::atomic<uint64_t> rejected_body_size{0};  // 413: body over the operation's limit
   std::atomic<uint64_t> rejected_inflight{0};   // throttled: in-flight budget spent
   std::atomic<uint64_t> rejected_overflow{0};   // 503: not a health check on an overflow slot
+  // TLS (server.tls): handshakes completed, failed (bad client hello, no common protocol or
+  // cipher, plain HTTP, reset) and not complete within tls.handshake_timeout_s; certificate
+  // reloads that took effect and that failed (the previous certificate stays).
+  std::atomic<uint64_t> tls_handshakes{0};
+  std::atomic<uint64_t> tls_handshake_failures{0};
+  std::atomic<uint64_t> tls_handshake_timeouts{0};
+  std::atomic<uint64_t> tls_reloads{0};
+  std::atomic<uint64_t> tls_reload_failures{0};
 };
 
 struct Limits {

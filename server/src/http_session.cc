@@ -8,6 +8,7 @@
 
 #include "buffer_pool.h"
 #include "errors.h"
+#include "logging.h"
 #include "request_id.h"
 
 namespace tideline::server {
@@ -15,10 +16,15 @@ namespace tideline::server {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 
-HttpSession::HttpSession(net::ip::tcp::socket&& socket, const SessionShared& shared,
-                         ConnectionGate::Slot slot)
-    : stream_(std::move(socket)), shared_(shared), slot_(slot) {
+template <typename Stream>
+HttpSession<Stream>::HttpSession(net::ip::tcp::socket&& socket, const SessionShared& shared,
+                                 ConnectionGate::Slot slot, std::shared_ptr<ssl::context> tls)
+    : tls_(std::move(tls)),
+      stream_(MakeStream(std::move(socket), tls_.get())),
+      shared_(shared),
+      slot_(slot) {
   buffer_.reserve(kIdleReadBuffer);
   shared_.limits->counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
   if (slot_ == ConnectionGate::Slot::kOverflow) {
@@ -26,7 +32,18 @@ HttpSession::HttpSession(net::ip::tcp::socket&& socket, const SessionShared& sha
   }
 }
 
-HttpSession::~HttpSession() {
+template <typename Stream>
+Stream HttpSession<Stream>::MakeStream(net::ip::tcp::socket&& socket, ssl::context* tls) {
+  if constexpr (kTls) {
+    return Stream(std::move(socket), *tls);
+  } else {
+    (void)tls;  // plain: no context
+    return Stream(std::move(socket));
+  }
+}
+
+template <typename Stream>
+HttpSession<Stream>::~HttpSession() {
   // Runs when the last handler of the session is gone, possibly while the io_context is being
   // destroyed: only the shared Limits may be touched here.
   ReleaseReservation();
@@ -34,28 +51,71 @@ HttpSession::~HttpSession() {
   shared_.limits->gate.Release(slot_);
 }
 
-void HttpSession::Run() {
+template <typename Stream>
+void HttpSession<Stream>::Run() {
   // Start on the session's strand so that every handler of this session is serialised.
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if constexpr (kTls) {
+      self->Handshake();
+    } else {
+      self->DoRead();
+    }
+  });
 }
 
-void HttpSession::DoRead() {
+template <typename Stream>
+void HttpSession<Stream>::Handshake() {
+  if constexpr (kTls) {
+    Tcp().expires_after(shared_.options->tls->handshake_timeout);
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        beast::bind_front_handler(&HttpSession<Stream>::OnHandshake, shared_from_this()));
+  }
+}
+
+template <typename Stream>
+void HttpSession<Stream>::OnHandshake(beast::error_code ec) {
+  if constexpr (kTls) {
+    LimitCounters& counters = shared_.limits->counters;
+    if (ec) {
+      const bool timeout = ec == beast::error::timeout;
+      (timeout ? counters.tls_handshake_timeouts : counters.tls_handshake_failures)
+          .fetch_add(1, std::memory_order_relaxed);
+      beast::error_code peer_ec;
+      const auto peer = Tcp().socket().remote_endpoint(peer_ec);
+      Log().debug("TLS handshake with {} failed: {}",
+                  peer_ec ? std::string("(unknown peer)")
+                          : fmt::format("{}:{}", peer.address().to_string(), peer.port()),
+                  timeout ? std::string("timed out") : ec.message());
+      beast::error_code ignored;  // the connection is finished either way
+      Tcp().socket().close(ignored);
+      return;
+    }
+    counters.tls_handshakes.fetch_add(1, std::memory_order_relaxed);
+    handshake_done_ = true;
+    DoRead();
+  }
+}
+
+template <typename Stream>
+void HttpSession<Stream>::DoRead() {
   parser_.emplace();
   body_limit_ = shared_.options->max_body_bytes;
   parser_->body_limit(body_limit_);
   if (between_requests_ && buffer_.size() == 0) {
     // Keep-alive: the client may take idle_timeout to start its next request. The bytes read
     // here are the start of that request, so this costs no extra receive.
-    stream_.expires_after(shared_.options->idle_timeout);
+    Tcp().expires_after(shared_.options->idle_timeout);
     stream_.async_read_some(
         buffer_.prepare(std::max<size_t>(buffer_.capacity(), 512)),
-        beast::bind_front_handler(&HttpSession::OnFirstBytes, shared_from_this()));
+        beast::bind_front_handler(&HttpSession<Stream>::OnFirstBytes, shared_from_this()));
     return;
   }
   ReadHeader();
 }
 
-void HttpSession::OnFirstBytes(beast::error_code ec, size_t bytes) {
+template <typename Stream>
+void HttpSession<Stream>::OnFirstBytes(beast::error_code ec, size_t bytes) {
   if (ec) {
     Close();  // end_of_stream, idle timeout or reset
     return;
@@ -64,13 +124,16 @@ void HttpSession::OnFirstBytes(beast::error_code ec, size_t bytes) {
   ReadHeader();
 }
 
-void HttpSession::ReadHeader() {
-  stream_.expires_after(shared_.options->header_timeout);
-  http::async_read_header(stream_, buffer_, *parser_,
-                          beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
+template <typename Stream>
+void HttpSession<Stream>::ReadHeader() {
+  Tcp().expires_after(shared_.options->header_timeout);
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&HttpSession<Stream>::OnHeader, shared_from_this()));
 }
 
-void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
+template <typename Stream>
+void HttpSession<Stream>::OnHeader(beast::error_code ec, size_t bytes) {
   if (ec == beast::error::timeout) {
     shared_.limits->counters.header_timeouts.fetch_add(1, std::memory_order_relaxed);
   }
@@ -88,16 +151,17 @@ void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
     // The client waits for this before sending the body (RFC 9110 10.1.1); Admit() already
     // answered the requests whose body would be refused.
     continue_.emplace(http::status::continue_, req.version());
-    stream_.expires_after(shared_.options->idle_timeout);
+    Tcp().expires_after(shared_.options->idle_timeout);
     http::async_write(
         stream_, *continue_,
-        beast::bind_front_handler(&HttpSession::OnContinueWritten, shared_from_this()));
+        beast::bind_front_handler(&HttpSession<Stream>::OnContinueWritten, shared_from_this()));
     return;
   }
   ReadBody();
 }
 
-bool HttpSession::Admit() {
+template <typename Stream>
+bool HttpSession<Stream>::Admit() {
   const Request& req = parser_->get();
   LimitCounters& counters = shared_.limits->counters;
   const std::string_view path(req.target().data(), req.target().size());
@@ -141,7 +205,8 @@ bool HttpSession::Admit() {
   return true;
 }
 
-void HttpSession::OnContinueWritten(beast::error_code ec, size_t /*bytes*/) {
+template <typename Stream>
+void HttpSession<Stream>::OnContinueWritten(beast::error_code ec, size_t /*bytes*/) {
   if (ec) {
     Close();
     return;
@@ -149,19 +214,21 @@ void HttpSession::OnContinueWritten(beast::error_code ec, size_t /*bytes*/) {
   ReadBody();
 }
 
-void HttpSession::ReadBody() {
+template <typename Stream>
+void HttpSession<Stream>::ReadBody() {
   // Beast reads at most the buffer's free capacity (at least 512 bytes) per receive. An idle
   // connection keeps a small buffer; a request with a body gets kBodyReadBuffer for as long as
   // it is being read, so a 5 MB PutRecords takes ~80 receives instead of ~10,000.
   const auto length = parser_->content_length();
   const size_t want = length ? std::min<uint64_t>(*length, kBodyReadBuffer) : kBodyReadBuffer;
   if (buffer_.capacity() - buffer_.size() < want) buffer_.reserve(buffer_.size() + want);
-  stream_.expires_after(shared_.options->idle_timeout);
+  Tcp().expires_after(shared_.options->idle_timeout);
   http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+                   beast::bind_front_handler(&HttpSession<Stream>::OnRead, shared_from_this()));
 }
 
-void HttpSession::OnRead(beast::error_code ec, size_t /*bytes*/) {
+template <typename Stream>
+void HttpSession<Stream>::OnRead(beast::error_code ec, size_t /*bytes*/) {
   // Between requests the connection only needs room for a header (and pipelined bytes).
   if (buffer_.capacity() > kIdleReadBuffer && buffer_.size() <= kIdleReadBuffer) {
     beast::flat_buffer idle;
@@ -181,7 +248,8 @@ void HttpSession::OnRead(beast::error_code ec, size_t /*bytes*/) {
   HandleRequest(parser_->release());
 }
 
-void HttpSession::HandleRequest(Request&& req) {
+template <typename Stream>
+void HttpSession<Stream>::HandleRequest(Request&& req) {
   const unsigned version = req.version();
   const bool keep_alive = req.keep_alive();
   // The views point into `req`'s header and stay valid while Dispatch runs; the body moves.
@@ -205,7 +273,8 @@ void HttpSession::HandleRequest(Request&& req) {
       });
 }
 
-void HttpSession::Send(ApiResponse resp, unsigned version, bool keep_alive) {
+template <typename Stream>
+void HttpSession<Stream>::Send(ApiResponse resp, unsigned version, bool keep_alive) {
   auto res = std::make_unique<Response>(static_cast<http::status>(resp.status), version);
   res->set(http::field::content_type, resp.content_type);
   if (!resp.error_type.empty()) res->set("x-amzn-ErrorType", resp.error_type);
@@ -221,34 +290,40 @@ void HttpSession::Send(ApiResponse resp, unsigned version, bool keep_alive) {
   SendRaw(std::move(res));
 }
 
-void HttpSession::Reject(ApiResponse resp) {
+template <typename Stream>
+void HttpSession<Stream>::Reject(ApiResponse resp) {
   Send(std::move(resp), parser_->get().version(), /*keep_alive=*/false);
 }
 
-void HttpSession::RejectTooLarge() {
+template <typename Stream>
+void HttpSession<Stream>::RejectTooLarge() {
   shared_.limits->counters.rejected_body_size.fetch_add(1, std::memory_order_relaxed);
   Reject(MakeError(ApiErrorType::kRequestTooLarge,
                    fmt::format("Request body exceeds the limit of {} bytes.", body_limit_)));
 }
 
-void HttpSession::ReleaseReservation() {
+template <typename Stream>
+void HttpSession<Stream>::ReleaseReservation() {
   if (reserved_ == 0) return;
   shared_.limits->budget.Release(reserved_);
   reserved_ = 0;
 }
 
-void HttpSession::SendRaw(std::unique_ptr<Response> res) {
+template <typename Stream>
+void HttpSession<Stream>::SendRaw(std::unique_ptr<Response> res) {
   response_ = std::move(res);
   // An overflow slot serves one health check, then makes room.
   if (slot_ == ConnectionGate::Slot::kOverflow) response_->keep_alive(false);
   response_->set("x-amzn-RequestId", NewRequestId());
   const bool close = response_->need_eof();
-  stream_.expires_after(shared_.options->idle_timeout);
-  http::async_write(stream_, *response_,
-                    beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), close));
+  Tcp().expires_after(shared_.options->idle_timeout);
+  http::async_write(
+      stream_, *response_,
+      beast::bind_front_handler(&HttpSession<Stream>::OnWrite, shared_from_this(), close));
 }
 
-void HttpSession::OnWrite(bool close, beast::error_code ec, size_t /*bytes*/) {
+template <typename Stream>
+void HttpSession<Stream>::OnWrite(bool close, beast::error_code ec, size_t /*bytes*/) {
   if (response_) GiveResponseBuffer(std::move(response_->body()));
   response_.reset();
   ReleaseReservation();
@@ -260,32 +335,53 @@ void HttpSession::OnWrite(bool close, beast::error_code ec, size_t /*bytes*/) {
   DoRead();
 }
 
-void HttpSession::Close() {
+template <typename Stream>
+void HttpSession<Stream>::Close() {
+  if constexpr (kTls) {
+    if (handshake_done_) {
+      // close_notify tells the client the response is complete, not cut off. Waiting for its
+      // close_notify is bounded; whatever the outcome (a client that just closes, one still
+      // sending a body), the TCP close below follows.
+      Tcp().expires_after(kLingerTimeout);
+      stream_.async_shutdown(
+          [self = shared_from_this()](beast::error_code /*ec*/) { self->CloseTcp(); });
+      return;
+    }
+  }
+  CloseTcp();
+}
+
+template <typename Stream>
+void HttpSession<Stream>::CloseTcp() {
   beast::error_code ec;
   // Ignorable: the peer may already be gone; we only release the socket.
-  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  Tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   if (ec) return;
   // Lingering close: a client still sending (e.g. the rest of a body over the limit) would get
   // a TCP reset if we closed with unread data, and could lose the response. Discard what it
   // sends, bounded in bytes and time, until it closes its side.
   drained_ = 0;
   buffer_.clear();  // unread pipelined requests are dropped with the connection
-  stream_.expires_after(kLingerTimeout);
+  Tcp().expires_after(kLingerTimeout);
   Drain();
 }
 
-void HttpSession::Drain() {
+template <typename Stream>
+void HttpSession<Stream>::Drain() {
   // Reads into the read buffer's free space and never commits: nothing is kept.
-  stream_.async_read_some(buffer_.prepare(std::max<size_t>(buffer_.capacity(), 512)),
-                          [self = shared_from_this()](beast::error_code ec, size_t n) {
-                            self->drained_ += n;
-                            if (ec || self->drained_ > kLingerMaxBytes) {
-                              beast::error_code ignored;  // the connection is finished either way
-                              self->stream_.socket().close(ignored);
-                              return;
-                            }
-                            self->Drain();
-                          });
+  Tcp().async_read_some(buffer_.prepare(std::max<size_t>(buffer_.capacity(), 512)),
+                        [self = shared_from_this()](beast::error_code ec, size_t n) {
+                          self->drained_ += n;
+                          if (ec || self->drained_ > kLingerMaxBytes) {
+                            beast::error_code ignored;  // the connection is finished either way
+                            self->Tcp().socket().close(ignored);
+                            return;
+                          }
+                          self->Drain();
+                        });
 }
+
+template class HttpSession<PlainStream>;
+template class HttpSession<TlsStream>;
 
 }  // namespace tideline::server

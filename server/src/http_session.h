@@ -5,25 +5,33 @@
 // window, which bounds what a client can queue. Owns the timeouts, the body limits and the
 // session's share of the in-flight budget (see limits.h).
 //
+// One implementation serves plain and TLS connections: HttpSession<PlainStream> is the plain
+// server, HttpSession<TlsStream> does the TLS handshake first (within tls.handshake_timeout of the
+// accept) and sends close_notify before the lingering close. Every limit below applies to both.
+//
 // Timeouts: a connection's first request header must be complete within header_timeout of the
-// accept; between keep-alive requests the connection may sit idle for idle_timeout, and once the
-// next request's first byte arrives its header again has header_timeout. Reading a body and
-// writing a response each have idle_timeout.
+// accept (of the handshake, with TLS); between keep-alive requests the connection may sit idle for
+// idle_timeout, and once the next request's first byte arrives its header again has header_timeout.
+// Reading a body and writing a response each have idle_timeout.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "completion_poster.h"
 #include "connection_limits.h"
 #include "router.h"
 #include "server/options.h"
+#include "tls_context.h"
 
 namespace tideline::server {
 
@@ -35,13 +43,23 @@ struct SessionShared {
   CompletionPoster* completions = nullptr;
   // Connection slots, the in-flight budget and their counters; sessions keep it alive.
   std::shared_ptr<Limits> limits;
+  // Set when the port speaks TLS: the context each new connection gets.
+  std::shared_ptr<TlsContextHolder> tls;
 };
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+using PlainStream = boost::beast::tcp_stream;
+using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+template <typename Stream>
+class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
  public:
-  // `slot` was taken from shared.limits->gate for this connection; the session releases it.
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  // `slot` was taken from shared.limits->gate for this connection; the session releases it. A
+  // TLS session needs `tls` (the context current at the accept) and keeps it for as long as it
+  // lives; a plain one takes none.
   HttpSession(boost::asio::ip::tcp::socket&& socket, const SessionShared& shared,
-              ConnectionGate::Slot slot);
+              ConnectionGate::Slot slot, std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
@@ -51,6 +69,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
+  using std::enable_shared_from_this<HttpSession<Stream>>::shared_from_this;
+
+  // The TCP stream under the session's stream: timeouts, half-close and the lingering close.
+  boost::beast::tcp_stream& Tcp() { return boost::beast::get_lowest_layer(stream_); }
+  static Stream MakeStream(boost::asio::ip::tcp::socket&& socket, boost::asio::ssl::context* tls);
+  // TLS only: the server handshake, bounded by tls.handshake_timeout, then DoRead().
+  void Handshake();
+  void OnHandshake(boost::beast::error_code ec);
   void DoRead();
   void OnFirstBytes(boost::beast::error_code ec, size_t bytes);
   void ReadHeader();
@@ -71,8 +97,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void RejectTooLarge();
   void ReleaseReservation();
   void OnWrite(bool close, boost::beast::error_code ec, size_t bytes);
-  // Half-closes, then drains the peer's remaining bytes before closing (lingering close).
+  // Sends close_notify (TLS, bounded by kLingerTimeout), then CloseTcp().
   void Close();
+  // Half-closes, then drains the peer's remaining bytes before closing (lingering close).
+  void CloseTcp();
   void Drain();
 
   static constexpr size_t kBodyReadBuffer = 64u << 10;  // Beast's largest single read
@@ -84,7 +112,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // reservation grows to the answer's size once it is built.
   static constexpr uint64_t kReadReserve = 4u << 20;
 
-  boost::beast::tcp_stream stream_;
+  // The context this TLS connection was accepted with (null for plain); declared before stream_,
+  // whose SSL object refers to it.
+  const std::shared_ptr<boost::asio::ssl::context> tls_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;  // also the discard buffer of the lingering close
   SessionShared shared_;
   const ConnectionGate::Slot slot_;
@@ -95,6 +126,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   uint64_t reserved_ = 0;               // bytes of shared_.limits->budget this request holds
   bool between_requests_ = false;       // a response was written; idle_timeout applies
   size_t drained_ = 0;
+  bool handshake_done_ = !kTls;  // TLS: close_notify only makes sense after a handshake
 };
+
+extern template class HttpSession<PlainStream>;
+extern template class HttpSession<TlsStream>;
 
 }  // namespace tideline::server

@@ -74,7 +74,13 @@ void Listener::OnAccept(beast::error_code ec, net::ip::tcp::socket socket) {
   if (!ec) {
     backoff_ = std::chrono::milliseconds(0);
     const ConnectionGate::Slot slot = shared_.limits->gate.Admit();
-    std::make_shared<HttpSession>(std::move(socket), shared_, slot)->Run();
+    if (shared_.tls) {
+      std::make_shared<HttpSession<TlsStream>>(std::move(socket), shared_, slot,
+                                               shared_.tls->Current())
+          ->Run();
+    } else {
+      std::make_shared<HttpSession<PlainStream>>(std::move(socket), shared_, slot)->Run();
+    }
     DoAccept();
     return;
   }

@@ -1,4 +1,5 @@
-// Accepts TCP connections and starts an HttpSession on its own strand for each.
+// Accepts TCP connections and starts an HttpSession on its own strand for each: a TLS one, with
+// the TLS context current at the accept, when SessionShared::tls is set.
 //
 // Accepting pauses, rather than spins, when it cannot go on: while every connection slot is
 // taken (ConnectionGate wakes the listener when one frees), and after a failed accept (EMFILE,

@@ -123,6 +123,19 @@ void RenderLimitMetrics(PrometheusWriter& w, const Limits& limits) {
   w.Gauge("tideline_http_inflight_bytes",
           "Request and response bytes reserved against server.max_inflight_bytes.",
           limits.budget.used());
+  w.Counter("tideline_tls_handshakes_total", "TLS handshakes completed (server.tls).",
+            get(c.tls_handshakes));
+  constexpr std::string_view kHandshakeFailed = "tideline_tls_handshake_failures_total";
+  w.Family(kHandshakeFailed, "counter",
+           "Connections closed because their TLS handshake failed, by reason.");
+  w.Sample(kHandshakeFailed, {{"reason", "error"}}, get(c.tls_handshake_failures));
+  w.Sample(kHandshakeFailed, {{"reason", "timeout"}}, get(c.tls_handshake_timeouts));
+  constexpr std::string_view kReloads = "tideline_tls_reloads_total";
+  w.Family(kReloads, "counter",
+           "TLS certificate reloads (SIGHUP), by result; a failed one keeps the previous "
+           "certificate.");
+  w.Sample(kReloads, {{"result", "ok"}}, get(c.tls_reloads));
+  w.Sample(kReloads, {{"result", "error"}}, get(c.tls_reload_failures));
 }
 
 }  // namespace tideline::server

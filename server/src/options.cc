@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "tls_context.h"
+
 namespace tideline::server {
 
 namespace {
@@ -33,7 +35,16 @@ Status ValidateServerOptions(const ServerOptions& o) {
                     o.max_body_bytes));
   }
   if (o.iterator_ttl.count() <= 0) return Status::InvalidArgument("iterator_ttl must be > 0");
-  return o.account.Validate();
+  TL_RETURN_IF_ERROR(o.account.Validate());
+  if (o.tls) {
+    TL_RETURN_IF_ERROR(CheckRange("tls.handshake_timeout_s", O::kTimeoutSeconds,
+                                  o.tls->handshake_timeout.count()));
+    // The files as the server will load them: a problem is a start-up error, not a failed
+    // handshake later.
+    Result<std::shared_ptr<boost::asio::ssl::context>> context = LoadTlsContext(*o.tls);
+    if (!context.ok()) return context.status();
+  }
+  return Status::Ok();
 }
 
 }  // namespace tideline::server

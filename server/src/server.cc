@@ -30,6 +30,7 @@
 #include "logging.h"
 #include "metrics.h"
 #include "router.h"
+#include "tls_context.h"
 
 namespace tideline::server {
 namespace {
@@ -108,14 +109,32 @@ class ServerImpl final : public Server {
     router_.emplace(
         Router::Context{&api_, &metrics_, &store_, &pipelines_, limits.get(),
                         [this](std::function<void()> task) { net::post(pool_, std::move(task)); }});
-    const SessionShared shared{&options_, &*router_, &completions_, std::move(limits)};
+    std::shared_ptr<TlsContextHolder> tls;
+    if (options_.tls) {
+      Result<std::unique_ptr<TlsContextHolder>> loaded = TlsContextHolder::Load(*options_.tls);
+      if (!loaded.ok()) return loaded.status();
+      tls = std::move(loaded).value();
+    }
+    limits_ = limits;
+    tls_ = tls;
+    const SessionShared shared{&options_, &*router_, &completions_, std::move(limits),
+                               std::move(tls)};
     listener_ = std::make_shared<Listener>(ioc_, shared);
     TL_RETURN_IF_ERROR(listener_->Bind({address, options_.port}));
     listener_->Run();
     for (int i = 0; i < options_.io_threads; ++i)
       threads_.emplace_back([this] { ioc_.run(); });
-    Log().info("Kinesis API listening on {}:{}", options_.host, listener_->port());
+    Log().info("Kinesis API listening on {}:{} ({})", options_.host, listener_->port(),
+               tls_ ? "HTTPS" : "HTTP");
     return Status::Ok();
+  }
+
+  Status ReloadTls() override {
+    if (!tls_) return Status::Ok();
+    const Status status = tls_->Reload();
+    (status.ok() ? limits_->counters.tls_reloads : limits_->counters.tls_reload_failures)
+        .fetch_add(1, std::memory_order_relaxed);
+    return status;
   }
 
   uint16_t port() const override { return listener_ ? listener_->port() : 0; }
@@ -159,6 +178,9 @@ class ServerImpl final : public Server {
   storage::Store& store_;
   std::optional<Router> router_;  // made by Start, with the connection limits
   std::shared_ptr<Listener> listener_;
+  // Set by Start, then only read.
+  std::shared_ptr<Limits> limits_;
+  std::shared_ptr<TlsContextHolder> tls_;  // null without server.tls
   std::vector<std::thread> threads_;
   std::mutex stop_mu_;
   bool stopped_ = false;  // GUARDED_BY(stop_mu_)

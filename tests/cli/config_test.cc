@@ -193,6 +193,27 @@ TEST(Config, OutOfRangeNamesFileLineKey) {
       "config.yaml:3: server.region: expected 1..32 characters of [a-z0-9-], got \"US East\"");
 }
 
+TEST(Config, TlsSectionIsReadAndItsProblemsNamed) {
+  // A file that cannot be read is named at its key's line (ValidateServerOptions loads them).
+  EXPECT_EQ(ErrorOf("server:\n  tls:\n    cert_file: /nonexistent/tls.crt\n"
+                    "    key_file: /nonexistent/tls.key\n"),
+            "config.yaml:3: server.tls.cert_file: /nonexistent/tls.crt: No such file or "
+            "directory");
+  EXPECT_EQ(ErrorOf("server:\n  tls:\n    cert_file: a.crt\n"),
+            "config.yaml:2: server.tls: cert_file and key_file are both required for HTTPS");
+  EXPECT_EQ(ErrorOf("server:\n  tls:\n    cert_file: ''\n"),
+            "config.yaml:3: server.tls.cert_file: expected a non-empty string");
+  EXPECT_EQ(ErrorOf("server:\n  tls:\n    cert: a.crt\n")
+                .rfind("config.yaml:3: server.tls.cert: unknown key", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("server:\n  tls:\n    cert_file: a\n    key_file: b\n"
+                    "    handshake_timeout_s: 0\n"),
+            "config.yaml:5: server.tls.handshake_timeout_s: expected an integer in 1..3600, got 0");
+  Result<Config> plain = ParseConfig("server:\n  io_threads: 2\n", "config.yaml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->server.tls.has_value());
+}
+
 TEST(Config, HardeningLimitsAreReadCheckedAndPassedOn) {
   Result<Config> r = ParseConfig(
       "server:\n  max_connections: 100\n  header_timeout_s: 3\n  max_inflight_bytes: 33554432\n"

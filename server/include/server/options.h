@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/aws_account.h"
@@ -11,6 +12,18 @@
 #include "common/types.h"
 
 namespace tideline::server {
+
+// HTTPS on the API port (server.tls). The files are read at start and again on every reload
+// (SIGHUP for `tideline serve`); see server/src/tls_context.h for what a connection may use.
+struct TlsOptions {
+  // PEM file: the server certificate, then any intermediate certificates. Required.
+  std::string cert_file;
+  // PEM file: the unencrypted private key of the certificate. Required.
+  std::string key_file;
+  // A connection's TLS handshake must be complete this long after the accept, so a client that
+  // says nothing cannot hold a connection slot. ServerOptions::kTimeoutSeconds. Default: 10 s
+  std::chrono::seconds handshake_timeout{10};
+};
 
 // Every range below is checked by ValidateServerOptions and is what the configuration file's
 // server section accepts (cli/src/config.cc reads the same constants).
@@ -49,6 +62,8 @@ struct ServerOptions {
   // with ProvisionedThroughputExceededException (SDKs retry it), others with
   // LimitExceededException. kMaxInflightBytes, and >= max_body_bytes. Default: 64 MiB
   uint64_t max_inflight_bytes = 64u << 20;
+  // HTTPS instead of HTTP on host:port when set. Default: unset (plain HTTP)
+  std::optional<TlsOptions> tls;
   // Region and 12-digit account id used in stream ARNs and messages.
   AwsAccount account;
   // Shard iterators expire this long after they were issued. Default: 5 min (Kinesis)
@@ -60,6 +75,8 @@ inline constexpr size_t kSmallBodyBytes = 64u << 10;
 
 // InvalidArgument naming the first option out of range as the configuration file names it,
 // "io_threads: expected an integer in 1..64, got 65", or the rule two options break together.
+// With tls set it also loads the certificate and key, and names the file that is missing,
+// unreadable, not PEM, or whose key does not match: "tls.key_file: PATH: problem".
 Status ValidateServerOptions(const ServerOptions& options);
 
 }  // namespace tideline::server

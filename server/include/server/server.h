@@ -24,6 +24,11 @@ class Server {
   virtual ~Server() = default;
   // The port actually bound.
   virtual uint16_t port() const = 0;
+  // With server.tls: loads the certificate and key files again and uses them for connections
+  // accepted from now on; open connections keep the certificate they started with. A failure
+  // (the message names the file) keeps the current certificate. Without TLS: Ok, nothing to do.
+  // Safe from any thread.
+  [[nodiscard]] virtual Status ReloadTls() = 0;
   // Stops accepting, lets in-flight requests finish, joins the threads. Idempotent.
   virtual void Stop() = 0;
 };
