@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -9,11 +10,22 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "auth/sigv4.h"
+
 namespace tideline::loadgen {
+
+// SigV4 signing of every request, as an AWS SDK would (service kinesis).
+struct Signing {
+  tideline::auth::Credentials credentials;
+  // Default: us-east-1
+  std::string region = "us-east-1";
+};
 
 struct Endpoint {
   std::string host;
   std::string port;
+  // Null: requests go unsigned (a server with auth mode none).
+  std::shared_ptr<const Signing> signing;
 };
 
 // Parses "HOST:PORT" (HOST may be a name, an IPv4 address or a bracketed IPv6 address).
@@ -24,6 +36,12 @@ struct Endpoint {
 // `Kinesis_20131202.<operation>`, ready to be written to a socket as is.
 [[nodiscard]] std::string BuildKinesisRequest(const Endpoint& endpoint, std::string_view operation,
                                               std::string_view body);
+
+// The header block of that request (up to and including the blank line), signed now when the
+// endpoint signs. `body_hash` (hex SHA-256 of `body`) spares hashing a body signed again and
+// again; empty: hashed here.
+[[nodiscard]] std::string KinesisHead(const Endpoint& endpoint, std::string_view operation,
+                                      std::string_view body, std::string_view body_hash = {});
 
 struct HttpResponse {
   unsigned status = 0;
@@ -46,6 +64,9 @@ class HttpConnection {
   // then closed and the next call reconnects. Never retries (a retried PutRecords could
   // store records twice).
   [[nodiscard]] bool RoundTrip(std::string_view raw_request, HttpResponse& out, std::string& error);
+  // The same with the request in two parts (header block, body), written with one gather write.
+  [[nodiscard]] bool RoundTrip(std::string_view head, std::string_view body, HttpResponse& out,
+                               std::string& error);
 
   // Sends GET `target` and reads the response, as RoundTrip.
   [[nodiscard]] bool Get(std::string_view target, HttpResponse& out, std::string& error);
