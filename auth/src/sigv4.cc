@@ -178,6 +178,8 @@ std::string CanonicalUri(std::string_view path) {
     normalized.append(segments[i]);
   }
   if (path.back() == '/' && !segments.empty()) normalized.push_back('/');
+  // A relative path that normalizes to nothing ("." or "..") is the empty path: "/" as well.
+  if (normalized.empty()) return "/";
   return UriEncode(normalized, /*keep_slash=*/true);
 }
 

@@ -92,6 +92,8 @@ TEST(SigV4Canonical, UriRemovesDotAndEmptySegmentsAndEncodesAgain) {
   EXPECT_EQ(CanonicalUri("/a/./b/../c//d/"), "/a/c/d/");
   EXPECT_EQ(CanonicalUri("/a%20b"), "/a%2520b");
   EXPECT_EQ(CanonicalUri("/../.."), "/");
+  EXPECT_EQ(CanonicalUri("."), "/");  // found by sigv4_fuzzer
+  EXPECT_EQ(CanonicalUri(".."), "/");
   EXPECT_EQ(CanonicalUri("/~x-y_z.w"), "/~x-y_z.w");
 }
 
