@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
+#include <array>
+#include <ctime>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -62,21 +64,64 @@ std::shared_ptr<asio::ssl::context> MakeTlsClientContext(const std::string& ca_f
   return context;
 }
 
-std::string BuildKinesisRequest(const Endpoint& endpoint, std::string_view operation,
-                                std::string_view body) {
+namespace {
+
+// "Name: value\r\n" lines of the signature of a request with these headers.
+std::string SignatureLines(const Endpoint& endpoint, std::string_view method,
+                           std::string_view target, const std::string& host,
+                           std::string_view amz_target, std::string_view body,
+                           std::string_view body_hash) {
+  if (!endpoint.signing) return {};
+  std::vector<tideline::auth::Header> headers = {{"Host", host}};
+  if (!amz_target.empty()) {
+    headers.push_back({"X-Amz-Target", amz_target});
+    headers.push_back({"Content-Type", "application/x-amz-json-1.1"});
+  }
+  tideline::auth::SignRequest req;
+  req.method = method;
+  req.target = target;
+  req.headers = std::move(headers);
+  req.body = body;
+  req.payload_hash = body_hash;
+  req.region = endpoint.signing->region;
+  req.service = "kinesis";
+  req.epoch_seconds = static_cast<int64_t>(std::time(nullptr));
+  std::string out;
+  for (const auto& [name, value] :
+       tideline::auth::SignHeaders(req, endpoint.signing->credentials)) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string KinesisHead(const Endpoint& endpoint, std::string_view operation, std::string_view body,
+                        std::string_view body_hash) {
+  const std::string host = endpoint.host + ":" + endpoint.port;
+  const std::string amz_target = "Kinesis_20131202." + std::string(operation);
   std::string request;
-  request.reserve(body.size() + 256);
+  request.reserve(512);
   request += "POST / HTTP/1.1\r\nHost: ";
-  request += endpoint.host;
-  request += ':';
-  request += endpoint.port;
-  request += "\r\nX-Amz-Target: Kinesis_20131202.";
-  request += operation;
+  request += host;
+  request += "\r\nX-Amz-Target: ";
+  request += amz_target;
   request +=
       "\r\nContent-Type: application/x-amz-json-1.1\r\nUser-Agent: tideline-loadgen\r\n"
-      "Connection: keep-alive\r\nContent-Length: ";
+      "Connection: keep-alive\r\n";
+  request += SignatureLines(endpoint, "POST", "/", host, amz_target, body, body_hash);
+  request += "Content-Length: ";
   request += std::to_string(body.size());
   request += "\r\n\r\n";
+  return request;
+}
+
+std::string BuildKinesisRequest(const Endpoint& endpoint, std::string_view operation,
+                                std::string_view body) {
+  std::string request = KinesisHead(endpoint, operation, body);
   request += body;
   return request;
 }
@@ -136,20 +181,26 @@ void HttpConnection::Abort() {
 
 bool HttpConnection::RoundTrip(std::string_view raw_request, HttpResponse& out,
                                std::string& error) {
+  return RoundTrip(raw_request, std::string_view(), out, error);
+}
+
+bool HttpConnection::RoundTrip(std::string_view head, std::string_view body, HttpResponse& out,
+                               std::string& error) {
   if (aborted_.load()) {
     error = "aborted";
     return false;
   }
   if (!socket_.is_open() && !Connect(error)) return false;
-  return tls_ ? Exchange(*tls_, raw_request, out, error)
-              : Exchange(socket_, raw_request, out, error);
+  return tls_ ? Exchange(*tls_, head, body, out, error) : Exchange(socket_, head, body, out, error);
 }
 
 template <typename Stream>
-bool HttpConnection::Exchange(Stream& stream, std::string_view raw_request, HttpResponse& out,
-                              std::string& error) {
+bool HttpConnection::Exchange(Stream& stream, std::string_view head, std::string_view body,
+                              HttpResponse& out, std::string& error) {
   boost::system::error_code ec;
-  asio::write(stream, asio::buffer(raw_request.data(), raw_request.size()), ec);
+  const std::array<asio::const_buffer, 2> parts = {asio::buffer(head.data(), head.size()),
+                                                   asio::buffer(body.data(), body.size())};
+  asio::write(stream, parts, ec);
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxResponseBytes);
   // The body is read into the caller's previous buffer: replay answers are ~14 MB, and a fresh
@@ -172,10 +223,13 @@ bool HttpConnection::Exchange(Stream& stream, std::string_view raw_request, Http
 }
 
 bool HttpConnection::Get(std::string_view target, HttpResponse& out, std::string& error) {
+  const std::string host = endpoint_.host + ":" + endpoint_.port;
   std::string request = "GET ";
   request += target;
-  request += " HTTP/1.1\r\nHost: " + endpoint_.host + ":" + endpoint_.port +
-             "\r\nUser-Agent: tideline-loadgen\r\nConnection: keep-alive\r\n\r\n";
+  request += " HTTP/1.1\r\nHost: " + host +
+             "\r\nUser-Agent: tideline-loadgen\r\nConnection: keep-alive\r\n";
+  request += SignatureLines(endpoint_, "GET", target, host, "", "", "");
+  request += "\r\n";
   return RoundTrip(request, out, error);
 }
 

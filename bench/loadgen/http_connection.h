@@ -12,7 +12,16 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "auth/sigv4.h"
+
 namespace tideline::loadgen {
+
+// SigV4 signing of every request, as an AWS SDK would (service kinesis).
+struct Signing {
+  tideline::auth::Credentials credentials;
+  // Default: us-east-1
+  std::string region = "us-east-1";
+};
 
 struct Endpoint {
   std::string host;
@@ -20,6 +29,8 @@ struct Endpoint {
   // Set for HTTPS: the client context (TLS 1.2+, the server's certificate verified against its
   // trusted CAs and for `host`), shared by every connection. Null: plain HTTP.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // Null: requests go unsigned (a server with auth mode none).
+  std::shared_ptr<const Signing> signing;
 };
 
 // A client context for HTTPS that trusts the CA certificates in `ca_file` (PEM), or the
@@ -35,6 +46,12 @@ std::shared_ptr<boost::asio::ssl::context> MakeTlsClientContext(const std::strin
 // `Kinesis_20131202.<operation>`, ready to be written to a socket as is.
 [[nodiscard]] std::string BuildKinesisRequest(const Endpoint& endpoint, std::string_view operation,
                                               std::string_view body);
+
+// The header block of that request (up to and including the blank line), signed now when the
+// endpoint signs. `body_hash` (hex SHA-256 of `body`) spares hashing a body signed again and
+// again; empty: hashed here.
+[[nodiscard]] std::string KinesisHead(const Endpoint& endpoint, std::string_view operation,
+                                      std::string_view body, std::string_view body_hash = {});
 
 struct HttpResponse {
   unsigned status = 0;
@@ -57,6 +74,9 @@ class HttpConnection {
   // then closed and the next call reconnects. Never retries (a retried PutRecords could
   // store records twice).
   [[nodiscard]] bool RoundTrip(std::string_view raw_request, HttpResponse& out, std::string& error);
+  // The same with the request in two parts (header block, body), written with one gather write.
+  [[nodiscard]] bool RoundTrip(std::string_view head, std::string_view body, HttpResponse& out,
+                               std::string& error);
 
   // Sends GET `target` and reads the response, as RoundTrip.
   [[nodiscard]] bool Get(std::string_view target, HttpResponse& out, std::string& error);
@@ -69,8 +89,8 @@ class HttpConnection {
   void Close();
   // Writes the request and reads the response on `stream` (the socket, or the TLS stream).
   template <typename Stream>
-  [[nodiscard]] bool Exchange(Stream& stream, std::string_view raw_request, HttpResponse& out,
-                              std::string& error);
+  [[nodiscard]] bool Exchange(Stream& stream, std::string_view head, std::string_view body,
+                              HttpResponse& out, std::string& error);
 
   Endpoint endpoint_;
   boost::asio::io_context ioc_;

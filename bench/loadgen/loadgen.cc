@@ -9,6 +9,7 @@
 //   tideline_loadgen put-records --https --ca-file ca.crt --endpoint localhost:4567 ...
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -104,6 +105,13 @@ int main(int argc, char** argv) {
   AddPutOptions(*put_records, options, true);
   AddPutOptions(*put_record, options, false);
   replay->add_option("--limit", options.limit, "GetRecords Limit")->capture_default_str();
+  std::string region = "us-east-1";
+  for (auto* sub : {put_records, put_record, replay}) {
+    sub->add_option("--region", region,
+                    "region to sign for; requests are signed (SigV4) when AWS_ACCESS_KEY_ID and "
+                    "AWS_SECRET_ACCESS_KEY are set")
+        ->capture_default_str();
+  }
   CLI11_PARSE(app, argc, argv);
 
   if (put_record->parsed()) options.mode = Mode::kPutRecord;
@@ -112,6 +120,13 @@ int main(int argc, char** argv) {
   if (!ParseEndpoint(endpoint, options.endpoint, error)) {
     fmt::print(stderr, "tideline_loadgen: {}\n", error);
     return 2;
+  }
+  const char* key_id = std::getenv("AWS_ACCESS_KEY_ID");
+  const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+  if (key_id != nullptr && *key_id != '\0' && secret != nullptr && *secret != '\0') {
+    const char* token = std::getenv("AWS_SESSION_TOKEN");
+    options.endpoint.signing =
+        std::make_shared<Signing>(Signing{{key_id, secret, token != nullptr ? token : ""}, region});
   }
   if (std::string invalid = ValidateOptions(options); !invalid.empty()) {
     fmt::print(stderr, "tideline_loadgen: {}\n", invalid);

@@ -62,7 +62,16 @@ void PutWorker(const WorkerContext& ctx, int worker, HttpConnection& connection)
     // Latency counts from the scheduled send, so a late send is charged to the server.
     auto sent = paced ? scheduled : Clock::now();
     scheduled += interval;
-    if (!connection.RoundTrip(request.raw, response, error)) {
+    // A signing generator signs each send, as an SDK does (a signature lives 5 minutes).
+    const bool sent_ok =
+        ctx.options.endpoint.signing
+            ? connection.RoundTrip(
+                  KinesisHead(ctx.options.endpoint, request.operation,
+                              std::string_view(request.raw).substr(request.body_offset),
+                              request.body_hash),
+                  std::string_view(request.raw).substr(request.body_offset), response, error)
+            : connection.RoundTrip(request.raw, response, error);
+    if (!sent_ok) {
       ctx.counters.errors.fetch_add(1, std::memory_order_relaxed);
       ReportError(worker, shown, error);
       // A refused or reset connection fails instantly; pace reconnects instead of spinning.

@@ -82,6 +82,9 @@ std::vector<PreparedRequest> BuildPutRecordsPool(const LoadgenOptions& options) 
     }
     body += "]}";
     pool[r].raw = BuildKinesisRequest(options.endpoint, "PutRecords", body);
+    pool[r].body_offset = pool[r].raw.size() - body.size();
+    pool[r].operation = "PutRecords";
+    if (options.endpoint.signing) pool[r].body_hash = tideline::auth::Sha256Hex(body);
     pool[r].records = static_cast<uint32_t>(batch);
     pool[r].payload_bytes = batch * options.record_size;
   }
@@ -99,6 +102,9 @@ std::vector<PreparedRequest> BuildPutRecordPool(const LoadgenOptions& options) {
     std::string body = "{\"StreamName\":" + stream_json + ",\"Data\":" + records[r].data_json +
                        ",\"PartitionKey\":" + records[r].key_json + '}';
     pool[r].raw = BuildKinesisRequest(options.endpoint, "PutRecord", body);
+    pool[r].body_offset = pool[r].raw.size() - body.size();
+    pool[r].operation = "PutRecord";
+    if (options.endpoint.signing) pool[r].body_hash = tideline::auth::Sha256Hex(body);
     pool[r].records = 1;
     pool[r].payload_bytes = options.record_size;
   }

@@ -12,6 +12,11 @@ namespace tideline::loadgen {
 struct PreparedRequest {
   // The complete HTTP request (headers and JSON body).
   std::string raw;
+  // Where the body starts in `raw`, the operation, and the body's SHA-256 (hex) when the
+  // endpoint signs: a signing generator sends a freshly signed header block with that body.
+  size_t body_offset = 0;
+  std::string_view operation;
+  std::string body_hash;
   // Records in the request and the sum of their decoded data sizes.
   uint32_t records = 0;
   uint64_t payload_bytes = 0;

@@ -6,10 +6,16 @@
 namespace tideline::cli {
 namespace {
 
-void AddEndpoint(CLI::App* cmd, std::string& endpoint) {
-  cmd->add_option("--endpoint", endpoint, "tideline (or Kinesis) API endpoint")
+// --endpoint, and how requests to it are signed (cli/aws_credentials.h).
+template <typename Args>
+void AddEndpoint(CLI::App* cmd, Args& a) {
+  cmd->add_option("--endpoint", a.endpoint, "tideline (or Kinesis) API endpoint")
       ->envname("TIDELINE_ENDPOINT")
       ->capture_default_str();
+  cmd->add_option("--region", a.region,
+                  "Region to sign for (default: AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config, "
+                  "us-east-1)");
+  cmd->add_option("--ca-bundle", a.ca_bundle, "PEM CA bundle for an https endpoint");
 }
 
 void RegisterServe(CLI::App& app, Invocation& inv) {
@@ -63,13 +69,13 @@ void RegisterStream(CLI::App& app, Invocation& inv) {
   del->callback([&inv] { inv.command = Command::kStreamDelete; });
 
   for (CLI::App* sub : {create, list, describe, del})
-    AddEndpoint(sub, a.endpoint);
+    AddEndpoint(sub, a);
 }
 
 void RegisterPut(CLI::App& app, Invocation& inv) {
   auto* put = app.add_subcommand("put", "Put lines from files or stdin as records, one a line");
   PutArgs& a = inv.put;
-  AddEndpoint(put, a.endpoint);
+  AddEndpoint(put, a);
   put->add_option("stream", a.stream, "Stream name")->required();
   put->add_option("files", a.files, "Input files ('-' or none: stdin)");
   put->add_option_function<std::string>(
@@ -84,7 +90,7 @@ void RegisterPut(CLI::App& app, Invocation& inv) {
 void RegisterGet(CLI::App& app, Invocation& inv) {
   auto* get = app.add_subcommand("get", "Replay records of a stream (one shard or all)");
   GetArgs& a = inv.get;
-  AddEndpoint(get, a.endpoint);
+  AddEndpoint(get, a);
   get->add_option("stream", a.stream, "Stream name")->required();
   get->add_option_function<std::string>(
       "--shard", [&a](const std::string& s) { a.shard = s; }, "Shard id (default: every shard)");
@@ -141,7 +147,7 @@ void RegisterPipeline(CLI::App& app, Invocation& inv) {
   pos->require_option(1);
   reset->callback([&inv] { inv.command = Command::kPipelineReset; });
   for (CLI::App* sub : {list, status, reset})
-    AddEndpoint(sub, a.endpoint);
+    AddEndpoint(sub, a);
 }
 
 void RegisterBackup(CLI::App& app, Invocation& inv) {

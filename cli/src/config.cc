@@ -206,6 +206,7 @@ Status ParseDocument(std::string_view file, const YAML::Node& root, Config& conf
       {"storage", [&](const Field& f) { return ParseStorage(file, f, config.storage); }},
       {"logging", [&](const Field& f) { return ParseLogging(file, f, config.logging); }},
       {"pipelines", [&](const Field& f) { return ParsePipelines(file, f, config.pipelines); }},
+      {"auth", [&](const Field& f) { return ParseAuth(f, config.server.auth); }},
   };
   return ParseMap(file, "", root, root, schema);
 }

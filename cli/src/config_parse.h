@@ -142,11 +142,17 @@ inline Status ParseMap(std::string_view file, const std::string& prefix, const Y
 namespace tideline::pipeline {
 struct PipelineOptions;
 }
+namespace tideline::auth {
+struct AuthOptions;
+}
 
 namespace tideline::cli::config_parse {
 
 // The `pipelines:` list (config_pipelines.cc).
 Status ParsePipelines(std::string_view file, const Field& f,
                       std::vector<pipeline::PipelineOptions>& out);
+
+// The `auth:` section (config_auth.cc); reads the secrets it names.
+Status ParseAuth(const Field& f, auth::AuthOptions& out);
 
 }  // namespace tideline::cli::config_parse

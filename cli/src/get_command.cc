@@ -70,7 +70,8 @@ std::optional<ShardRef> ShardOfSequence(const std::vector<ShardRef>& shards,
 
 class Replayer {
  public:
-  explicit Replayer(const GetArgs& args) : args_(args), client_(args.endpoint) {}
+  explicit Replayer(const GetArgs& args)
+      : args_(args), client_(args.endpoint, ResolveClientAuth(args.region, args.ca_bundle)) {}
 
   Status Run() {
     TL_RETURN_IF_ERROR(SelectShards());

@@ -4,6 +4,7 @@
 #include <rapidjson/error/en.h>
 
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "common/curl.h"
@@ -28,9 +29,17 @@ bool IsRetryableType(std::string_view type) {
 
 }  // namespace
 
-HttpClient::HttpClient(std::string base_url) : base_url_(std::move(base_url)) {
+HttpClient::HttpClient(std::string base_url, ClientAuth auth)
+    : base_url_(std::move(base_url)), auth_(std::move(auth)) {
   while (!base_url_.empty() && base_url_.back() == '/')
     base_url_.pop_back();
+  const size_t scheme = base_url_.find("://");
+  const size_t host_start = scheme == std::string::npos ? 0 : scheme + 3;
+  const size_t slash = base_url_.find('/', host_start);
+  host_ = base_url_.substr(host_start,
+                           slash == std::string::npos ? std::string::npos : slash - host_start);
+  if (const size_t at = host_.rfind('@'); at != std::string::npos) host_ = host_.substr(at + 1);
+  if (slash != std::string::npos) base_path_ = base_url_.substr(slash);
   EnsureCurlGlobalInit();
   curl_ = curl_easy_init();
   if (curl_ != nullptr) UseCloexecSockets(Handle(curl_));
@@ -51,6 +60,7 @@ Result<HttpResponse> HttpClient::Perform(std::string_view path) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 120000L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  if (!auth_.ca_bundle.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, auth_.ca_bundle.c_str());
   const CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) {
     return Status::Unavailable(
@@ -61,6 +71,28 @@ Result<HttpResponse> HttpClient::Perform(std::string_view path) {
   return response;
 }
 
+std::vector<std::string> HttpClient::SignatureHeaders(std::string_view method,
+                                                      std::string_view path,
+                                                      const std::vector<auth::Header>& headers,
+                                                      std::string_view body) const {
+  std::vector<std::string> out;
+  if (!auth_.credentials) return out;
+  const std::string target = base_path_ + std::string(path);
+  auth::SignRequest req;
+  req.method = method;
+  req.target = target;
+  req.headers = headers;
+  req.headers.push_back({"Host", host_});
+  req.body = body;
+  req.region = auth_.region;
+  req.service = "kinesis";
+  req.epoch_seconds = static_cast<int64_t>(std::time(nullptr));
+  out.push_back("Host: " + host_);
+  for (const auto& [name, value] : auth::SignHeaders(req, *auth_.credentials))
+    out.push_back(name + ": " + value);
+  return out;
+}
+
 Result<HttpResponse> HttpClient::Post(std::string_view path, std::string_view content_type,
                                       std::string_view extra_header, const std::string& body) {
   if (curl_ == nullptr) return Status::Internal("curl_easy_init failed");
@@ -68,8 +100,17 @@ Result<HttpResponse> HttpClient::Post(std::string_view path, std::string_view co
   curl_slist* headers = nullptr;
   const std::string ct = "Content-Type: " + std::string(content_type);
   headers = curl_slist_append(headers, ct.c_str());
-  if (!extra_header.empty())
+  std::vector<auth::Header> to_sign = {{"Content-Type", content_type}};
+  if (!extra_header.empty()) {
     headers = curl_slist_append(headers, std::string(extra_header).c_str());
+    const size_t colon = extra_header.find(':');
+    std::string_view value = extra_header.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ')
+      value.remove_prefix(1);
+    to_sign.push_back({extra_header.substr(0, colon), value});
+  }
+  for (const std::string& h : SignatureHeaders("POST", path, to_sign, body))
+    headers = curl_slist_append(headers, h.c_str());
   headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
   curl_easy_setopt(c, CURLOPT_HTTPGET, 0L);
   curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -84,8 +125,16 @@ Result<HttpResponse> HttpClient::Post(std::string_view path, std::string_view co
 
 Result<HttpResponse> HttpClient::Get(std::string_view path) {
   if (curl_ == nullptr) return Status::Internal("curl_easy_init failed");
-  curl_easy_setopt(Handle(curl_), CURLOPT_HTTPGET, 1L);
-  return Perform(path);
+  CURL* c = Handle(curl_);
+  curl_slist* headers = nullptr;
+  for (const std::string& h : SignatureHeaders("GET", path, {}, ""))
+    headers = curl_slist_append(headers, h.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  Result<HttpResponse> result = Perform(path);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
+  return result;
 }
 
 Status ErrorStatus(const HttpResponse& response) {
@@ -115,7 +164,8 @@ Status ErrorStatus(const HttpResponse& response) {
   return Status(code, error.type + ": " + error.message, retryable);
 }
 
-KinesisClient::KinesisClient(std::string endpoint) : http_(std::move(endpoint)) {}
+KinesisClient::KinesisClient(std::string endpoint, ClientAuth auth)
+    : http_(std::move(endpoint), std::move(auth)) {}
 
 Result<rapidjson::Document> KinesisClient::Call(std::string_view operation,
                                                 const std::string& request) {

@@ -95,7 +95,7 @@ void PrintStatus(const rapidjson::Value& pipelines) {
 }  // namespace
 
 int RunPipelineCommand(Command command, const PipelineArgs& args) {
-  HttpClient http(args.endpoint);
+  HttpClient http(args.endpoint, ResolveClientAuth(args.region, args.ca_bundle));
   const std::string path = args.name.empty() ? "/pipelines" : "/pipelines/" + args.name;
   auto response = http.Get(path);
   if (!response.ok()) return Fail(response.status(), kExitFailure);
@@ -152,7 +152,7 @@ int RunPipelineReset(const PipelineArgs& args) {
     w.EndObject();
     body = buf.GetString();
   }
-  HttpClient http(args.endpoint);
+  HttpClient http(args.endpoint, ResolveClientAuth(args.region, args.ca_bundle));
   auto response = http.Post("/pipelines/" + args.name + "/reset", "application/json", "", body);
   if (!response.ok()) return Fail(response.status(), kExitFailure);
   if (response->status != 200) return Fail(ErrorStatus(*response), kExitFailure);

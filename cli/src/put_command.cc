@@ -30,7 +30,10 @@ struct PutStats {
 class Producer {
  public:
   Producer(const PutArgs& args, bool progress)
-      : args_(args), client_(args.endpoint), progress_(progress), start_(Clock::now()) {}
+      : args_(args),
+        client_(args.endpoint, ResolveClientAuth(args.region, args.ca_bundle)),
+        progress_(progress),
+        start_(Clock::now()) {}
 
   // Sends every line of `in`; stops at the first batch that cannot be delivered.
   Status Ingest(std::istream& in, const std::string& name) {

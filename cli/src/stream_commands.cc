@@ -138,7 +138,7 @@ int Delete(KinesisClient& client, const StreamArgs& a) {
 }  // namespace
 
 int RunStreamCommand(Command command, const StreamArgs& args) {
-  KinesisClient client(args.endpoint);
+  KinesisClient client(args.endpoint, ResolveClientAuth(args.region, args.ca_bundle));
   switch (command) {
     case Command::kStreamCreate:
       return Create(client, args);

@@ -14,7 +14,8 @@ struct ErrorRow {
 };
 
 // The table. Kinesis sends every client error as 400 and InternalFailure as 500; only the body
-// limit (enforced by the HTTP layer before any parsing) uses 413.
+// limit (enforced by the HTTP layer before any parsing) uses 413. The authentication errors are
+// 400 too, as Kinesis sends them (its API reference lists AccessDeniedException as 400).
 constexpr std::array kErrorTable = {
     ErrorRow{ApiErrorType::kResourceNotFound, "ResourceNotFoundException", 400},
     ErrorRow{ApiErrorType::kResourceInUse, "ResourceInUseException", 400},
@@ -29,6 +30,11 @@ constexpr std::array kErrorTable = {
     ErrorRow{ApiErrorType::kRequestTooLarge, "ValidationException", 413},
     ErrorRow{ApiErrorType::kInternalFailure, "InternalFailure", 500},
     ErrorRow{ApiErrorType::kServiceUnavailable, "ServiceUnavailable", 503},
+    ErrorRow{ApiErrorType::kMissingAuthenticationToken, "MissingAuthenticationTokenException", 400},
+    ErrorRow{ApiErrorType::kIncompleteSignature, "IncompleteSignatureException", 400},
+    ErrorRow{ApiErrorType::kUnrecognizedClient, "UnrecognizedClientException", 400},
+    ErrorRow{ApiErrorType::kInvalidSignature, "InvalidSignatureException", 400},
+    ErrorRow{ApiErrorType::kAccessDenied, "AccessDeniedException", 400},
 };
 
 const ErrorRow& Row(ApiErrorType type) {
@@ -88,6 +94,22 @@ ApiResponse MakeError(ApiErrorType type, std::string_view message) {
   w.EndObject();
   r.body = w.Take();
   return r;
+}
+
+ApiResponse MakeAuthError(const auth::AuthError& error) {
+  switch (error.kind) {
+    case auth::AuthErrorKind::kMissingAuthenticationToken:
+      return MakeError(ApiErrorType::kMissingAuthenticationToken, error.message);
+    case auth::AuthErrorKind::kIncompleteSignature:
+      return MakeError(ApiErrorType::kIncompleteSignature, error.message);
+    case auth::AuthErrorKind::kUnrecognizedClient:
+      return MakeError(ApiErrorType::kUnrecognizedClient, error.message);
+    case auth::AuthErrorKind::kInvalidSignature:
+      return MakeError(ApiErrorType::kInvalidSignature, error.message);
+    case auth::AuthErrorKind::kAccessDenied:
+      break;
+  }
+  return MakeError(ApiErrorType::kAccessDenied, error.message);
 }
 
 ApiResponse MakeErrorFromStatus(const Status& status) {

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "api_types.h"
+#include "auth/errors.h"
 #include "common/status.h"
 
 namespace tideline::server {
@@ -23,6 +24,12 @@ enum class ApiErrorType {
   kRequestTooLarge,  // body over ServerOptions::max_body_bytes (HTTP 413)
   kInternalFailure,
   kServiceUnavailable,
+  // Authentication and authorization (auth/errors.h).
+  kMissingAuthenticationToken,
+  kIncompleteSignature,
+  kUnrecognizedClient,
+  kInvalidSignature,
+  kAccessDenied,
 };
 
 // The Kinesis `__type` string.
@@ -34,6 +41,8 @@ ApiErrorType ErrorTypeForStatus(StatusCode code);
 
 // {"__type": ..., "message": ...} with the type's HTTP status and error_type set.
 ApiResponse MakeError(ApiErrorType type, std::string_view message);
+// The answer to a refused signature or permission.
+ApiResponse MakeAuthError(const auth::AuthError& error);
 // MakeError(ErrorTypeForStatus(status.code()), status.message()); `status` must not be OK.
 ApiResponse MakeErrorFromStatus(const Status& status);
 

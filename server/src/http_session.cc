@@ -260,6 +260,7 @@ void HttpSession<Stream>::HandleRequest(Request&& req) {
                        std::string_view(amz_target.data(), amz_target.size()),
                        std::string_view(content_type.data(), content_type.size()),
                        std::make_shared<std::string>(std::move(req.body()))};
+  routed.headers = &req;  // every header, for the signature check; outlives Dispatch
   auto self = shared_from_this();
   // Responses made on another thread come back to this session's strand, so `done` always
   // runs there: inline, or posted by respond_on.

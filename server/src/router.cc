@@ -5,8 +5,11 @@
 #include <fmt/format.h>
 
 #include "cbor_codec.h"
+#include "auth_resource.h"
+#include "common/clock.h"
 #include "common/prometheus.h"
 #include "errors.h"
+#include "iterator_token.h"
 #include "pipeline_admin.h"
 
 namespace tideline::server {
@@ -16,7 +19,12 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr std::string_view kAmzJson = "application/x-amz-json-1.1";
-constexpr std::string_view kKinesisTargetPrefix = "Kinesis_20131202.";
+constexpr std::string_view kTargetPrefix = "Kinesis_20131202.";
+
+// The target without its query: routes match paths.
+std::string_view PathOf(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
 
 ApiResponse TextResponse(unsigned status, std::string content_type, std::string body) {
   ApiResponse resp;
@@ -36,7 +44,9 @@ std::vector<pipeline::PipelineStatus> Statuses(const std::vector<pipeline::Pipel
 
 }  // namespace
 
-Router::Router(Context ctx) : ctx_(std::move(ctx)) {}
+Router::Router(Context ctx) : ctx_(std::move(ctx)) {
+  if (!ctx_.now_ms) ctx_.now_ms = &WallClockMs;
+}
 
 std::span<const Router::Route> Router::Routes() {
   // Checked in order; the first match wins. A POST to any other path is a Kinesis call, as
@@ -76,7 +86,7 @@ const Router::Route* Router::Find(http::verb method, std::string_view target,
 RouteClass Router::Classify(http::verb method, std::string_view target,
                             std::string_view amz_target) const {
   std::string_view param;
-  const Route* route = Find(method, target, &param);
+  const Route* route = Find(method, PathOf(target), &param);
   if (route == nullptr) return {};
   if (route->handler == &Router::Kinesis) return {KindOfTarget(amz_target), false};
   return {OperationKind::kOther, route->probe};
@@ -84,7 +94,8 @@ RouteClass Router::Classify(http::verb method, std::string_view target,
 
 void Router::Dispatch(RouterRequest req, ResponseCallback done, const RespondOn& respond_on) const {
   std::string_view param;
-  const Route* route = Find(req.method, req.target, &param);
+  const Route* route = Find(req.method, PathOf(req.target), &param);
+  if (route != nullptr && ctx_.auth != nullptr && !Authorized(req, *route, param, done)) return;
   if (route == nullptr) {
     done(MakeError(ApiErrorType::kUnknownOperation,
                    fmt::format("Unsupported method {} {}",
@@ -96,6 +107,70 @@ void Router::Dispatch(RouterRequest req, ResponseCallback done, const RespondOn&
   (this->*route->handler)(req, param, done, respond_on);
 }
 
+bool Router::Authorized(const RouterRequest& req, const Route& route, std::string_view param,
+                        ResponseCallback& done) const {
+  if (route.handler == &Router::Health) return true;
+  if (route.handler == &Router::MetricsText &&
+      ctx_.auth->options().metrics == auth::MetricsAccess::kOpen) {
+    return true;
+  }
+  std::vector<auth::Header> headers;
+  if (req.headers != nullptr) {
+    headers.reserve(16);
+    for (const auto& field : *req.headers) {
+      headers.push_back({std::string_view(field.name_string().data(), field.name_string().size()),
+                         std::string_view(field.value().data(), field.value().size())});
+    }
+  }
+  const auto method = http::to_string(req.method);
+  const auth::AuthRequest auth_req{std::string_view(method.data(), method.size()), req.target,
+                                   &headers, req.body ? std::string_view(*req.body) : ""};
+  auth::Identity identity;
+  if (auto error = ctx_.auth->Authenticate(auth_req, ctx_.now_ms() / 1000, &identity)) {
+    done(MakeAuthError(*error));
+    return false;
+  }
+  const auto [action, resource] = ActionAndResource(req, route, param, identity.region);
+  if (action.empty()) return true;  // not a Kinesis operation: the API answers it
+  if (auto error = ctx_.auth->Authorize(identity, action, resource)) {
+    done(MakeAuthError(*error));
+    return false;
+  }
+  return true;
+}
+
+std::pair<std::string, std::string> Router::ActionAndResource(const RouterRequest& req,
+                                                              const Route& route,
+                                                              std::string_view param,
+                                                              std::string_view region) const {
+  const auth::Authenticator& a = *ctx_.auth;
+  if (route.handler == &Router::MetricsText) {
+    return {"tideline:ReadMetrics", a.AdminArn(region, "metrics")};
+  }
+  if (route.handler == &Router::PipelineList) {
+    return {"tideline:ReadStatus", a.AdminArn(region, "pipeline/*")};
+  }
+  if (route.handler == &Router::PipelineOne) {
+    return {"tideline:ReadStatus", a.AdminArn(region, "pipeline/" + std::string(param))};
+  }
+  if (route.handler == &Router::PipelineReset) {
+    return {"tideline:ResetPipeline", a.AdminArn(region, "pipeline/" + std::string(param))};
+  }
+  if (!req.amz_target.starts_with(kTargetPrefix)) return {};
+  const std::string_view operation = req.amz_target.substr(kTargetPrefix.size());
+  std::string action = "kinesis:" + std::string(operation);
+  const StreamMembers members = FindStreamMembers(req.body ? std::string_view(*req.body) : "");
+  // StreamARN wins: when both are given and differ the handler refuses the call anyway.
+  if (members.stream_arn) return {std::move(action), *members.stream_arn};
+  if (members.stream_name) return {std::move(action), a.StreamArn(region, *members.stream_name)};
+  if (members.shard_iterator) {
+    if (auto pos = DecodeShardIterator(*members.shard_iterator, ctx_.store->IteratorSecret())) {
+      return {std::move(action), a.StreamArn(region, pos->stream_name)};
+    }
+  }
+  return {std::move(action), a.StreamArn(region, "*")};
+}
+
 void Router::Kinesis(RouterRequest& req, std::string_view, ResponseCallback& done,
                      const RespondOn& respond_on) const {
   const std::string_view ct = req.content_type;
@@ -103,7 +178,7 @@ void Router::Kinesis(RouterRequest& req, std::string_view, ResponseCallback& don
     // The CBOR protocol: the body becomes the JSON the handlers read, their answer (or error)
     // goes back as CBOR (cbor_codec.h).
     std::string op(req.amz_target.substr(0, 128));
-    if (op.starts_with(kKinesisTargetPrefix)) op.erase(0, kKinesisTargetPrefix.size());
+    if (op.starts_with(kTargetPrefix)) op.erase(0, kTargetPrefix.size());
     auto answer = [op, done = std::move(done)](ApiResponse resp) {
       done(cbor::ToCborResponse(op, std::move(resp)));
     };

@@ -7,8 +7,20 @@
 //   POST /pipelines/NAME/reset        moves a pipeline's checkpoints (pipeline_admin.h)
 //
 // The HTTP session frames, times out and writes; what a request means is decided here, so
-// checks that apply to every request (authentication, when it comes) sit in Dispatch, in one
-// place, before any handler runs.
+// checks that apply to every request sit in Dispatch, in one place, before any handler runs.
+//
+// Authentication (Context::auth set, auth.mode sigv4): every request but GET /health (and
+// GET /metrics while auth.metrics is open) must carry a valid SigV4 signature, and its key must
+// be allowed the action on the resource:
+//   Kinesis call        kinesis:<Operation> on the stream ARN its body names (StreamARN, or
+//                       StreamName, or the stream of a GetRecords ShardIterator), else on
+//                       arn:aws:kinesis:REGION:ACCOUNT:stream/*
+//   GET /pipelines      tideline:ReadStatus on arn:aws:tideline:REGION:ACCOUNT:pipeline/*
+//   GET /pipelines/N    tideline:ReadStatus on ...:pipeline/N
+//   POST /pipelines/N/reset  tideline:ResetPipeline on ...:pipeline/N
+//   GET /metrics        tideline:ReadMetrics on ...:metrics (auth.metrics protected)
+// REGION is the region of the signature's credential scope. Refusals carry AWS's __type and
+// wording (auth/errors.h). With no authenticator nothing here looks at a header.
 #pragma once
 
 #include <functional>
@@ -20,8 +32,11 @@
 
 #include <boost/beast/http/verb.hpp>
 
+#include <boost/beast/http/fields.hpp>
+
 #include "api.h"
 #include "api_types.h"
+#include "auth/authenticator.h"
 #include "connection_limits.h"
 #include "metrics.h"
 #include "pipeline/pipeline.h"
@@ -39,10 +54,13 @@ struct RouteClass {
 
 struct RouterRequest {
   boost::beast::http::verb method = boost::beast::http::verb::unknown;
-  std::string_view target;        // the request target, e.g. "/" or "/pipelines/web"
+  std::string_view target;        // the request target with its query, e.g. "/pipelines/web?x=1"
   std::string_view amz_target;    // X-Amz-Target, empty when absent
   std::string_view content_type;  // Content-Type, empty when absent
   std::shared_ptr<std::string> body;
+  // Every header of the request, for signature checks; valid while Dispatch runs. May be null
+  // when no authenticator is configured.
+  const boost::beast::http::fields* headers = nullptr;
 };
 
 class Router {
@@ -55,6 +73,10 @@ class Router {
     const Limits* limits = nullptr;
     // Runs slow administrative work (a pipeline reset) off the I/O threads.
     BlockingExecutor blocking;
+    // Checks signatures and permissions; null when auth.mode is none.
+    const auth::Authenticator* auth = nullptr;
+    // The clock signatures are checked against. Default: the wall clock
+    NowMsFn now_ms;
   };
 
   // Everything in `ctx` must outlive the router.
@@ -81,6 +103,13 @@ class Router {
     bool probe;
     Handler handler;
   };
+  // True when `req` may reach `route`'s handler; otherwise `done` has the refusal.
+  bool Authorized(const RouterRequest& req, const Route& route, std::string_view param,
+                  ResponseCallback& done) const;
+  // The action and resource a request to `route` needs.
+  std::pair<std::string, std::string> ActionAndResource(const RouterRequest& req,
+                                                        const Route& route, std::string_view param,
+                                                        std::string_view region) const;
   static const Route* Find(boost::beast::http::verb method, std::string_view target,
                            std::string_view* param);
   static std::span<const Route> Routes();

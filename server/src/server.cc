@@ -106,9 +106,16 @@ class ServerImpl final : public Server {
     const size_t max_connections = ChooseMaxConnections(options_.max_connections, RaiseFdLimit());
     auto limits = std::make_shared<Limits>(max_connections, kOverflowConnections,
                                            options_.max_inflight_bytes);
+    if (options_.auth.mode == auth::AuthMode::kSigV4) {
+      authenticator_.emplace(options_.auth, options_.account.account_id);
+      Log().info("SigV4 authentication on: {} access keys, /metrics {}",
+                 options_.auth.principals.size(),
+                 options_.auth.metrics == auth::MetricsAccess::kOpen ? "open" : "protected");
+    }
     router_.emplace(
         Router::Context{&api_, &metrics_, &store_, &pipelines_, limits.get(),
-                        [this](std::function<void()> task) { net::post(pool_, std::move(task)); }});
+                        [this](std::function<void()> task) { net::post(pool_, std::move(task)); },
+                        authenticator_ ? &*authenticator_ : nullptr});
     std::shared_ptr<TlsContextHolder> tls;
     if (options_.tls) {
       Result<std::unique_ptr<TlsContextHolder>> loaded = TlsContextHolder::Load(*options_.tls);
@@ -176,7 +183,8 @@ class ServerImpl final : public Server {
   CompletionPoster completions_;
   Api api_;
   storage::Store& store_;
-  std::optional<Router> router_;  // made by Start, with the connection limits
+  std::optional<auth::Authenticator> authenticator_;  // made by Start when auth is on
+  std::optional<Router> router_;                      // made by Start, with the connection limits
   std::shared_ptr<Listener> listener_;
   // Set by Start, then only read.
   std::shared_ptr<Limits> limits_;
@@ -191,6 +199,7 @@ class ServerImpl final : public Server {
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, storage::Store& store,
                                               std::vector<pipeline::Pipeline*> pipelines) {
   TL_RETURN_IF_ERROR(ValidateServerOptions(options));
+  TL_RETURN_IF_ERROR(auth::ValidateAuthOptions(options.auth));
   auto server = std::make_unique<ServerImpl>(options, store, std::move(pipelines));
   TL_RETURN_IF_ERROR(server->Start());
   return std::unique_ptr<Server>(std::move(server));

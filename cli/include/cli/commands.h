@@ -30,6 +30,8 @@ struct ServeArgs {
 
 struct StreamArgs {
   std::string endpoint = kDefaultEndpoint;
+  std::string region;     // --region; empty: AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config
+  std::string ca_bundle;  // --ca-bundle: PEM CA file for https endpoints
   std::string name;
   int shards = 1;
   std::optional<int> retention_hours;
@@ -37,6 +39,8 @@ struct StreamArgs {
 
 struct PutArgs {
   std::string endpoint = kDefaultEndpoint;
+  std::string region;     // --region; empty: AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config
+  std::string ca_bundle;  // --ca-bundle: PEM CA file for https endpoints
   std::string stream;
   std::vector<std::string> files;  // empty or "-": stdin
   std::optional<std::string> partition_key;
@@ -48,6 +52,8 @@ enum class GetFormat { kData, kJson };
 
 struct GetArgs {
   std::string endpoint = kDefaultEndpoint;
+  std::string region;     // --region; empty: AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config
+  std::string ca_bundle;  // --ca-bundle: PEM CA file for https endpoints
   std::string stream;
   std::optional<std::string> shard;  // absent: every shard
   bool trim_horizon = false;
@@ -62,7 +68,9 @@ struct GetArgs {
 
 struct PipelineArgs {
   std::string endpoint = kDefaultEndpoint;
-  std::string name;  // status: empty means every pipeline
+  std::string region;     // --region; empty: AWS_REGION, AWS_DEFAULT_REGION, ~/.aws/config
+  std::string ca_bundle;  // --ca-bundle: PEM CA file for https endpoints
+  std::string name;       // status: empty means every pipeline
   bool json = false;
   // reset: exactly one of these.
   bool trim_horizon = false;

@@ -29,7 +29,7 @@ struct LoggingConfig {
 struct Config {
   // The server section: listen (host and port), region and account_id, and the limits. Its
   // defaults and ranges are ServerOptions' own (server/options.h). iterator_ttl is set by
-  // --iterator-ttl-ms only.
+  // --iterator-ttl-ms only. The `auth` section (mode, metrics, credentials) fills server.auth.
   server::ServerOptions server;
   // The storage section: data_dir, durability, shard_limit, trim_interval_s, block_cache_mib,
   // min_free_mib, max_queued_append_mib. Defaults and ranges are StoreOptions' (storage/options.h).

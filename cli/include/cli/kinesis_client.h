@@ -9,7 +9,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "cli/aws_credentials.h"
 #include "common/status.h"
 
 namespace tideline::cli {
@@ -21,8 +23,9 @@ struct HttpResponse {
 
 class HttpClient {
  public:
-  // `base_url` like "http://127.0.0.1:4567" (no trailing path).
-  explicit HttpClient(std::string base_url);
+  // `base_url` like "http://127.0.0.1:4567" or "https://host:4567" (a path is allowed). With
+  // `auth.credentials`, every request is signed with SigV4 (service kinesis, auth.region).
+  explicit HttpClient(std::string base_url, ClientAuth auth = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -36,8 +39,15 @@ class HttpClient {
 
  private:
   Result<HttpResponse> Perform(std::string_view path);
+  // The signing headers for a request to `path` ("Name: value" lines), none when unsigned.
+  std::vector<std::string> SignatureHeaders(std::string_view method, std::string_view path,
+                                            const std::vector<auth::Header>& headers,
+                                            std::string_view body) const;
 
   std::string base_url_;
+  std::string host_;       // as sent in Host (and signed)
+  std::string base_path_;  // the base URL's path, "" for none
+  ClientAuth auth_;
   void* curl_ = nullptr;  // CURL*
 };
 
@@ -53,7 +63,7 @@ Status ErrorStatus(const HttpResponse& response);
 
 class KinesisClient {
  public:
-  explicit KinesisClient(std::string endpoint);
+  explicit KinesisClient(std::string endpoint, ClientAuth auth = {});
 
   // Calls `operation` (e.g. "PutRecords") with a JSON request body and returns the parsed
   // response. Errors come back as a Status from ErrorStatus.

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "auth/options.h"
 #include "common/aws_account.h"
 #include "common/status.h"
 #include "common/types.h"
@@ -68,6 +69,8 @@ struct ServerOptions {
   AwsAccount account;
   // Shard iterators expire this long after they were issued. Default: 5 min (Kinesis)
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
+  // Who may call what (the `auth` section). Default: mode none, every request is served.
+  auth::AuthOptions auth;
 };
 
 // The body limit of requests other than PutRecord and PutRecords.
