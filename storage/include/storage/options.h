@@ -69,6 +69,16 @@ struct StoreOptions {
   // Default: 60 s
   std::chrono::milliseconds trim_interval{60'000};
 
+  // How long a stream stays UPDATING after a reshard (SplitShard, MergeShards,
+  // UpdateShardCount), which itself completes at once. Kinesis takes seconds to minutes, and
+  // scripts written for it wait for ACTIVE (`aws kinesis wait stream-exists`, or polling
+  // DescribeStreamSummary) before the next reshard; the SDK waiter's first poll is immediate,
+  // so a short window is never waited for in practice while still showing UPDATING to a
+  // caller that looks right away. A reshard inside the window is ResourceInUse, as on Kinesis.
+  // Measured on the store's clock (StoreHooks::clock), so tests can step it; 0 disables.
+  // Default: 500 ms
+  std::chrono::milliseconds reshard_updating_delay{500};
+
   // RocksDB block cache for record and index blocks.
   // Default: 64 MiB
   size_t block_cache_bytes = 64u << 20;
