@@ -42,6 +42,8 @@ bool ParseBody(rapidjson::Document& doc, std::string_view body, ApiResponse& out
 
 // One Shard object as DescribeStream and ListShards return it.
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard);
+// "ACTIVE" or "UPDATING" (a reshard ran moments ago).
+std::string_view StreamStatusName(const storage::StreamInfo& info);
 // EnhancedMonitoring (none enabled) / EncryptionType (NONE) members of the descriptions.
 void WriteMonitoringAndEncryption(JsonWriter& w);
 // StreamModeDetails (PROVISIONED) and the members above.
