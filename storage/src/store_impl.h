@@ -6,6 +6,8 @@
 // - StreamState::meta_mu serialises every rewrite of one stream's meta record (retention, trim,
 //   deletion) and its checkpoint writes, so a deleted stream never gets a checkpoint back.
 // - queue_mu_ guards queue_, queued_bytes_, stopping_ and sticky_error_.
+// A reshard's caller holds the stream's meta_mu while the writer thread commits it
+// (ApplyReshard takes streams_mu_), so the writer never waits for a meta_mu.
 // DiskSpaceGuard has its own leaf lock (disk_space.h) and is never called with queue_mu_ held.
 // Published shard positions (last_offset, trim_offset) are atomics: the writer stores
 // last_offset with release after its WriteBatch is durable; readers load with acquire.
