@@ -11,7 +11,12 @@
 #include <set>
 #include <thread>
 
+#include <rocksdb/db.h>
+
+#include "keys.h"
 #include "store_fixture.h"
+#include "store_impl.h"
+#include "tideline.pb.h"
 
 namespace tideline::storage {
 namespace {
@@ -412,6 +417,58 @@ TYPED_TEST(StoreContract, AppendsRacingWithReshardsAreInExactlyOneShard) {
   }
   EXPECT_EQ(stored, acked);
   EXPECT_GT(acked.size(), 0u);
+}
+
+// A reshard whose write fails changes nothing: same shards, appends still go to the parent,
+// and the store reopens as it was.
+TEST_F(StoreTest, AFailedReshardWriteChangesNothing) {
+  auto fail = std::make_shared<std::atomic<bool>>(false);
+  hooks_.write_fault = [fail]() -> Status {
+    return fail->load() ? Status::IOError("injected") : Status::Ok();
+  };
+  ReopenWithoutUpdatingDelay();
+  ASSERT_TRUE(store_->CreateStream(kStream, 1).ok());
+  Put("s", {"a"});
+  fail->store(true);
+  EXPECT_EQ(store_->SplitShard(kStream, kShard0, Half()).code(), StatusCode::kIOError);
+  fail->store(false);
+  auto info = store_->DescribeStream(kStream);
+  ASSERT_EQ(info->shards.size(), 1u);
+  EXPECT_FALSE(info->shards[0].closed);
+  EXPECT_EQ(Put("s", {"b"})[0].shard_id, kShard0);
+  Reopen();
+  info = store_->DescribeStream(kStream);
+  ASSERT_EQ(info->shards.size(), 1u);
+  EXPECT_EQ(info->shards[0].last_offset.get(), 2u);
+  // And the reshard goes through once the disk works.
+  EXPECT_TRUE(store_->SplitShard(kStream, kShard0, Half()).ok());
+}
+
+// Open trusts only committed metadata and checks it: a stream whose open shards would leave a
+// hash key unowned is refused, not served.
+TEST_F(StoreTest, OpenRefusesAStreamWhoseOpenShardsLeaveAGap) {
+  ASSERT_TRUE(store_->CreateStream(kStream, 2).ok());
+  store_.Close();
+  {
+    rocksdb::DBOptions db_options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    ASSERT_TRUE(BuildRocksDbOptions(options_, &db_options, &cfs).ok());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(db_options, options_.data_dir.string(), cfs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string value;
+    ASSERT_TRUE(db->Get({}, handles[1], keys::StreamKey("s"), &value).ok());
+    proto::Stream meta;
+    ASSERT_TRUE(meta.ParseFromString(value));
+    meta.mutable_shards(1)->set_closed(true);  // closed, and no child owns its range
+    ASSERT_TRUE(db->Put({}, handles[1], keys::StreamKey("s"), meta.SerializeAsString()).ok());
+    for (auto* h : handles)
+      ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  const Status st = store_.Open();
+  EXPECT_EQ(st.code(), StatusCode::kCorruption) << st.ToString();
 }
 
 }  // namespace tideline::storage
