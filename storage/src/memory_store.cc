@@ -391,8 +391,9 @@ class MemoryStore final : public Store {
           // Every record aged out and it closed longer than the retention ago: it goes, with
           // its checkpoints (the deque entry stays so that references held by waiters live).
           shard.removed = true;
+          const std::string& stream_name = stream->name;  // clang 14 cannot capture a binding
           std::erase_if(checkpoints_, [&](const auto& entry) {
-            return entry.second.stream.get() == name && entry.second.shard.get() == shard.id;
+            return entry.second.stream.get() == stream_name && entry.second.shard.get() == shard.id;
           });
         }
       }
