@@ -180,6 +180,14 @@ Status ParseStorage(std::string_view file, const Field& f, storage::StoreOptions
             s.trim_interval = seconds;
             return Status::Ok();
           }),
+      key("reshard_updating_delay_ms",
+          [&](const Field& x) {
+            int64_t ms = 0;
+            TL_RETURN_IF_ERROR(ParseInteger(x, O::kReshardUpdatingDelayMs.min,
+                                            O::kReshardUpdatingDelayMs.max, ms));
+            s.reshard_updating_delay = std::chrono::milliseconds(ms);
+            return Status::Ok();
+          }),
       key("block_cache_mib",
           [&](const Field& x) { return ParseMib(x, O::kBlockCacheMib, s.block_cache_bytes); }),
       key("min_free_mib",

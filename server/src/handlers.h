@@ -39,6 +39,11 @@ ApiResponse HandleDecreaseStreamRetentionPeriod(const HandlerContext& ctx, std::
 ApiResponse HandleDescribeStream(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleListShards(const HandlerContext& ctx, std::string_view body);
 
+// Resharding (handlers_reshard.cc).
+ApiResponse HandleSplitShard(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleMergeShards(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleUpdateShardCount(const HandlerContext& ctx, std::string_view body);
+
 // Reads (handlers_get.cc). May block on RocksDB reads: run them off the I/O threads.
 ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleGetRecords(const HandlerContext& ctx, std::string_view body);

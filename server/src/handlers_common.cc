@@ -92,6 +92,14 @@ void WriteShard(JsonWriter& w, const storage::ShardInfo& shard) {
   w.StartObject();
   w.Key("ShardId");
   w.String(shard.id.get());
+  if (!shard.parent_shard_id.empty()) {
+    w.Key("ParentShardId");
+    w.String(shard.parent_shard_id);
+  }
+  if (!shard.adjacent_parent_shard_id.empty()) {
+    w.Key("AdjacentParentShardId");
+    w.String(shard.adjacent_parent_shard_id);
+  }
   w.Key("HashKeyRange");
   w.StartObject();
   w.Key("StartingHashKey");
@@ -103,8 +111,16 @@ void WriteShard(JsonWriter& w, const storage::ShardInfo& shard) {
   w.StartObject();
   w.Key("StartingSequenceNumber");
   w.TrustedString(shard.starting_sequence_number.get());
+  if (shard.closed) {
+    w.Key("EndingSequenceNumber");
+    w.TrustedString(shard.ending_sequence_number.get());
+  }
   w.EndObject();
   w.EndObject();
+}
+
+std::string_view StreamStatusName(const storage::StreamInfo& info) {
+  return info.status == storage::StreamStatus::kUpdating ? "UPDATING" : "ACTIVE";
 }
 
 void WriteMonitoringAndEncryption(JsonWriter& w) {

@@ -46,6 +46,8 @@ bool ParseRequest(std::string_view operation, rapidjson::Document& doc, std::str
 
 // One Shard object as DescribeStream and ListShards return it.
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard);
+// "ACTIVE" or "UPDATING" (a reshard ran moments ago).
+std::string_view StreamStatusName(const storage::StreamInfo& info);
 // EnhancedMonitoring (none enabled) / EncryptionType (NONE) members of the descriptions.
 void WriteMonitoringAndEncryption(JsonWriter& w);
 // StreamModeDetails (PROVISIONED) and the members above.

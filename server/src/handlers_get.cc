@@ -160,11 +160,36 @@ ApiResponse ReadRecords(const HandlerContext& ctx, const storage::ShardInfo& sha
   const bool at_tip = summary->next.get() > summary->last_offset.get();
   w.Key("MillisBehindLatest");
   w.Int64(at_tip || summary->records == 0 ? 0 : std::max<int64_t>(0, now - last_arrival));
-  IteratorPosition next = pos;
-  next.next_offset = summary->next.get();
-  next.issued_ms = now;
-  w.Key("NextShardIterator");
-  w.TrustedString(EncodeShardIterator(next, ctx.store->IteratorSecret()));
+  if (summary->shard_end) {
+    // A closed shard read to its end: no iterator to continue with, its children instead.
+    w.Key("ChildShards");
+    w.StartArray();
+    for (const storage::ChildShard& child : summary->children) {
+      w.StartObject();
+      w.Key("ShardId");
+      w.String(child.id.get());
+      w.Key("ParentShards");
+      w.StartArray();
+      for (const ShardId& parent : child.parents)
+        w.String(parent.get());
+      w.EndArray();
+      w.Key("HashKeyRange");
+      w.StartObject();
+      w.Key("StartingHashKey");
+      w.TrustedString(HashKeyToDecimal(child.hash_range.start));
+      w.Key("EndingHashKey");
+      w.TrustedString(HashKeyToDecimal(child.hash_range.end));
+      w.EndObject();
+      w.EndObject();
+    }
+    w.EndArray();
+  } else {
+    IteratorPosition next = pos;
+    next.next_offset = summary->next.get();
+    next.issued_ms = now;
+    w.Key("NextShardIterator");
+    w.TrustedString(EncodeShardIterator(next, ctx.store->IteratorSecret()));
+  }
   w.EndObject();
   ApiResponse resp;
   resp.body = w.Take();

@@ -29,7 +29,7 @@ void WriteSummaryFields(const HandlerContext& ctx, JsonWriter& w, const storage:
   w.Key("StreamARN");
   w.String(StreamArn(ctx, s.name.get()));
   w.Key("StreamStatus");
-  w.String("ACTIVE");
+  w.String(StreamStatusName(s));
   w.Key("StreamModeDetails");
   w.StartObject();
   w.Key("StreamMode");
@@ -143,7 +143,7 @@ ApiResponse HandleDescribeStreamSummary(const HandlerContext& ctx, std::string_v
   w.Int64(info->retention_hours);
   WriteMonitoringAndEncryption(w);
   w.Key("OpenShardCount");
-  w.Uint64(info->shards.size());
+  w.Uint64(info->OpenShardCount());
   w.Key("ConsumerCount");
   w.Int64(0);
   w.EndObject();

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "keys.h"
+#include "reshard_plan.h"
 #include "retention_clock.h"
 #include "store_common.h"
 #include "store_impl.h"
@@ -48,6 +49,14 @@ struct MemShard {
   // Offsets trim..last. Shared so that a read can visit them after letting go of mu_.
   std::deque<std::shared_ptr<const MemRecord>> records;
   int64_t last_arrival_ms = 0;  // arrival of the record at last(); 0 when none was written
+  std::string parent_id;
+  std::string adjacent_parent_id;
+  int64_t created_ms = 0;
+  bool closed = false;
+  uint64_t ending_offset = 0;
+  int64_t closed_ms = 0;
+  std::vector<uint32_t> children;
+  bool removed = false;  // retention removed the closed shard
 
   uint64_t last() const { return trim - 1 + records.size(); }
 };
@@ -57,9 +66,13 @@ struct MemStream {
   uint64_t uid = 0;
   int64_t created_ms = 0;
   int retention_hours = kMinRetentionHours;
-  std::vector<MemShard> shards;  // index == shard number
+  // index == shard number; a deque so that references stay valid as reshards add shards.
+  std::deque<MemShard> shards;
+  std::vector<uint32_t> open;  // open shards by range start
   bool deleted = false;
   StreamAttributes attributes;
+  int64_t updating_until_ms = 0;  // MonotonicMs
+  std::vector<int64_t> scalings_ms;
 };
 
 class MemoryStore final : public Store {
@@ -118,6 +131,8 @@ class MemoryStore final : public Store {
       stream->shards[i].id = keys::ShardIdForIndex(i);
       stream->shards[i].uid = next_uid_ + 1 + i;
       stream->shards[i].range = ranges[i];
+      stream->shards[i].created_ms = stream->created_ms;
+      stream->open.push_back(i);
     }
     next_uid_ += 1 + shard_count;
     total_shards_ += shard_count;
@@ -131,7 +146,7 @@ class MemoryStore final : public Store {
       auto it = streams_.find(name.get());
       if (it == streams_.end()) return Status::NotFound("stream " + name.get() + " not found");
       it->second->deleted = true;
-      total_shards_ -= it->second->shards.size();
+      total_shards_ -= it->second->open.size();
       streams_.erase(it);
       std::erase_if(checkpoints_, [&](const auto& entry) { return entry.second.stream == name; });
     }
@@ -160,7 +175,9 @@ class MemoryStore final : public Store {
     info.uid = stream.uid;
     info.created_ms = stream.created_ms;
     info.retention_hours = stream.retention_hours;
+    if (clock_.MonotonicMs() < stream.updating_until_ms) info.status = StreamStatus::kUpdating;
     for (const MemShard& shard : stream.shards) {
+      if (shard.removed) continue;
       ShardInfo si;
       si.id = ShardId(shard.id);
       si.uid = ShardUid(shard.uid);
@@ -168,6 +185,15 @@ class MemoryStore final : public Store {
       si.starting_sequence_number = EncodeSequenceNumber({shard.uid, 1});
       si.trim_offset = Offset(shard.trim);
       si.last_offset = Offset(shard.last());
+      si.parent_shard_id = shard.parent_id;
+      si.adjacent_parent_shard_id = shard.adjacent_parent_id;
+      si.created_ms = shard.created_ms;
+      if (shard.closed) {
+        si.closed = true;
+        si.ending_offset = Offset(shard.ending_offset);
+        si.ending_sequence_number = EncodeSequenceNumber({shard.uid, shard.ending_offset});
+        si.closed_ms = shard.closed_ms;
+      }
       info.shards.push_back(std::move(si));
     }
     return info;
@@ -215,25 +241,62 @@ class MemoryStore final : public Store {
       done(Status::NotFound("stream " + stream_name.get() + " not found"));
       return;
     }
-    // Shard ranges never change after creation, so routing needs no lock.
-    std::vector<uint32_t> shard_of;
-    shard_of.reserve(records.size());
+    std::vector<HashKey> keys;
+    keys.reserve(records.size());
     for (size_t i = 0; i < records.size(); ++i) {
       const Result<HashKey> routed = RecordHashKey(records[i], i);
       if (!routed.ok()) {
         done(routed.status());
         return;
       }
-      const HashKey key = *routed;
-      auto next = std::upper_bound(stream->shards.begin(), stream->shards.end(), key,
-                                   [](HashKey k, const MemShard& s) { return k < s.range.start; });
-      shard_of.push_back(static_cast<uint32_t>(next - stream->shards.begin() - 1));
+      keys.push_back(*routed);
     }
     if (records.empty()) {
       done(std::vector<AppendedRecord>{});
       return;
     }
-    done(Commit(*stream, records, shard_of));
+    done(Commit(*stream, records, keys));
+  }
+
+  // ---- Resharding: planned and applied under write_mu_ (ordered with appends) and mu_.
+  Status SplitShard(const StreamName& stream, const ShardId& shard,
+                    HashKey new_starting_hash_key) override {
+    return Reshard(
+        stream, false,
+        [&](const MemStream& s, const std::vector<OpenShardRef>& open) -> Result<ReshardPlan> {
+          auto index = OpenIndex(s, stream, shard, "split");
+          if (!index.ok()) return index.status();
+          return PlanSplit(open, static_cast<uint32_t>(s.shards.size()), *index,
+                           new_starting_hash_key, "stream " + stream.get());
+        });
+  }
+
+  Status MergeShards(const StreamName& stream, const ShardId& shard,
+                     const ShardId& adjacent_shard) override {
+    return Reshard(
+        stream, false,
+        [&](const MemStream& s, const std::vector<OpenShardRef>& open) -> Result<ReshardPlan> {
+          auto a = OpenIndex(s, stream, shard, "merged");
+          if (!a.ok()) return a.status();
+          auto b = OpenIndex(s, stream, adjacent_shard, "merged");
+          if (!b.ok()) return b.status();
+          return PlanMerge(open, static_cast<uint32_t>(s.shards.size()), *a, *b,
+                           "stream " + stream.get());
+        });
+  }
+
+  Result<ShardCountChange> UpdateShardCount(const StreamName& stream, uint32_t target,
+                                            ScalingType) override {
+    ShardCountChange change;
+    change.target = target;
+    Status st =
+        Reshard(stream, true, [&](const MemStream& s, const std::vector<OpenShardRef>& open) {
+          change.current = static_cast<uint32_t>(s.open.size());
+          return PlanUniformScaling(open, static_cast<uint32_t>(s.shards.size()), target,
+                                    "stream " + stream.get());
+        });
+    if (!st.ok()) return st;
+    return change;
   }
 
   // ---- Reads.
@@ -278,6 +341,7 @@ class MemoryStore final : public Store {
       summary.last_arrival_ms = last == 0 ? 0 : shard.last_arrival_ms;
       start = std::max(from.get(), shard.trim);
       summary.next = Offset(start);
+      uint64_t end = start;
       for (uint64_t offset = start; offset <= last; ++offset) {
         const auto& record = shard.records[offset - shard.trim];
         const size_t size = record->data.size() + record->partition_key.size();
@@ -287,7 +351,10 @@ class MemoryStore final : public Store {
         }
         batch.push_back(record);
         summary.bytes += size;
+        end = offset + 1;
       }
+      summary.next = Offset(end);
+      MarkShardEnd(*streams_.at(stream.get()), shard, &summary);
     }
     for (const auto& record : batch) {
       visit(RecordView{Offset(start + summary.records), record->partition_key,
@@ -308,7 +375,8 @@ class MemoryStore final : public Store {
     // Keeps the stream (and so `shard`) alive if it is deleted while we wait.
     const std::shared_ptr<MemStream> holder = streams_.at(stream.get());
     const uint64_t wake_epoch = wake_epoch_;
-    while (shard.last() <= after.get() && wake_epoch_ == wake_epoch && !holder->deleted) {
+    while (shard.last() <= after.get() && wake_epoch_ == wake_epoch && !holder->deleted &&
+           !shard.closed) {
       if (commit_cv_.wait_until(lock, deadline) == std::cv_status::timeout) break;
     }
     if (holder->deleted) return Status::NotFound("stream " + stream.get() + " not found");
@@ -334,11 +402,21 @@ class MemoryStore final : public Store {
                                        : int64_t{stream->retention_hours} * 3600 * 1000;
       const int64_t cutoff = now - retention_ms;
       for (MemShard& shard : stream->shards) {
+        if (shard.removed) continue;
         const uint64_t keep = FirstOffsetAtOrAfter(shard, cutoff);
         removed += keep - shard.trim;
         shard.records.erase(shard.records.begin(),
                             shard.records.begin() + static_cast<ptrdiff_t>(keep - shard.trim));
         shard.trim = keep;
+        if (shard.closed && shard.trim > shard.ending_offset && shard.closed_ms < cutoff) {
+          // Every record aged out and it closed longer than the retention ago: it goes, with
+          // its checkpoints (the deque entry stays so that references held by waiters live).
+          shard.removed = true;
+          const std::string& stream_name = stream->name;  // clang 14 cannot capture a binding
+          std::erase_if(checkpoints_, [&](const auto& entry) {
+            return entry.second.stream.get() == stream_name && entry.second.shard.get() == shard.id;
+          });
+        }
       }
     }
     return removed;
@@ -448,10 +526,116 @@ class MemoryStore final : public Store {
     auto it = streams_.find(stream.get());
     if (it == streams_.end()) return Status::NotFound("stream " + stream.get() + " not found");
     auto index = keys::ShardIndexFromId(shard.get());
-    if (!index || *index >= it->second->shards.size()) {
+    if (!index || *index >= it->second->shards.size() || it->second->shards[*index].removed) {
       return Status::NotFound("shard " + shard.get() + " not found in stream " + stream.get());
     }
     return &it->second->shards[*index];
+  }
+
+  // The shard number of open `shard`; NotFound / InvalidArgument (closed). Called with mu_ held.
+  static Result<uint32_t> OpenIndex(const MemStream& s, const StreamName& stream,
+                                    const ShardId& shard, std::string_view verb) {
+    auto index = keys::ShardIndexFromId(shard.get());
+    if (!index || *index >= s.shards.size() || s.shards[*index].removed) {
+      return Status::NotFound("Could not find shard " + shard.get() + " in stream " + stream.get());
+    }
+    if (s.shards[*index].closed) {
+      return Status::InvalidArgument("Shard " + shard.get() + " in stream " + stream.get() +
+                                     " is closed and cannot be " + std::string(verb));
+    }
+    return *index;
+  }
+
+  template <typename PlanFn>
+  Status Reshard(const StreamName& name, bool scaling, PlanFn&& plan_fn) {
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = streams_.find(name.get());
+    if (it == streams_.end()) return Status::NotFound("Stream " + name.get() + " not found");
+    MemStream& stream = *it->second;
+    const int64_t mono = clock_.MonotonicMs();
+    if (mono < stream.updating_until_ms) {
+      return Status::ResourceInUse("Stream " + name.get() +
+                                   " is not ACTIVE: it was resharded moments ago and is UPDATING");
+    }
+    if (scaling) {
+      std::erase_if(stream.scalings_ms, [mono](int64_t t) { return mono - t >= 24 * 3600 * 1000; });
+      if (stream.scalings_ms.size() >= static_cast<size_t>(kMaxScalingsPerDay)) {
+        return Status::LimitExceeded("Stream " + name.get() + " has been scaled " +
+                                     std::to_string(kMaxScalingsPerDay) +
+                                     " times in the last 24 hours, the most UpdateShardCount "
+                                     "allows; try again later");
+      }
+    }
+    std::vector<OpenShardRef> open;
+    for (uint32_t index : stream.open)
+      open.push_back({index, stream.shards[index].range});
+    Result<ReshardPlan> plan = plan_fn(stream, open);
+    if (!plan.ok()) return plan.status();
+    if (plan->created.empty()) return Status::Ok();
+    if (plan->open_after > stream.open.size() &&
+        total_shards_ - stream.open.size() + plan->open_after > options_.shard_limit) {
+      return Status::LimitExceeded(
+          "resharding " + name.get() + " to " + std::to_string(plan->open_after) +
+          " open shards would exceed the shard limit of " + std::to_string(options_.shard_limit) +
+          " (" + std::to_string(total_shards_) + " in use)");
+    }
+    if (hooks_.write_fault) TL_RETURN_IF_ERROR(hooks_.write_fault());
+    const int64_t now = clock_.NowMs();
+    for (uint32_t index : plan->closed) {
+      MemShard& shard = stream.shards[index];
+      shard.closed = true;
+      shard.ending_offset = shard.last();
+      shard.closed_ms = now;
+    }
+    for (const PlannedShard& p : plan->created) {
+      MemShard& shard = stream.shards.emplace_back();
+      shard.id = keys::ShardIdForIndex(p.index);
+      shard.uid = next_uid_++;
+      shard.range = p.range;
+      shard.created_ms = now;
+      if (p.parent) {
+        shard.parent_id = keys::ShardIdForIndex(*p.parent);
+        stream.shards[*p.parent].children.push_back(p.index);
+      }
+      if (p.adjacent_parent) {
+        shard.adjacent_parent_id = keys::ShardIdForIndex(*p.adjacent_parent);
+        stream.shards[*p.adjacent_parent].children.push_back(p.index);
+      }
+      if (!p.open) {
+        shard.closed = true;
+        shard.closed_ms = now;
+      }
+    }
+    total_shards_ = total_shards_ - stream.open.size() + plan->open_after;
+    stream.open.clear();
+    for (uint32_t i = 0; i < stream.shards.size(); ++i) {
+      if (!stream.shards[i].closed && !stream.shards[i].removed) stream.open.push_back(i);
+    }
+    std::sort(stream.open.begin(), stream.open.end(), [&](uint32_t a, uint32_t b) {
+      return stream.shards[a].range.start < stream.shards[b].range.start;
+    });
+    if (scaling) stream.scalings_ms.push_back(mono);
+    stream.updating_until_ms = mono + options_.reshard_updating_delay.count();
+    commit_cv_.notify_all();  // readers waiting at a parent's end return now
+    return Status::Ok();
+  }
+
+  // Sets shard_end and the children when a read of `shard` ended past its last record.
+  // Called with mu_ held.
+  static void MarkShardEnd(const MemStream& stream, const MemShard& shard, ReadSummary* summary) {
+    if (!shard.closed || summary->next.get() <= shard.ending_offset) return;
+    summary->shard_end = true;
+    for (uint32_t index : shard.children) {
+      const MemShard& child = stream.shards[index];
+      if (child.removed) continue;
+      ChildShard c;
+      c.id = ShardId(child.id);
+      c.parents.emplace_back(child.parent_id);
+      if (!child.adjacent_parent_id.empty()) c.parents.emplace_back(child.adjacent_parent_id);
+      c.hash_range = child.range;
+      summary->children.push_back(std::move(c));
+    }
   }
 
   // First offset in [trim, last + 1] whose arrival >= ts (last + 1 when none). Called with mu_
@@ -465,7 +649,7 @@ class MemoryStore final : public Store {
   // Stores one routed append: all of it or, after a fault, nothing (sticky).
   Result<std::vector<AppendedRecord>> Commit(MemStream& stream,
                                              std::span<const AppendRecord> records,
-                                             const std::vector<uint32_t>& shard_of) {
+                                             const std::vector<HashKey>& keys) {
     std::lock_guard<std::mutex> write_lock(write_mu_);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -489,7 +673,11 @@ class MemoryStore final : public Store {
       if (stream.deleted) return Status::NotFound("stream " + stream.name + " not found");
       const int64_t now = clock_.NowMs();
       for (size_t i = 0; i < records.size(); ++i) {
-        MemShard& shard = stream.shards[shard_of[i]];
+        // Routed under mu_: the open shards are those of the last reshard.
+        auto next = std::upper_bound(
+            stream.open.begin(), stream.open.end(), keys[i],
+            [&](HashKey k, uint32_t index) { return k < stream.shards[index].range.start; });
+        MemShard& shard = stream.shards[*(next - 1)];
         shard.last_arrival_ms = std::max(now, shard.last_arrival_ms);
         shard.records.push_back(std::make_shared<const MemRecord>(MemRecord{
             std::string(records[i].partition_key), std::string(records[i].explicit_hash_key),

@@ -29,6 +29,11 @@ Status ValidateStoreOptions(const StoreOptions& o) {
         fmt::format("trim_interval_s: expected at most {} s and more than 0, got {} ms",
                     O::kTrimIntervalSeconds.max, trim_ms));
   }
+  const int64_t updating_ms = o.reshard_updating_delay.count();
+  if (updating_ms < 0 || updating_ms > 600'000) {
+    return Status::InvalidArgument(
+        fmt::format("reshard_updating_delay: expected 0 up to 600000 ms, got {} ms", updating_ms));
+  }
   const auto bytes_within = [](std::string_view key, IntRange mib, uint64_t bytes,
                                bool zero_ok) -> Status {
     const bool ok = (bytes > 0 || zero_ok) && bytes <= static_cast<uint64_t>(mib.max * kMiB);

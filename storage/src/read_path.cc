@@ -111,9 +111,14 @@ Result<ReadSummary> StoreImpl::Read(const StreamName& stream, const ShardId& sha
   const uint64_t last = shard.last_offset.load(std::memory_order_acquire);
   summary.last_offset = Offset(last);
   summary.last_arrival_ms = last == 0 ? 0 : shard.last_arrival_ms.load();
+  // Loaded before `last` is used: a closed shard's last offset is its ending offset.
+  const bool closed = shard.closed.load(std::memory_order_acquire);
   const uint64_t start = std::max(from.get(), shard.trim_offset.load());
   summary.next = Offset(start);
-  if (start > last) return summary;
+  if (start > last) {
+    if (closed) MarkShardEnd(*holder, shard, &summary);
+    return summary;
+  }
 
   char lower[keys::kRecordKeySize];
   char upper[keys::kRecordKeySize];
@@ -146,7 +151,25 @@ Result<ReadSummary> StoreImpl::Read(const StreamName& stream, const ShardId& sha
     summary.next = Offset(parts->offset + 1);
   }
   TL_RETURN_IF_ERROR(FromRocks(it->status(), "reading " + shard.id));
+  if (closed) MarkShardEnd(*holder, shard, &summary);
   return summary;
+}
+
+void StoreImpl::MarkShardEnd(const StreamState& stream, const ShardState& shard,
+                             ReadSummary* summary) {
+  if (summary->next.get() <= shard.ending_offset) return;
+  summary->shard_end = true;
+  const ShardTable& table = stream.table();
+  for (uint32_t index : shard.children) {
+    const ShardState* child = index < table.by_index.size() ? table.by_index[index] : nullptr;
+    if (child == nullptr) continue;
+    ChildShard c;
+    c.id = ShardId(child->id);
+    c.parents.emplace_back(child->parent_id);
+    if (!child->adjacent_parent_id.empty()) c.parents.emplace_back(child->adjacent_parent_id);
+    c.hash_range = child->range;
+    summary->children.push_back(std::move(c));
+  }
 }
 
 }  // namespace tideline::storage
@@ -162,10 +185,11 @@ Result<Offset> StoreImpl::WaitForRecords(const StreamName& stream, const ShardId
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock<std::mutex> lock(commit_mu_);
   const uint64_t wake_epoch = wake_epoch_;
-  // The writer publishes last_offset before it takes commit_mu_ to notify, so checking it under
-  // the mutex cannot miss a commit.
+  // The writer publishes last_offset (and a reshard `closed`) before it takes commit_mu_ to
+  // notify, so checking them under the mutex cannot miss a commit.
   while (shard.last_offset.load(std::memory_order_acquire) <= after.get() &&
-         wake_epoch_ == wake_epoch && !holder->deleted.load()) {
+         wake_epoch_ == wake_epoch && !holder->deleted.load() &&
+         !shard.closed.load(std::memory_order_acquire)) {
     if (commit_cv_.wait_until(lock, deadline) == std::cv_status::timeout) break;
   }
   if (holder->deleted.load()) return Status::NotFound("stream " + stream.get() + " not found");

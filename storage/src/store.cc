@@ -10,6 +10,13 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const St
   return StoreImpl::Open(options, hooks);
 }
 
+size_t StreamInfo::OpenShardCount() const {
+  size_t n = 0;
+  for (const ShardInfo& s : shards)
+    n += s.closed ? 0 : 1;
+  return n;
+}
+
 Result<std::vector<AppendedRecord>> Store::Append(const StreamName& stream,
                                                   std::span<const AppendRecord> records) {
   std::promise<Result<std::vector<AppendedRecord>>> promise;

@@ -6,6 +6,8 @@
 // - StreamState::meta_mu serialises every rewrite of one stream's meta record (retention, trim,
 //   deletion) and its checkpoint writes, so a deleted stream never gets a checkpoint back.
 // - queue_mu_ guards queue_, queued_bytes_, stopping_ and sticky_error_.
+// A reshard's caller holds the stream's meta_mu while the writer thread commits it
+// (ApplyReshard takes streams_mu_), so the writer never waits for a meta_mu.
 // DiskSpaceGuard has its own leaf lock (disk_space.h) and is never called with queue_mu_ held.
 // Published shard positions (last_offset, trim_offset) are atomics: the writer stores
 // last_offset with release after its WriteBatch is durable; readers load with acquire.
@@ -18,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,11 +37,16 @@
 
 namespace tideline::storage {
 
+struct ReshardPlan;  // reshard_plan.h
+
 struct ShardState {
   std::string id;
   uint32_t index = 0;
   uint64_t uid = 0;
   HashKeyRange range{};
+  std::string parent_id;           // lineage; empty for the stream's first shards
+  std::string adjacent_parent_id;  // the other parent of a merge
+  int64_t created_ms = 0;
   // Highest acknowledged offset; readers never look past it.
   std::atomic<uint64_t> last_offset{0};
   // Arrival time of the record at last_offset (0 when unknown).
@@ -48,6 +56,24 @@ struct ShardState {
   // Writer thread only: last offset assigned (maybe not yet durable) and its arrival time.
   uint64_t writer_offset = 0;
   int64_t writer_arrival_ms = 0;
+  // Writer thread only: the shard was closed by a committed reshard; appends routed to it
+  // before then go to the open shard that now owns their hash key.
+  bool writer_closed = false;
+  // Closing. ending_offset, closed_ms and children are written once, before `closed` is set
+  // (release); read them only after loading `closed` == true (acquire).
+  std::atomic<bool> closed{false};
+  uint64_t ending_offset = 0;
+  int64_t closed_ms = 0;
+  std::vector<uint32_t> children;  // shard numbers
+};
+
+// One immutable version of a stream's shards. Appends route through `open` with no lock:
+// a reshard publishes a new table (StreamState::table, release) and keeps the old ones (and
+// every ShardState) alive until the stream is destroyed, so a pointer loaded once stays valid.
+struct ShardTable {
+  std::vector<ShardState*> by_index;  // index == shard number; nullptr once retention removed it
+  std::vector<ShardState*> open;      // open shards by range start; they cover every hash key
+  uint32_t next_index = 0;            // the next shard number a reshard makes
 };
 
 struct StreamState {
@@ -55,19 +81,42 @@ struct StreamState {
   uint64_t uid = 0;
   int64_t created_ms = 0;
   std::atomic<int> retention_hours{kMinRetentionHours};
-  std::vector<std::unique_ptr<ShardState>> shards;  // index == shard number
   // Set (under streams_mu_) when deletion starts; appends, reads and checkpoints then fail.
   std::atomic<bool> deleted{false};
   std::mutex meta_mu;
   StreamAttributes attributes;  // GUARDED_BY(meta_mu)
+
+  // The current shard table (never null once the stream is published).
+  const ShardTable& table() const { return *table_.load(std::memory_order_acquire); }
+  // Publishes `next` (meta_mu held, or the stream not yet shared).
+  void Publish(std::unique_ptr<ShardTable> next) {
+    table_.store(next.get(), std::memory_order_release);
+    tables_.push_back(std::move(next));
+  }
+  // Every ShardState the stream ever had (GUARDED_BY(meta_mu) once shared).
+  std::vector<std::unique_ptr<ShardState>> owned;
+
+  // Reshard state: one at a time (`resharding`), then UPDATING until updating_until_ms
+  // (MonotonicMs); scalings_ms holds the MonotonicMs of recent UpdateShardCounts
+  // (GUARDED_BY(meta_mu)).
+  std::atomic<bool> resharding{false};
+  std::atomic<int64_t> updating_until_ms{0};
+  std::vector<int64_t> scalings_ms;
+
+ private:
+  std::atomic<const ShardTable*> table_{nullptr};
+  std::vector<std::unique_ptr<const ShardTable>> tables_;  // GUARDED_BY(meta_mu) once shared
 };
 
 // One AppendAsync call waiting for the writer, or a barrier (stream == nullptr).
 struct PendingAppend {
   std::shared_ptr<StreamState> stream;
   std::span<const AppendRecord> records;
-  std::vector<uint32_t> shard_of;  // per record: index into stream->shards
+  std::vector<ShardState*> shard_of;  // per record: the open shard it was routed to
   size_t bytes = 0;
+  // Set instead of records: work the writer runs alone, after every earlier append completed
+  // and before any later one (RunOnWriter); its status goes to `done` as an error or empty.
+  std::function<Status()> task;
   AppendCallback done;
   // Filled by the writer.
   Status status;
@@ -89,6 +138,13 @@ class StoreImpl final : public Store {
   Status SetRetentionHours(const StreamName& name, int hours) override;
   Result<StreamAttributes> GetStreamAttributes(const StreamName& name) const override;
   Status UpdateStreamAttributes(const StreamName& name, const AttributesUpdate& update) override;
+
+  Status SplitShard(const StreamName& stream, const ShardId& shard,
+                    HashKey new_starting_hash_key) override;
+  Status MergeShards(const StreamName& stream, const ShardId& shard,
+                     const ShardId& adjacent_shard) override;
+  Result<ShardCountChange> UpdateShardCount(const StreamName& stream, uint32_t target,
+                                            ScalingType scaling) override;
 
   void AppendAsync(const StreamName& stream, std::span<const AppendRecord> records,
                    AppendCallback done) override;
@@ -128,14 +184,31 @@ class StoreImpl final : public Store {
   Status LoadOrCreateMeta();
   Status LoadStreams();
   Status RecoverShard(ShardState& shard);
+  Status LoadShards(const proto::Stream& meta, StreamState& stream);
   Status FinishDeletion(const proto::Stream& stream);
 
   // streams.cc
   std::shared_ptr<StreamState> FindStream(const std::string& name) const;
   Result<ShardState*> FindShard(const StreamName& stream, const ShardId& shard,
                                 std::shared_ptr<StreamState>* holder) const;
+  // The stream's meta record from `table`; `trims` (by shard number, when not empty) replaces
+  // the shards' trim offsets, and shards with `removed` set are left out.
+  static proto::Stream ToProto(const StreamState& stream, const ShardTable& table,
+                               const std::vector<uint64_t>& trims, proto::Stream::Status status);
   static proto::Stream ToProto(const StreamState& stream, const std::vector<uint64_t>& trims,
-                               proto::Stream::Status status);
+                               proto::Stream::Status status) {
+    return ToProto(stream, stream.table(), trims, status);
+  }
+  static void ShardToProto(const ShardState& shard, uint64_t trim, proto::Shard* out);
+
+  // reshard.cc
+  // Checks and runs one reshard of `name`: `plan` works it out from the open shards (under the
+  // stream's meta_mu), then the writer commits it (ApplyReshard).
+  template <typename PlanFn>
+  Status Reshard(const StreamName& name, bool scaling, PlanFn&& plan);
+  Status ApplyReshard(StreamState& stream, const ReshardPlan& plan);
+  // Runs `task` on the writer thread in queue order (see PendingAppend::task).
+  Status RunOnWriter(std::function<Status()> task);
   Status DeleteStreamData(const proto::Stream& stream);
   // The stream's attributes as stored under attrs/<name> (stream_attributes.cc).
   static proto::StreamAttributes AttributesToProto(const StreamAttributes& attributes);
@@ -157,12 +230,19 @@ class StoreImpl final : public Store {
   Result<int64_t> ArrivalAt(const ShardState& shard, uint64_t offset) const;
   // First offset in [trim_offset, last_offset + 1] whose arrival >= ts (last + 1 when none).
   Result<uint64_t> FirstOffsetAtOrAfter(const ShardState& shard, int64_t ts) const;
+  // Sets shard_end and the children when a read of closed `shard` ended past its last record.
+  static void MarkShardEnd(const StreamState& stream, const ShardState& shard,
+                           ReadSummary* summary);
 
   // retention.cc
   void TrimmerLoop();
   // Warns when the wall clock at open is behind the newest stored arrival time.
   void CheckClockAtOpen();
   Result<uint64_t> TrimStream(StreamState& stream, int64_t cutoff_ms);
+  // Closed shards of `stream` whose records are all trimmed and which closed before cutoff_ms.
+  std::vector<uint32_t> ExpiredClosedShards(const StreamState& stream, const ShardTable& table,
+                                            const std::vector<uint64_t>& trims,
+                                            int64_t cutoff_ms) const;
 
   // checkpoints.cc
   Status WriteCheckpoint(std::string_view application, StreamState& stream, const ShardState& shard,
@@ -194,8 +274,8 @@ class StoreImpl final : public Store {
 
   mutable std::shared_mutex streams_mu_;
   std::map<std::string, std::shared_ptr<StreamState>> streams_;  // GUARDED_BY(streams_mu_)
-  uint64_t total_shards_ = 0;                                    // GUARDED_BY(streams_mu_)
-  uint64_t next_uid_ = 1;                                        // GUARDED_BY(streams_mu_)
+  uint64_t total_shards_ = 0;  // GUARDED_BY(streams_mu_): open shards of every stream
+  uint64_t next_uid_ = 1;      // GUARDED_BY(streams_mu_)
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -2,13 +2,16 @@
 #include <openssl/rand.h>
 #include <rocksdb/iterator.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <system_error>
 
 #include "info_log.h"
 #include "keys.h"
 #include "record_codec.h"
+#include "reshard_plan.h"
 #include "store_impl.h"
 
 namespace tideline::storage {
@@ -176,25 +179,75 @@ Status StoreImpl::LoadStreams() {
     stream->uid = meta.uid();
     stream->created_ms = meta.created_ms();
     stream->retention_hours = meta.retention_hours();
-    for (int i = 0; i < meta.shards_size(); ++i) {
-      const auto& sp = meta.shards(i);
-      auto shard = std::make_unique<ShardState>();
-      shard->id = sp.shard_id();
-      shard->index = static_cast<uint32_t>(i);
-      shard->uid = sp.uid();
-      auto start = HashKeyFromBytes(sp.hash_key_start());
-      auto end = HashKeyFromBytes(sp.hash_key_end());
-      if (!start || !end) return Status::Corruption("bad hash range in stream " + meta.name());
-      shard->range = {*start, *end};
-      shard->trim_offset = sp.trim_offset() == 0 ? 1 : sp.trim_offset();
-      TL_RETURN_IF_ERROR(RecoverShard(*shard));
-      stream->shards.push_back(std::move(shard));
-    }
+    TL_RETURN_IF_ERROR(LoadShards(meta, *stream));
     TL_RETURN_IF_ERROR(LoadAttributes(*stream));
-    total_shards_ += stream->shards.size();
+    total_shards_ += stream->table().open.size();
     streams_.emplace(stream->name, std::move(stream));
   }
   return FromRocks(it->status(), "scanning stream meta");
+}
+
+// Rebuilds the shard table from the committed meta record alone, and refuses one that breaks
+// the invariants a reshard keeps (open ranges cover every hash key once, children of closed
+// shards known).
+Status StoreImpl::LoadShards(const proto::Stream& meta, StreamState& stream) {
+  auto table = std::make_unique<ShardTable>();
+  std::map<std::string, uint32_t> index_of;
+  for (int i = 0; i < meta.shards_size(); ++i) {
+    const auto& sp = meta.shards(i);
+    auto index = keys::ShardIndexFromId(sp.shard_id());
+    if (!index || index_of.count(sp.shard_id()) != 0) {
+      return Status::Corruption("bad shard id " + sp.shard_id() + " in stream " + meta.name());
+    }
+    auto shard = std::make_unique<ShardState>();
+    shard->id = sp.shard_id();
+    shard->index = *index;
+    shard->uid = sp.uid();
+    auto start = HashKeyFromBytes(sp.hash_key_start());
+    auto end = HashKeyFromBytes(sp.hash_key_end());
+    if (!start || !end) return Status::Corruption("bad hash range in stream " + meta.name());
+    shard->range = {*start, *end};
+    shard->trim_offset = sp.trim_offset() == 0 ? 1 : sp.trim_offset();
+    shard->parent_id = sp.parent_shard_id();
+    shard->adjacent_parent_id = sp.adjacent_parent_shard_id();
+    shard->created_ms = sp.created_ms() != 0 ? sp.created_ms() : meta.created_ms();
+    TL_RETURN_IF_ERROR(RecoverShard(*shard));
+    if (sp.closed()) {
+      if (shard->last_offset.load() > sp.ending_offset()) {
+        return Status::Corruption(shard->id + " of stream " + meta.name() +
+                                  " holds records past its ending offset");
+      }
+      shard->ending_offset = sp.ending_offset();
+      shard->closed_ms = sp.closed_ms();
+      shard->writer_closed = true;
+      shard->closed = true;
+    }
+    if (table->by_index.size() <= *index) table->by_index.resize(*index + 1, nullptr);
+    table->by_index[*index] = shard.get();
+    index_of.emplace(shard->id, *index);
+    stream.owned.push_back(std::move(shard));
+  }
+  table->next_index =
+      std::max<uint32_t>(meta.next_shard_index(), static_cast<uint32_t>(table->by_index.size()));
+  std::vector<OpenShardRef> open;
+  for (ShardState* shard : table->by_index) {
+    if (shard == nullptr) continue;
+    for (const std::string* parent : {&shard->parent_id, &shard->adjacent_parent_id}) {
+      auto it = index_of.find(*parent);
+      if (it != index_of.end()) table->by_index[it->second]->children.push_back(shard->index);
+    }
+    if (!shard->closed.load()) open.push_back({shard->index, shard->range});
+  }
+  std::sort(open.begin(), open.end(), [](const OpenShardRef& a, const OpenShardRef& b) {
+    return a.range.start < b.range.start;
+  });
+  if (Status st = CheckOpenShardsCoverHashKeys(open); !st.ok()) {
+    return Status::Corruption("stream " + meta.name() + ": " + st.message());
+  }
+  for (const OpenShardRef& ref : open)
+    table->open.push_back(table->by_index[ref.index]);
+  stream.Publish(std::move(table));
+  return Status::Ok();
 }
 
 // The last offset of a shard is its highest stored key; an empty (or fully trimmed) shard

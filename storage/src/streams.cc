@@ -26,28 +26,43 @@ Result<ShardState*> StoreImpl::FindShard(const StreamName& stream, const ShardId
   *holder = FindStream(stream.get());
   if (!*holder) return Status::NotFound("stream " + stream.get() + " not found");
   auto index = keys::ShardIndexFromId(shard.get());
-  if (!index || *index >= (*holder)->shards.size()) {
+  const ShardTable& table = (*holder)->table();
+  if (!index || *index >= table.by_index.size() || table.by_index[*index] == nullptr) {
     return Status::NotFound("shard " + shard.get() + " not found in stream " + stream.get());
   }
-  return (*holder)->shards[*index].get();
+  return table.by_index[*index];
 }
 
-proto::Stream StoreImpl::ToProto(const StreamState& stream, const std::vector<uint64_t>& trims,
-                                 proto::Stream::Status status) {
+void StoreImpl::ShardToProto(const ShardState& shard, uint64_t trim, proto::Shard* sp) {
+  sp->set_shard_id(shard.id);
+  sp->set_uid(shard.uid);
+  sp->set_hash_key_start(HashKeyToBytes(shard.range.start));
+  sp->set_hash_key_end(HashKeyToBytes(shard.range.end));
+  sp->set_trim_offset(trim);
+  sp->set_parent_shard_id(shard.parent_id);
+  sp->set_adjacent_parent_shard_id(shard.adjacent_parent_id);
+  sp->set_created_ms(shard.created_ms);
+  if (shard.closed.load(std::memory_order_acquire)) {
+    sp->set_closed(true);
+    sp->set_ending_offset(shard.ending_offset);
+    sp->set_closed_ms(shard.closed_ms);
+  }
+}
+
+proto::Stream StoreImpl::ToProto(const StreamState& stream, const ShardTable& table,
+                                 const std::vector<uint64_t>& trims, proto::Stream::Status status) {
   proto::Stream meta;
   meta.set_name(stream.name);
   meta.set_uid(stream.uid);
   meta.set_created_ms(stream.created_ms);
   meta.set_retention_hours(stream.retention_hours.load());
   meta.set_status(status);
-  for (size_t i = 0; i < stream.shards.size(); ++i) {
-    const auto& shard = *stream.shards[i];
-    auto* sp = meta.add_shards();
-    sp->set_shard_id(shard.id);
-    sp->set_uid(shard.uid);
-    sp->set_hash_key_start(HashKeyToBytes(shard.range.start));
-    sp->set_hash_key_end(HashKeyToBytes(shard.range.end));
-    sp->set_trim_offset(i < trims.size() ? trims[i] : shard.trim_offset.load());
+  meta.set_next_shard_index(table.next_index);
+  for (size_t i = 0; i < table.by_index.size(); ++i) {
+    const ShardState* shard = table.by_index[i];
+    if (shard == nullptr) continue;
+    ShardToProto(*shard, i < trims.size() ? trims[i] : shard->trim_offset.load(),
+                 meta.add_shards());
   }
   return meta;
 }
@@ -77,14 +92,20 @@ Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count,
   stream->created_ms = NowMs();
   stream->attributes = attributes;
   const auto ranges = EvenHashKeyRanges(shard_count);
+  auto table = std::make_unique<ShardTable>();
   for (uint32_t i = 0; i < shard_count; ++i) {
     auto shard = std::make_unique<ShardState>();
     shard->id = keys::ShardIdForIndex(i);
     shard->index = i;
     shard->uid = next_uid_ + 1 + i;
     shard->range = ranges[i];
-    stream->shards.push_back(std::move(shard));
+    shard->created_ms = stream->created_ms;
+    table->by_index.push_back(shard.get());
+    table->open.push_back(shard.get());
+    stream->owned.push_back(std::move(shard));
   }
+  table->next_index = shard_count;
+  stream->Publish(std::move(table));
   const uint64_t next_uid = next_uid_ + 1 + shard_count;
   rocksdb::WriteBatch batch;
   batch.Put(meta_cf_, keys::StreamKey(name.get()),
@@ -128,7 +149,7 @@ Status StoreImpl::DeleteStream(const StreamName& name) {
     return st;
   }
   streams_.erase(name.get());
-  total_shards_ -= stream->shards.size();
+  total_shards_ -= stream->table().open.size();
   log_->info("deleted stream {}", name.get());
   return Status::Ok();
 }
@@ -177,8 +198,13 @@ Result<StreamInfo> StoreImpl::DescribeStream(const StreamName& name) const {
   info.uid = stream->uid;
   info.created_ms = stream->created_ms;
   info.retention_hours = stream->retention_hours.load();
-  info.shards.reserve(stream->shards.size());
-  for (const auto& shard : stream->shards) {
+  if (MonotonicMs() < stream->updating_until_ms.load() || stream->resharding.load()) {
+    info.status = StreamStatus::kUpdating;
+  }
+  const ShardTable& table = stream->table();
+  info.shards.reserve(table.by_index.size());
+  for (const ShardState* shard : table.by_index) {
+    if (shard == nullptr) continue;
     ShardInfo si;
     si.id = ShardId(shard->id);
     si.uid = ShardUid(shard->uid);
@@ -188,6 +214,15 @@ Result<StreamInfo> StoreImpl::DescribeStream(const StreamName& name) const {
     const uint64_t last = shard->last_offset.load(std::memory_order_acquire);
     si.trim_offset = Offset(std::min(shard->trim_offset.load(), last + 1));
     si.last_offset = Offset(last);
+    si.parent_shard_id = shard->parent_id;
+    si.adjacent_parent_shard_id = shard->adjacent_parent_id;
+    si.created_ms = shard->created_ms;
+    if (shard->closed.load(std::memory_order_acquire)) {
+      si.closed = true;
+      si.ending_offset = Offset(shard->ending_offset);
+      si.ending_sequence_number = EncodeSequenceNumber({shard->uid, shard->ending_offset});
+      si.closed_ms = shard->closed_ms;
+    }
     info.shards.push_back(std::move(si));
   }
   return info;

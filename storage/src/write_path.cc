@@ -12,12 +12,11 @@
 namespace tideline::storage {
 namespace {
 
-// Index of the shard whose range holds `key`; ranges are contiguous and sorted by start.
-uint32_t ShardForKey(const StreamState& stream, HashKey key) {
-  auto it = std::upper_bound(
-      stream.shards.begin(), stream.shards.end(), key,
-      [](HashKey k, const std::unique_ptr<ShardState>& s) { return k < s->range.start; });
-  return static_cast<uint32_t>(std::distance(stream.shards.begin(), it) - 1);
+// The open shard whose range holds `key`; open ranges are contiguous and sorted by start.
+ShardState* ShardForKey(const ShardTable& table, HashKey key) {
+  auto it = std::upper_bound(table.open.begin(), table.open.end(), key,
+                             [](HashKey k, const ShardState* s) { return k < s->range.start; });
+  return *(it - 1);
 }
 
 }  // namespace
@@ -31,6 +30,7 @@ void StoreImpl::AppendAsync(const StreamName& stream_name, std::span<const Appen
   }
   PendingAppend pending;
   pending.shard_of.reserve(records.size());
+  const ShardTable& table = stream->table();  // one version for the whole append
   for (size_t i = 0; i < records.size(); ++i) {
     const AppendRecord& r = records[i];
     const Result<HashKey> key = RecordHashKey(r, i);
@@ -38,7 +38,7 @@ void StoreImpl::AppendAsync(const StreamName& stream_name, std::span<const Appen
       done(key.status());
       return;
     }
-    pending.shard_of.push_back(ShardForKey(*stream, *key));
+    pending.shard_of.push_back(ShardForKey(table, *key));
     pending.bytes += r.data.size() + r.partition_key.size();
   }
   if (records.empty()) {
@@ -84,6 +84,15 @@ void StoreImpl::Enqueue(PendingAppend pending) {
   queue_.push_back(std::move(pending));
   lock.unlock();
   if (was_empty) queue_cv_.notify_one();
+}
+
+Status StoreImpl::RunOnWriter(std::function<Status()> task) {
+  std::promise<Status> ran;
+  PendingAppend item;
+  item.task = std::move(task);
+  item.done = [&ran](Result<std::vector<AppendedRecord>> r) { ran.set_value(r.status()); };
+  Enqueue(std::move(item));
+  return ran.get_future().get();
 }
 
 void StoreImpl::WaitForWriter() {
@@ -141,7 +150,8 @@ void StoreImpl::WriterLoop() {
       queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything accepted was committed
       size_t bytes = 0;
-      while (!queue_.empty() &&
+      // A task runs alone: it ends the group before it, or is the whole group.
+      while (!queue_.empty() && !(!group.empty() && (queue_.front().task || group[0].task)) &&
              (group.empty() || bytes + queue_.front().bytes <= options_.max_group_commit_bytes)) {
         bytes += queue_.front().bytes;
         queued_bytes_ -= queue_.front().bytes;
@@ -165,6 +175,17 @@ void StoreImpl::CommitGroup(std::vector<PendingAppend>& group) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     st = sticky_error_;
+  }
+  if (group.size() == 1 && group[0].task) {
+    // After a failed write the published offsets are all that is known to be durable: a reshard
+    // would close parents at offsets it cannot vouch for.
+    if (st.ok()) st = group[0].task();
+    if (st.ok()) {
+      group[0].done(std::vector<AppendedRecord>{});
+    } else {
+      group[0].done(st);
+    }
+    return;
   }
   if (st.ok()) {
     // Appends queued before the disk filled up must not reach RocksDB either. Not sticky:
@@ -224,7 +245,13 @@ Status StoreImpl::WriteGroup(std::vector<PendingAppend>& group, std::vector<Shar
     p.out.reserve(p.records.size());
     for (size_t i = 0; i < p.records.size(); ++i) {
       const AppendRecord& r = p.records[i];
-      ShardState& shard = *p.stream->shards[p.shard_of[i]];
+      ShardState* routed = p.shard_of[i];
+      if (routed->writer_closed) {
+        // Routed before a reshard that committed since: the record belongs to the child that
+        // now owns its hash key (RecordHashKey succeeded when it was routed).
+        routed = ShardForKey(p.stream->table(), *RecordHashKey(r, i));
+      }
+      ShardState& shard = *routed;
       if (shard.writer_offset == shard.last_offset.load(std::memory_order_relaxed)) {
         touched.push_back(&shard);  // first record of this shard in the group
       }

@@ -174,6 +174,17 @@ class ReadFaultStore final : public storage::Store {
   Status SetRetentionHours(const StreamName& name, int hours) override {
     return inner_.SetRetentionHours(name, hours);
   }
+  Status SplitShard(const StreamName& stream, const ShardId& shard, HashKey key) override {
+    return inner_.SplitShard(stream, shard, key);
+  }
+  Status MergeShards(const StreamName& stream, const ShardId& shard,
+                     const ShardId& adjacent) override {
+    return inner_.MergeShards(stream, shard, adjacent);
+  }
+  Result<ShardCountChange> UpdateShardCount(const StreamName& stream, uint32_t target,
+                                            storage::ScalingType scaling) override {
+    return inner_.UpdateShardCount(stream, target, scaling);
+  }
   void AppendAsync(const StreamName& stream, std::span<const storage::AppendRecord> records,
                    storage::AppendCallback done) override {
     inner_.AppendAsync(stream, records, std::move(done));

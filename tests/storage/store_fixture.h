@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,12 @@ class StoreTest : public ::testing::Test {
   void Reopen() {
     const Status s = store_.Reopen();
     ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  // Reopens with StoreOptions::reshard_updating_delay 0, so that reshards may follow each other.
+  void ReopenWithoutUpdatingDelay() {
+    options_.reshard_updating_delay = std::chrono::milliseconds(0);
+    Reopen();
   }
 
   // A durable store must answer the same after a reopen; the memory store has nothing to

@@ -218,10 +218,19 @@ void PipelineImpl::Supervise(std::stop_token stop) {
       ShardSource source{shard.id, shard.uid, &StatsFor(shard.id.get())};
       readers.emplace_back([this, source](std::stop_token s) { ReadShard(s, source); });
     }
-    // Watch for the stream being deleted (and perhaps created again under the same name).
+    // Watch for the stream being deleted (and perhaps created again under the same name), or
+    // resharded: then every shard's reader starts again from its checkpoint, children too
+    // (readers of closed shards end at the shard's end).
+    const auto same_shards = [&info](const storage::StreamInfo& now) {
+      if (now.shards.size() != info->shards.size()) return false;
+      for (size_t i = 0; i < now.shards.size(); ++i) {
+        if (now.shards[i].id != info->shards[i].id) return false;
+      }
+      return true;
+    };
     while (WaitUnlessStopped(stop, kStreamPoll)) {
       auto now = store_.DescribeStream(stream);
-      if (!now.ok() || now->uid != info->uid) break;
+      if (!now.ok() || now->uid != info->uid || !same_shards(*now)) break;
     }
     for (auto& r : readers)
       r.request_stop();

@@ -135,6 +135,8 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
     }
     next = read->next.get();
     if (batch->records().empty()) {
+      // A closed shard read to its end (a reshard replaced it): nothing more will come.
+      if (read->shard_end) return;
       auto waited = store_.WaitForRecords(stream, source.shard, Offset(next - 1), kIdleWait);
       if (!waited.ok() && waited.status().code() == StatusCode::kNotFound) return;
       continue;

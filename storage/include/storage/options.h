@@ -29,6 +29,7 @@ struct StoreOptions {
   static constexpr IntRange kBlockCacheMib{1, 65'536};
   static constexpr IntRange kMinFreeMib{0, 1'048'576};
   static constexpr IntRange kMaxQueuedAppendMib{1, 4'096};
+  static constexpr IntRange kReshardUpdatingDelayMs{0, 600'000};
 
   // Directory holding the RocksDB instance and the iterator key. Created if missing.
   // Default: ./data
@@ -68,6 +69,16 @@ struct StoreOptions {
   // How often the trimmer looks for records past their stream's retention.
   // Default: 60 s
   std::chrono::milliseconds trim_interval{60'000};
+
+  // How long a stream stays UPDATING after a reshard (SplitShard, MergeShards,
+  // UpdateShardCount), which itself completes at once. Kinesis takes seconds to minutes, and
+  // scripts written for it wait for ACTIVE (`aws kinesis wait stream-exists`, or polling
+  // DescribeStreamSummary) before the next reshard; the SDK waiter's first poll is immediate,
+  // so a short window is never waited for in practice while still showing UPDATING to a
+  // caller that looks right away. A reshard inside the window is ResourceInUse, as on Kinesis.
+  // Measured on the store's clock (StoreHooks::clock), so tests can step it; 0 disables.
+  // kReshardUpdatingDelayMs. Default: 500 ms
+  std::chrono::milliseconds reshard_updating_delay{500};
 
   // RocksDB block cache for record and index blocks.
   // Default: 64 MiB

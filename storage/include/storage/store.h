@@ -27,6 +27,10 @@ namespace tideline::storage {
 
 inline constexpr int kMinRetentionHours = 24;
 inline constexpr int kMaxRetentionHours = 8760;
+// Kinesis's default quotas for UpdateShardCount: open shards a scaling may reach, and scalings
+// per stream in a rolling 24 hours.
+inline constexpr uint32_t kMaxUpdateShardCount = 10'000;
+inline constexpr int kMaxScalingsPerDay = 10;
 
 struct ShardInfo {
   ShardId id;
@@ -39,6 +43,24 @@ struct ShardInfo {
   // has last_offset == trim_offset - 1.
   Offset trim_offset{1};
   Offset last_offset{0};
+  // Lineage: the shard this one was split from (or the first shard of the merge that made it)
+  // and the merge's other shard; empty for shards made with the stream.
+  std::string parent_shard_id;
+  std::string adjacent_parent_shard_id;
+  // A closed shard (a reshard replaced it) takes no more records; its last record is
+  // ending_offset (0 when it closed empty), named by ending_sequence_number.
+  bool closed = false;
+  Offset ending_offset{0};
+  SequenceNumber ending_sequence_number;
+  int64_t created_ms = 0;  // wall clock, ms since the Unix epoch
+  int64_t closed_ms = 0;   // when closed; 0 while open
+};
+
+// Kinesis's StreamStatus as far as the store knows it (CREATING and DELETING are not visible:
+// creation is immediate and a deleted stream is NotFound).
+enum class StreamStatus {
+  kActive,
+  kUpdating,  // a reshard ran less than StoreOptions::reshard_updating_delay ago
 };
 
 struct StreamInfo {
@@ -46,8 +68,22 @@ struct StreamInfo {
   uint64_t uid = 0;
   int64_t created_ms = 0;
   int retention_hours = kMinRetentionHours;
-  std::vector<ShardInfo> shards;  // in shard id order
+  StreamStatus status = StreamStatus::kActive;
+  // Every shard still kept, open and closed, in shard id order. Open shards' hash-key ranges
+  // cover [0, 2^128 - 1] exactly once.
+  std::vector<ShardInfo> shards;
+  size_t OpenShardCount() const;
 };
+
+// A shard a closed shard's records continue in (GetRecords' ChildShards).
+struct ChildShard {
+  ShardId id;
+  std::vector<ShardId> parents;  // one for a split, two for a merge
+  HashKeyRange hash_range{};
+};
+
+// UpdateShardCount's ScalingType; Kinesis has only this one.
+enum class ScalingType { kUniformScaling };
 
 // One record to append. The views must stay valid until the append's callback runs.
 struct AppendRecord {
@@ -90,6 +126,10 @@ struct ReadSummary {
   Offset next{1};
   Offset last_offset{0};        // highest offset in the shard when the read ran
   int64_t last_arrival_ms = 0;  // arrival time of that record; 0 when the shard is empty
+  // The shard is closed and `next` is past its last record: nothing more will ever be read
+  // from it, and its records continue in `children`.
+  bool shard_end = false;
+  std::vector<ChildShard> children;  // set when shard_end
 };
 
 // Kinesis's ShardIteratorType.
@@ -209,6 +249,37 @@ class Store {
   using AttributesUpdate = std::function<Status(StreamAttributes&)>;
   virtual Status UpdateStreamAttributes(const StreamName& name, const AttributesUpdate& update) = 0;
 
+  // ---- Resharding (Kinesis SplitShard, MergeShards, UpdateShardCount). Each closes shards and
+  // makes new ones (shard ids keep counting up, sequence numbers of a child are greater than
+  // any of its parents') in one synced write ordered with the appends by the writer: an append
+  // acknowledged before it is in a parent, at or below the parent's ending offset; one after it
+  // is in a child; a record is never in both. Appends routed to a parent but not yet written
+  // when the reshard commits are written to the child that now owns their hash key. The stream
+  // is then UPDATING for StoreOptions::reshard_updating_delay; another reshard meanwhile (or
+  // concurrently) is ResourceInUse. NotFound for an unknown stream or shard; LimitExceeded when
+  // the store-wide limit of open shards (shard_limit) would be passed.
+  //
+  // Splits open `shard` in two at `new_starting_hash_key`, which must lie strictly inside it:
+  // greater than its starting key + 1 and less than its ending key (InvalidArgument otherwise,
+  // or when the shard is closed). Children: [start, new - 1] and [new, end].
+  virtual Status SplitShard(const StreamName& stream, const ShardId& shard,
+                            HashKey new_starting_hash_key) = 0;
+  // Merges two open shards whose ranges are adjacent into one child whose parent is `shard`
+  // and adjacent parent `adjacent_shard` (InvalidArgument when not adjacent, equal or closed).
+  virtual Status MergeShards(const StreamName& stream, const ShardId& shard,
+                             const ShardId& adjacent_shard) = 0;
+  // Splits and merges until the stream has `target` open shards of even ranges (the
+  // intermediate shards this makes are closed in the same write, as Kinesis's short-lived
+  // shards). LimitExceeded when target is above twice or below half the open shards, above
+  // kMaxUpdateShardCount, or this is the stream's 11th scaling in 24 hours; InvalidArgument for
+  // target 0. A target equal to the open shard count changes nothing.
+  struct ShardCountChange {
+    uint32_t current = 0;  // open shards before
+    uint32_t target = 0;
+  };
+  virtual Result<ShardCountChange> UpdateShardCount(const StreamName& stream, uint32_t target,
+                                                    ScalingType scaling) = 0;
+
   // ---- Appends (group commit).
   // Routes each record to its shard and queues the batch for the writer. The callback receives
   // the sequence numbers, in input order, only after the WriteBatch holding them was written
@@ -235,10 +306,10 @@ class Store {
                                    const ReadLimits& limits,
                                    const std::function<void(const RecordView&)>& visit) const = 0;
 
-  // Blocks until the shard holds a record above `after`, `timeout` passes, or WakeWaiters() is
-  // called, and returns the shard's last acknowledged offset (which may still be <= after).
-  // Woken by every group commit, so a reader tails a shard without polling. NotFound when the
-  // stream or shard does not exist (or was deleted).
+  // Blocks until the shard holds a record above `after`, `timeout` passes, the shard is closed,
+  // or WakeWaiters() is called, and returns the shard's last acknowledged offset (which may still
+  // be <= after). Woken by every group commit, so a reader tails a shard without polling. NotFound
+  // when the stream or shard does not exist (or was deleted).
   virtual Result<Offset> WaitForRecords(const StreamName& stream, const ShardId& shard,
                                         Offset after, std::chrono::milliseconds timeout) const = 0;
   // Wakes every WaitForRecords call now (they return early), e.g. so readers see a stop flag.
