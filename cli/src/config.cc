@@ -142,6 +142,13 @@ Status ParseServer(std::string_view file, const Field& f, server::ServerOptions&
       key("max_inflight_bytes",
           [&](const Field& x) { return ParseIn(x, O::kMaxInflightBytes, s.max_inflight_bytes); }),
       key("tls", [&](const Field& x) { return ParseTls(file, x, set, s.tls.emplace()); }),
+      key("status_delay_ms",
+          [&](const Field& x) {
+            int64_t ms = 0;
+            TL_RETURN_IF_ERROR(ParseInteger(x, O::kStatusDelayMs.min, O::kStatusDelayMs.max, ms));
+            s.status_delay = std::chrono::milliseconds(ms);
+            return Status::Ok();
+          }),
   };
   TL_RETURN_IF_ERROR(ParseMap(file, f.path, f.key, f.value, schema));
   // The rules that involve several options (max_inflight_bytes >= max_body_bytes).

@@ -23,6 +23,7 @@ constexpr std::array kErrorTable = {
     ErrorRow{ApiErrorType::kValidation, "ValidationException", 400},
     ErrorRow{ApiErrorType::kSerialization, "SerializationException", 400},
     ErrorRow{ApiErrorType::kExpiredIterator, "ExpiredIteratorException", 400},
+    ErrorRow{ApiErrorType::kExpiredNextToken, "ExpiredNextTokenException", 400},
     ErrorRow{ApiErrorType::kLimitExceeded, "LimitExceededException", 400},
     ErrorRow{ApiErrorType::kProvisionedThroughputExceeded, "ProvisionedThroughputExceededException",
              400},

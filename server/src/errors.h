@@ -18,6 +18,7 @@ enum class ApiErrorType {
   kValidation,
   kSerialization,
   kExpiredIterator,
+  kExpiredNextToken,
   kLimitExceeded,
   kProvisionedThroughputExceeded,  // SDKs retry it with backoff
   kUnknownOperation,

@@ -25,6 +25,10 @@ struct HandlerContext {
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
   // Clock for iterator issue/expiry and MillisBehindLatest.
   NowMsFn now_ms;
+  // Consumers are CREATING (DELETING) this long after they are registered (deregistered).
+  std::chrono::milliseconds status_delay{0};
+  // The store-wide shard limit DescribeLimits reports.
+  uint64_t shard_limit = 0;
 };
 
 // Streams (handlers_streams.cc).
@@ -43,6 +47,28 @@ ApiResponse HandleListShards(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleSplitShard(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleMergeShards(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleUpdateShardCount(const HandlerContext& ctx, std::string_view body);
+
+// Tags, capacity mode, encryption, monitoring, resource policies, consumers, limits
+// (handlers_attributes.cc).
+ApiResponse HandleAddTagsToStream(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleRemoveTagsFromStream(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleListTagsForStream(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleTagResource(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleUntagResource(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleListTagsForResource(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleDescribeLimits(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleUpdateStreamMode(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleStartStreamEncryption(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleStopStreamEncryption(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleEnableEnhancedMonitoring(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleDisableEnhancedMonitoring(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandlePutResourcePolicy(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleGetResourcePolicy(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleDeleteResourcePolicy(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleRegisterStreamConsumer(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleDeregisterStreamConsumer(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleDescribeStreamConsumer(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleListStreamConsumers(const HandlerContext& ctx, std::string_view body);
 
 // Reads (handlers_get.cc). May block on RocksDB reads: run them off the I/O threads.
 ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view body);

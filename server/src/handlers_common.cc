@@ -123,26 +123,31 @@ std::string_view StreamStatusName(const storage::StreamInfo& info) {
   return info.status == storage::StreamStatus::kUpdating ? "UPDATING" : "ACTIVE";
 }
 
-void WriteMonitoringAndEncryption(JsonWriter& w) {
+void WriteMonitoringAndEncryption(JsonWriter& w, const storage::StreamAttributes& attributes) {
   w.Key("EnhancedMonitoring");
   w.StartArray();
   w.StartObject();
   w.Key("ShardLevelMetrics");
   w.StartArray();
+  for (const std::string& metric : attributes.shard_level_metrics)
+    w.String(metric);
   w.EndArray();
   w.EndObject();
   w.EndArray();
   w.Key("EncryptionType");
-  w.String("NONE");
+  w.String(attributes.encryption_type);
+  if (!attributes.kms_key_id.empty()) {
+    w.Key("KeyId");
+    w.String(attributes.kms_key_id);
+  }
 }
 
-void WriteStreamConstants(JsonWriter& w) {
+void WriteStreamMode(JsonWriter& w, const storage::StreamAttributes& attributes) {
   w.Key("StreamModeDetails");
   w.StartObject();
   w.Key("StreamMode");
-  w.String("PROVISIONED");
+  w.String(attributes.mode == storage::StreamMode::kOnDemand ? "ON_DEMAND" : "PROVISIONED");
   w.EndObject();
-  WriteMonitoringAndEncryption(w);
 }
 
 std::string EncodePageToken(std::string_view kind, std::string_view payload) {

@@ -2,6 +2,7 @@
 // messages, and the JSON shapes several operations return.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,10 +49,18 @@ bool ParseRequest(std::string_view operation, rapidjson::Document& doc, std::str
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard);
 // "ACTIVE" or "UPDATING" (a reshard ran moments ago).
 std::string_view StreamStatusName(const storage::StreamInfo& info);
-// EnhancedMonitoring (none enabled) / EncryptionType (NONE) members of the descriptions.
-void WriteMonitoringAndEncryption(JsonWriter& w);
-// StreamModeDetails (PROVISIONED) and the members above.
-void WriteStreamConstants(JsonWriter& w);
+// EnhancedMonitoring, EncryptionType and KeyId members of the descriptions.
+void WriteMonitoringAndEncryption(JsonWriter& w, const storage::StreamAttributes& attributes);
+// StreamModeDetails of the descriptions.
+void WriteStreamMode(JsonWriter& w, const storage::StreamAttributes& attributes);
+
+// Consumers of the stream that are registered (CREATING or ACTIVE), as ConsumerCount counts
+// them (handlers_attributes.cc).
+size_t CountConsumers(const HandlerContext& ctx, const storage::StreamAttributes& attributes);
+// CreateStream's Tags into `tags`, with AddTagsToStream's rules; the error response when they
+// break one.
+std::optional<ApiResponse> ReadCreationTags(const rapidjson::Value* tags,
+                                            std::map<std::string, std::string>& out);
 
 // Opaque pagination tokens (ListStreams, ListShards): base64 of "<kind>\n<fields...>".
 std::string EncodePageToken(std::string_view kind, std::string_view payload);

@@ -69,7 +69,10 @@ ApiResponse HandleDescribeStream(const HandlerContext& ctx, std::string_view bod
   w.Int64(info->retention_hours);
   w.Key("StreamCreationTimestamp");
   w.EpochSeconds(info->created_ms);
-  WriteStreamConstants(w);
+  auto attributes = ctx.store->GetStreamAttributes(*ref.name);
+  const storage::StreamAttributes none;
+  WriteStreamMode(w, attributes.ok() ? *attributes : none);
+  WriteMonitoringAndEncryption(w, attributes.ok() ? *attributes : none);
   w.EndObject();
   w.EndObject();
   ApiResponse resp;

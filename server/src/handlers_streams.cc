@@ -23,18 +23,21 @@ struct StreamRequest {
   StreamRef ref;
 };
 
-void WriteSummaryFields(const HandlerContext& ctx, JsonWriter& w, const storage::StreamInfo& s) {
+// The stream's attributes; the defaults when it was deleted since `info` was read.
+storage::StreamAttributes AttributesOf(const HandlerContext& ctx, const StreamName& name) {
+  auto attrs = ctx.store->GetStreamAttributes(name);
+  return attrs.ok() ? *std::move(attrs) : storage::StreamAttributes{};
+}
+
+void WriteSummaryFields(const HandlerContext& ctx, JsonWriter& w, const storage::StreamInfo& s,
+                        const storage::StreamAttributes& attributes) {
   w.Key("StreamName");
   w.String(s.name.get());
   w.Key("StreamARN");
   w.String(StreamArn(ctx, s.name.get()));
   w.Key("StreamStatus");
   w.String(StreamStatusName(s));
-  w.Key("StreamModeDetails");
-  w.StartObject();
-  w.Key("StreamMode");
-  w.String("PROVISIONED");
-  w.EndObject();
+  WriteStreamMode(w, attributes);
   w.Key("StreamCreationTimestamp");
   w.EpochSeconds(s.created_ms);
 }
@@ -48,9 +51,19 @@ ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body)
   const auto name = q.r.String(q.doc, "StreamName");
   const auto shards = q.r.Integer(q.doc, "ShardCount");
   if (!name) return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
+  storage::StreamAttributes attributes;
+  if (const rapidjson::Value* mode = q.r.Object(q.doc, "StreamModeDetails")) {
+    if (q.r.String(*mode, "StreamMode") == std::optional<std::string_view>("ON_DEMAND")) {
+      attributes.mode = storage::StreamMode::kOnDemand;
+    }
+  }
+  if (auto bad = ReadCreationTags(q.r.Object(q.doc, "Tags"), attributes.tags)) return *bad;
 
-  const uint32_t count = static_cast<uint32_t>(shards.value_or(kDefaultShardCount));
-  const Status st = ctx.store->CreateStream(StreamName(std::string(*name)), count);
+  // An on-demand stream starts with Kinesis's 4 shards whatever ShardCount says.
+  const uint32_t count = attributes.mode == storage::StreamMode::kOnDemand
+                             ? static_cast<uint32_t>(kDefaultShardCount)
+                             : static_cast<uint32_t>(shards.value_or(kDefaultShardCount));
+  const Status st = ctx.store->CreateStream(StreamName(std::string(*name)), count, attributes);
   if (st.code() == StatusCode::kAlreadyExists) {
     return MakeError(
         ApiErrorType::kResourceInUse,
@@ -108,7 +121,7 @@ ApiResponse HandleListStreams(const HandlerContext& ctx, std::string_view body) 
     auto info = ctx.store->DescribeStream(n);
     if (!info.ok()) continue;  // deleted since listed: Kinesis lists only existing streams
     w.StartObject();
-    WriteSummaryFields(ctx, w, *info);
+    WriteSummaryFields(ctx, w, *info, AttributesOf(ctx, n));
     w.EndObject();
   }
   w.EndArray();
@@ -138,14 +151,15 @@ ApiResponse HandleDescribeStreamSummary(const HandlerContext& ctx, std::string_v
   w.StartObject();
   w.Key("StreamDescriptionSummary");
   w.StartObject();
-  WriteSummaryFields(ctx, w, *info);
+  const storage::StreamAttributes attributes = AttributesOf(ctx, *q.ref.name);
+  WriteSummaryFields(ctx, w, *info, attributes);
   w.Key("RetentionPeriodHours");
   w.Int64(info->retention_hours);
-  WriteMonitoringAndEncryption(w);
+  WriteMonitoringAndEncryption(w, attributes);
   w.Key("OpenShardCount");
   w.Uint64(info->OpenShardCount());
   w.Key("ConsumerCount");
-  w.Int64(0);
+  w.Uint64(CountConsumers(ctx, attributes));
   w.EndObject();
   w.EndObject();
   ApiResponse resp;

@@ -172,6 +172,8 @@ class ServerImpl final : public Server {
     ctx.account = o.account;
     ctx.iterator_ttl = o.iterator_ttl;
     ctx.now_ms = &WallClockMs;
+    ctx.status_delay = o.status_delay;
+    ctx.shard_limit = store.ShardLimit();
     return ctx;
   }
 

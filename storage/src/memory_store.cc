@@ -211,6 +211,8 @@ class MemoryStore final : public Store {
     return Status::Ok();
   }
 
+  uint32_t ShardLimit() const override { return options_.shard_limit; }
+
   Result<StreamAttributes> GetStreamAttributes(const StreamName& name) const override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = streams_.find(name.get());

@@ -136,6 +136,7 @@ class StoreImpl final : public Store {
                                       size_t limit) const override;
   Result<StreamInfo> DescribeStream(const StreamName& name) const override;
   Status SetRetentionHours(const StreamName& name, int hours) override;
+  uint32_t ShardLimit() const override { return options_.shard_limit; }
   Result<StreamAttributes> GetStreamAttributes(const StreamName& name) const override;
   Status UpdateStreamAttributes(const StreamName& name, const AttributesUpdate& update) override;
 

@@ -32,6 +32,7 @@ struct ServerOptions {
   static constexpr IntRange kIoThreads{1, 64};
   static constexpr IntRange kMaxBodyBytes{1024, int64_t{1} << 30};
   static constexpr IntRange kTimeoutSeconds{1, 3600};
+  static constexpr IntRange kStatusDelayMs{0, 60'000};
   static constexpr IntRange kMaxConnections{1, 1'000'000};
   static constexpr IntRange kMaxInflightBytes{1024, int64_t{64} << 30};
 
@@ -69,6 +70,9 @@ struct ServerOptions {
   AwsAccount account;
   // Shard iterators expire this long after they were issued. Default: 5 min (Kinesis)
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
+  // How long a registered stream consumer stays CREATING (and a deregistered one DELETING)
+  // before it is ACTIVE (gone), as Kinesis's take a few seconds. kStatusDelayMs. Default: 500 ms
+  std::chrono::milliseconds status_delay{500};
   // Who may call what (the `auth` section). Default: mode none, every request is served.
   auth::AuthOptions auth;
 };

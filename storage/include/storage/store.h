@@ -348,6 +348,8 @@ class Store {
   // reads still work); see Stats().low_disk.
   virtual Status Health() const = 0;
   virtual StoreStats Stats() const = 0;
+  // Open shards the store holds at most across its streams (StoreOptions::shard_limit).
+  virtual uint32_t ShardLimit() const { return 0; }
 
  protected:
   Store() = default;
