@@ -286,13 +286,21 @@ ApiResponse HandleListTagsForStream(const HandlerContext& ctx, std::string_view 
   return Json(w);
 }
 
-// ---- Tags on resources (streams and consumers, by ARN).
+// ---- Resources by ARN (streams and consumers): tags and policies.
 
 namespace {
 
-// Applies `change` to the tags of the stream or consumer `arn` names.
+// The tags and policy of the stream or consumer a ResourceARN names, and how messages name it.
+struct ResourceFields {
+  std::map<std::string, std::string>* tags = nullptr;
+  std::string* policy = nullptr;
+  std::string what;  // "stream NAME" or "consumer NAME"
+};
+
+// Applies `change` (Status(ResourceFields&)) to the resource `arn` names, durably, or reads it
+// when `change` leaves it as it was. The error response when the resource does not exist.
 template <typename Change>
-ApiResponse ChangeResourceTags(const HandlerContext& ctx, std::string_view arn, Change change) {
+ApiResponse ChangeResource(const HandlerContext& ctx, std::string_view arn, Change change) {
   const auto ref = ParseResourceArn(ctx, arn);
   if (!ref) {
     return MakeError(ApiErrorType::kResourceNotFound, fmt::format("Resource {} not found.", arn));
@@ -300,13 +308,17 @@ ApiResponse ChangeResourceTags(const HandlerContext& ctx, std::string_view arn, 
   const int64_t now = ctx.now_ms();
   bool consumer_missing = false;
   const Status st = ctx.store->UpdateStreamAttributes(ref->stream, [&](StreamAttributes& a) {
-    if (ref->consumer.empty()) return change(a.tags, "stream " + ref->stream.get());
+    if (ref->consumer.empty()) {
+      ResourceFields fields{&a.tags, &a.policy, "stream " + ref->stream.get()};
+      return change(fields);
+    }
     StreamConsumer* c = FindConsumer(ctx, a, ref->consumer, now);
     if (c == nullptr || c->created_ms / 1000 != ref->consumer_created_s) {
       consumer_missing = true;
       return Status::NotFound("consumer");
     }
-    return change(c->tags, "consumer " + ref->consumer);
+    ResourceFields fields{&c->tags, &c->policy, "consumer " + ref->consumer};
+    return change(fields);
   });
   if (consumer_missing) {
     return MakeError(ApiErrorType::kResourceNotFound,
@@ -314,6 +326,29 @@ ApiResponse ChangeResourceTags(const HandlerContext& ctx, std::string_view arn, 
   }
   if (!st.ok()) return AttributesError(ctx, st, ref->stream.get());
   return ApiResponse{};
+}
+
+// Copies out the tags and policy of the resource `arn` names (nothing is written: the copy is
+// taken through a read of the stored attributes).
+struct ResourceCopy {
+  std::map<std::string, std::string> tags;
+  std::string policy;
+};
+std::variant<ResourceCopy, ApiResponse> ReadResource(const HandlerContext& ctx,
+                                                     std::string_view arn) {
+  const auto ref = ParseResourceArn(ctx, arn);
+  if (!ref) {
+    return MakeError(ApiErrorType::kResourceNotFound, fmt::format("Resource {} not found.", arn));
+  }
+  auto attrs = ctx.store->GetStreamAttributes(ref->stream);
+  if (!attrs.ok()) return StreamError(ctx, attrs.status(), ref->stream.get());
+  if (ref->consumer.empty()) return ResourceCopy{attrs->tags, attrs->policy};
+  const StreamConsumer* c = FindConsumer(ctx, *attrs, ref->consumer, ctx.now_ms());
+  if (c == nullptr || c->created_ms / 1000 != ref->consumer_created_s) {
+    return MakeError(ApiErrorType::kResourceNotFound,
+                     ConsumerNotFoundMessage(ctx, ref->consumer, ref->stream.get()));
+  }
+  return ResourceCopy{c->tags, c->policy};
 }
 
 }  // namespace
@@ -326,10 +361,8 @@ ApiResponse HandleTagResource(const HandlerContext& ctx, std::string_view body) 
   const auto arn = r.String(doc, "ResourceARN").value_or("");
   const auto tags = ReadTags(r.Object(doc, "Tags"));
   if (auto bad = CheckTagKeys(tags)) return *bad;
-  return ChangeResourceTags(ctx, arn,
-                            [&](std::map<std::string, std::string>& t, const std::string& what) {
-                              return MergeTags(t, tags, what);
-                            });
+  return ChangeResource(ctx, arn,
+                        [&](ResourceFields& f) { return MergeTags(*f.tags, tags, f.what); });
 }
 
 ApiResponse HandleUntagResource(const HandlerContext& ctx, std::string_view body) {
@@ -339,12 +372,11 @@ ApiResponse HandleUntagResource(const HandlerContext& ctx, std::string_view body
   FieldReader r;
   const auto arn = r.String(doc, "ResourceARN").value_or("");
   const auto keys = ReadStrings(r.Array(doc, "TagKeys"));
-  return ChangeResourceTags(ctx, arn,
-                            [&](std::map<std::string, std::string>& t, const std::string&) {
-                              for (const std::string& k : keys)
-                                t.erase(k);
-                              return Status::Ok();
-                            });
+  return ChangeResource(ctx, arn, [&](ResourceFields& f) {
+    for (const std::string& k : keys)
+      f.tags->erase(k);
+    return Status::Ok();
+  });
 }
 
 ApiResponse HandleListTagsForResource(const HandlerContext& ctx, std::string_view body) {
@@ -353,25 +385,13 @@ ApiResponse HandleListTagsForResource(const HandlerContext& ctx, std::string_vie
   if (!ParseRequest("ListTagsForResource", doc, body, err)) return err;
   FieldReader r;
   const auto arn = r.String(doc, "ResourceARN").value_or("");
-  const auto ref = ParseResourceArn(ctx, arn);
-  if (!ref) {
-    return MakeError(ApiErrorType::kResourceNotFound, fmt::format("Resource {} not found.", arn));
-  }
-  auto attrs = ctx.store->GetStreamAttributes(ref->stream);
-  if (!attrs.ok()) return StreamError(ctx, attrs.status(), ref->stream.get());
-  const std::map<std::string, std::string>* tags = &attrs->tags;
-  if (!ref->consumer.empty()) {
-    const StreamConsumer* c = FindConsumer(ctx, *attrs, ref->consumer, ctx.now_ms());
-    if (c == nullptr || c->created_ms / 1000 != ref->consumer_created_s) {
-      return MakeError(ApiErrorType::kResourceNotFound,
-                       ConsumerNotFoundMessage(ctx, ref->consumer, ref->stream.get()));
-    }
-    tags = &c->tags;
-  }
+  auto read = ReadResource(ctx, arn);
+  if (auto* e = std::get_if<ApiResponse>(&read)) return *e;
+  const auto& tags = std::get<ResourceCopy>(read).tags;
   JsonWriter w;
   w.StartObject();
   w.Key("Tags");
-  WriteTagList(w, *tags, tags->begin(), kMaxTagsPerResource);
+  WriteTagList(w, tags, tags.begin(), kMaxTagsPerResource);
   w.EndObject();
   return Json(w);
 }
@@ -547,36 +567,6 @@ ApiResponse HandleDisableEnhancedMonitoring(const HandlerContext& ctx, std::stri
 
 // ---- Resource policies (stored and returned; access control is the server's auth config).
 
-namespace {
-
-// Applies `change` to the policy of the stream or consumer `arn` names.
-template <typename Change>
-ApiResponse ChangePolicy(const HandlerContext& ctx, std::string_view arn, Change change) {
-  const auto ref = ParseResourceArn(ctx, arn);
-  if (!ref) {
-    return MakeError(ApiErrorType::kResourceNotFound, fmt::format("Resource {} not found.", arn));
-  }
-  const int64_t now = ctx.now_ms();
-  bool consumer_missing = false;
-  const Status st = ctx.store->UpdateStreamAttributes(ref->stream, [&](StreamAttributes& a) {
-    if (ref->consumer.empty()) return change(a.policy);
-    StreamConsumer* c = FindConsumer(ctx, a, ref->consumer, now);
-    if (c == nullptr || c->created_ms / 1000 != ref->consumer_created_s) {
-      consumer_missing = true;
-      return Status::NotFound("consumer");
-    }
-    return change(c->policy);
-  });
-  if (consumer_missing) {
-    return MakeError(ApiErrorType::kResourceNotFound,
-                     ConsumerNotFoundMessage(ctx, ref->consumer, ref->stream.get()));
-  }
-  if (!st.ok()) return AttributesError(ctx, st, ref->stream.get());
-  return ApiResponse{};
-}
-
-}  // namespace
-
 ApiResponse HandlePutResourcePolicy(const HandlerContext& ctx, std::string_view body) {
   rapidjson::Document doc;
   ApiResponse err;
@@ -588,8 +578,8 @@ ApiResponse HandlePutResourcePolicy(const HandlerContext& ctx, std::string_view 
   if (ParseJsonObject(parsed, policy).has_value()) {
     return MakeError(ApiErrorType::kInvalidArgument, "Policy is not a valid JSON policy document.");
   }
-  return ChangePolicy(ctx, arn, [&](std::string& p) {
-    p = policy;
+  return ChangeResource(ctx, arn, [&](ResourceFields& f) {
+    *f.policy = policy;
     return Status::Ok();
   });
 }
@@ -601,9 +591,9 @@ ApiResponse HandleDeleteResourcePolicy(const HandlerContext& ctx, std::string_vi
   FieldReader r;
   const auto arn = r.String(doc, "ResourceARN").value_or("");
   bool had_policy = true;
-  ApiResponse resp = ChangePolicy(ctx, arn, [&](std::string& p) {
-    had_policy = !p.empty();
-    p.clear();
+  ApiResponse resp = ChangeResource(ctx, arn, [&](ResourceFields& f) {
+    had_policy = !f.policy->empty();
+    f.policy->clear();
     return Status::Ok();
   });
   if (resp.error_type.empty() && !had_policy) {
@@ -619,21 +609,9 @@ ApiResponse HandleGetResourcePolicy(const HandlerContext& ctx, std::string_view 
   if (!ParseRequest("GetResourcePolicy", doc, body, err)) return err;
   FieldReader r;
   const auto arn = r.String(doc, "ResourceARN").value_or("");
-  const auto ref = ParseResourceArn(ctx, arn);
-  if (!ref) {
-    return MakeError(ApiErrorType::kResourceNotFound, fmt::format("Resource {} not found.", arn));
-  }
-  auto attrs = ctx.store->GetStreamAttributes(ref->stream);
-  if (!attrs.ok()) return StreamError(ctx, attrs.status(), ref->stream.get());
-  std::string policy = attrs->policy;
-  if (!ref->consumer.empty()) {
-    const StreamConsumer* c = FindConsumer(ctx, *attrs, ref->consumer, ctx.now_ms());
-    if (c == nullptr || c->created_ms / 1000 != ref->consumer_created_s) {
-      return MakeError(ApiErrorType::kResourceNotFound,
-                       ConsumerNotFoundMessage(ctx, ref->consumer, ref->stream.get()));
-    }
-    policy = c->policy;
-  }
+  auto read = ReadResource(ctx, arn);
+  if (auto* e = std::get_if<ApiResponse>(&read)) return *e;
+  const std::string& policy = std::get<ResourceCopy>(read).policy;
   JsonWriter w;
   w.StartObject();
   w.Key("Policy");
