@@ -26,7 +26,28 @@ class CompletionPoster {
     if (--posting_ == 0) idle_.notify_all();
   }
 
-  // Blocks until no Post is running.
+  // Counts as a Post in progress for as long as it lives. Work handed to other threads (the
+  // store's writer, the blocking pool) holds one beside whatever it keeps of a session (its
+  // strand executor): those must be gone before the io_context is, and Server::Stop's
+  // WaitQuiet then waits for them too.
+  class Hold {
+   public:
+    explicit Hold(CompletionPoster& poster) : poster_(poster) {
+      std::lock_guard<std::mutex> lock(poster_.mu_);
+      ++poster_.posting_;
+    }
+    ~Hold() {
+      std::lock_guard<std::mutex> lock(poster_.mu_);
+      if (--poster_.posting_ == 0) poster_.idle_.notify_all();
+    }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    CompletionPoster& poster_;
+  };
+
+  // Blocks until no Post is running and no Hold lives.
   void WaitQuiet() {
     std::unique_lock<std::mutex> lock(mu_);
     idle_.wait(lock, [this] { return posting_ == 0; });

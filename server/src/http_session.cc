@@ -262,6 +262,16 @@ void HttpSession<Stream>::HandleRequest(Request&& req) {
                        std::make_shared<std::string>(std::move(req.body()))};
   routed.headers = &req;  // every header, for the signature check; outlives Dispatch
   auto self = shared_from_this();
+  // respond_on may be copied to another thread and outlive the answer there; what it keeps of
+  // the session (and so of the strand) is let go before its Hold, so Server::Stop, which waits
+  // for every Hold, never destroys the io_context under it.
+  struct Posting {
+    Posting(CompletionPoster& poster, std::shared_ptr<HttpSession> s)
+        : hold(poster), session(std::move(s)) {}
+    CompletionPoster::Hold hold;           // destroyed last
+    std::shared_ptr<HttpSession> session;  // destroyed first
+  };
+  auto posting = std::make_shared<Posting>(*shared_.completions, self);
   // Responses made on another thread come back to this session's strand, so `done` always
   // runs there: inline, or posted by respond_on.
   shared_.router->Dispatch(
@@ -269,8 +279,9 @@ void HttpSession<Stream>::HandleRequest(Request&& req) {
       [self, version, keep_alive](ApiResponse resp) {
         self->Send(std::move(resp), version, keep_alive);
       },
-      [self](std::function<void()> task) {
-        self->shared_.completions->Post(self->stream_.get_executor(), std::move(task));
+      [posting = std::move(posting)](std::function<void()> task) {
+        HttpSession& s = *posting->session;
+        s.shared_.completions->Post(s.stream_.get_executor(), std::move(task));
       });
 }
 

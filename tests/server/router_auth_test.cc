@@ -42,6 +42,13 @@ auth::AuthOptions Options(auth::MetricsAccess metrics) {
 
 class RouterAuthTest : public HandlerTest {
  protected:
+  // An append's answer comes back on the store's writer thread, which still holds the Api's
+  // in-flight count a moment after the test has its answer: wait for it before the Api goes.
+  void TearDown() override {
+    if (api_) EXPECT_TRUE(api_->WaitIdle(std::chrono::seconds(30)));
+    HandlerTest::TearDown();
+  }
+
   void Start(auth::MetricsAccess metrics = auth::MetricsAccess::kOpen) {
     authenticator_ = std::make_unique<auth::Authenticator>(Options(metrics), "123456789012");
     api_ = std::make_unique<Api>(ctx_, metrics_, [this](std::function<void()> task) {

@@ -34,6 +34,13 @@ class RouterTest : public HandlerTest {
         [this](std::function<void()> task) { blocking_.push_back(std::move(task)); }});
   }
 
+  // An append's answer comes back on the store's writer thread, which still holds the Api's
+  // in-flight count a moment after the test has its answer: wait for it before the Api goes.
+  void TearDown() override {
+    if (api_) EXPECT_TRUE(api_->WaitIdle(std::chrono::seconds(30)));
+    HandlerTest::TearDown();
+  }
+
   void RunBlocking() {
     while (!blocking_.empty()) {
       auto task = std::move(blocking_.front());
