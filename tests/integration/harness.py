@@ -208,6 +208,20 @@ class TidelineServer:
         return RawKinesis("127.0.0.1", self.port, timeout)
 
 
+def stop_and_clean(server, *more_cleanups):
+    """Stops `server` with SIGTERM, fails unless it exits 0 (with its log's tail), and removes
+    its files and then runs `more_cleanups` whatever happened."""
+    try:
+        code = server.stop()
+        if code != 0:
+            raise AssertionError(f"tideline did not exit 0 on SIGTERM: {code}\n"
+                                 f"{server.log_tail()}")
+    finally:
+        server.cleanup()
+        for cleanup in more_cleanups:
+            cleanup()
+
+
 def aws_cli_env(workdir):
     """Environment for the AWS CLI: dummy credentials, no user config, raw blob input."""
     config = os.path.join(workdir, "aws-config")
@@ -324,13 +338,7 @@ class ServerTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            code = cls.server.stop()
-            if code != 0:
-                raise AssertionError(f"tideline did not exit 0 on SIGTERM: {code}\n"
-                                     f"{cls.server.log_tail()}")
-        finally:
-            cls.server.cleanup()
+        stop_and_clean(cls.server)
 
     def tearDown(self):
         self.assertTrue(self.server.alive(), "the server died\n" + self.server.log_tail())

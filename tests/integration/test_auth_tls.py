@@ -52,14 +52,7 @@ class AuthOverTlsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            code = cls.server.stop()
-            if code != 0:
-                raise AssertionError(f"tideline did not exit 0 on SIGTERM: {code}\n"
-                                     f"{cls.server.log_tail()}")
-        finally:
-            cls.server.cleanup()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        harness.stop_and_clean(cls.server, lambda: shutil.rmtree(cls.tmp, ignore_errors=True))
 
     @classmethod
     def client_for(cls, key_id, secret):

@@ -129,14 +129,7 @@ class ServePipelineTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            code = cls.server.stop()
-            if code != 0:
-                raise AssertionError(f"tideline did not exit 0 on SIGTERM: {code}\n"
-                                     f"{cls.server.log_tail()}")
-        finally:
-            cls.server.cleanup()
-            cls.fake.cleanup()
+        harness.stop_and_clean(cls.server, cls.fake.cleanup)
 
     def setUp(self):
         self.started = time.monotonic()

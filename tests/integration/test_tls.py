@@ -181,13 +181,7 @@ class TlsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            code = cls.server.stop()
-            if code != 0:
-                raise AssertionError(f"tideline did not exit 0 on SIGTERM: {code}\n"
-                                     f"{cls.server.log_tail()}")
-        finally:
-            cls.server.cleanup()
+        harness.stop_and_clean(cls.server)
 
     def tearDown(self):
         self.assertTrue(self.server.alive(), "the server died\n" + self.server.log_tail())
@@ -433,12 +427,7 @@ class TlsLimitsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            code = cls.server.stop()
-            if code != 0:
-                raise AssertionError(f"tideline did not exit 0 on SIGTERM: {code}")
-        finally:
-            cls.server.cleanup()
+        harness.stop_and_clean(cls.server)
 
     def handshaken(self):
         raw = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
