@@ -23,18 +23,6 @@ AuthError Error(AuthErrorKind kind, std::string message) {
   return AuthError{kind, std::move(message)};
 }
 
-char Lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
@@ -47,7 +35,7 @@ std::string_view Trim(std::string_view s) {
 std::optional<std::string_view> FindHeader(const std::vector<Header>& headers,
                                            std::string_view name) {
   for (const Header& h : headers) {
-    if (IEquals(h.name, name)) return h.value;
+    if (AsciiIEquals(h.name, name)) return h.value;
   }
   return std::nullopt;
 }

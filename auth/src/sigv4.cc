@@ -27,18 +27,6 @@ int HexValue(char c) {
   return -1;
 }
 
-char Lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
 // Trims and collapses inner runs of spaces, appending to `out`.
 void AppendTrimmed(std::string_view value, std::string& out) {
   size_t b = 0;
@@ -82,6 +70,18 @@ int64_t EpochOf(int y, int mo, int d, int h, int mi, int s) {
 }
 
 }  // namespace
+
+char AsciiLower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool AsciiIEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) return false;
+  }
+  return true;
+}
 
 Digest Sha256(std::string_view data) {
   Digest d{};
@@ -222,7 +222,7 @@ std::string CanonicalHeaders(const std::vector<Header>& headers, std::string_vie
     out.append(name).push_back(':');
     bool first = true;
     for (const Header& h : headers) {
-      if (!IEquals(h.name, name)) continue;
+      if (!AsciiIEquals(h.name, name)) continue;
       if (!first) out.push_back(',');
       first = false;
       AppendTrimmed(h.value, out);
@@ -321,7 +321,7 @@ std::string SignedHeaderList(const std::vector<Header>& headers) {
   for (const Header& h : headers) {
     std::string name(h.name);
     for (char& c : name)
-      c = Lower(c);
+      c = AsciiLower(c);
     names.push_back(std::move(name));
   }
   std::sort(names.begin(), names.end());

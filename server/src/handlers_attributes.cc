@@ -123,12 +123,6 @@ std::string ConsumerNotFoundMessage(const HandlerContext& ctx, std::string_view 
                      ctx.account.account_id);
 }
 
-// A Status from an attributes update: NotFound is the stream's; what the update itself refused
-// carries the Kinesis error it stands for.
-ApiResponse AttributesError(const HandlerContext& ctx, const Status& st, std::string_view stream) {
-  return StreamError(ctx, st, stream);
-}
-
 // The Tags member as (key, value) pairs; the model has checked the count and lengths.
 std::vector<std::pair<std::string, std::string>> ReadTags(const rapidjson::Value* tags) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -249,7 +243,7 @@ ApiResponse HandleAddTagsToStream(const HandlerContext& ctx, std::string_view bo
   const Status st = ctx.store->UpdateStreamAttributes(*q.ref.name, [&](StreamAttributes& a) {
     return MergeTags(a.tags, tags, "stream " + stream);
   });
-  if (!st.ok()) return AttributesError(ctx, st, stream);
+  if (!st.ok()) return StreamError(ctx, st, stream);
   return ApiResponse{};
 }
 
@@ -262,7 +256,7 @@ ApiResponse HandleRemoveTagsFromStream(const HandlerContext& ctx, std::string_vi
       a.tags.erase(k);
     return Status::Ok();
   });
-  if (!st.ok()) return AttributesError(ctx, st, q.ref.name->get());
+  if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
   return ApiResponse{};
 }
 
@@ -324,7 +318,7 @@ ApiResponse ChangeResource(const HandlerContext& ctx, std::string_view arn, Chan
     return MakeError(ApiErrorType::kResourceNotFound,
                      ConsumerNotFoundMessage(ctx, ref->consumer, ref->stream.get()));
   }
-  if (!st.ok()) return AttributesError(ctx, st, ref->stream.get());
+  if (!st.ok()) return StreamError(ctx, st, ref->stream.get());
   return ApiResponse{};
 }
 
@@ -411,9 +405,7 @@ ApiResponse HandleDescribeLimits(const HandlerContext& ctx, std::string_view bod
     for (const StreamName& n : names) {
       auto info = ctx.store->DescribeStream(n);
       if (!info.ok()) continue;  // deleted since listed
-      for (const auto& shard : info->shards) {
-        if (!shard.closed) ++open_shards;
-      }
+      open_shards += static_cast<int64_t>(info->OpenShardCount());
       auto attrs = ctx.store->GetStreamAttributes(n);
       if (attrs.ok() && attrs->mode == StreamMode::kOnDemand) ++on_demand;
     }
@@ -448,7 +440,7 @@ ApiResponse HandleUpdateStreamMode(const HandlerContext& ctx, std::string_view b
     a.mode_changed_ms = now;
     return Status::Ok();
   });
-  if (!st.ok()) return AttributesError(ctx, st, q.ref.name->get());
+  if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
   return ApiResponse{};
 }
 
@@ -469,7 +461,7 @@ ApiResponse HandleStartStreamEncryption(const HandlerContext& ctx, std::string_v
     a.kms_key_id = std::string(key);
     return Status::Ok();
   });
-  if (!st.ok()) return AttributesError(ctx, st, q.ref.name->get());
+  if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
   return ApiResponse{};
 }
 
@@ -490,7 +482,7 @@ ApiResponse HandleStopStreamEncryption(const HandlerContext& ctx, std::string_vi
     a.kms_key_id.clear();
     return Status::Ok();
   });
-  if (!st.ok()) return AttributesError(ctx, st, stream);
+  if (!st.ok()) return StreamError(ctx, st, stream);
   return ApiResponse{};
 }
 
@@ -540,7 +532,7 @@ ApiResponse ChangeMonitoring(const HandlerContext& ctx, std::string_view body, b
     after = std::move(next);
     return Status::Ok();
   });
-  if (!st.ok()) return AttributesError(ctx, st, q.ref.name->get());
+  if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
   JsonWriter w;
   w.StartObject();
   w.Key("StreamName");
@@ -726,7 +718,7 @@ ApiResponse HandleRegisterStreamConsumer(const HandlerContext& ctx, std::string_
     return Status::Ok();
   });
   if (refused) return *refused;
-  if (!st.ok()) return AttributesError(ctx, st, ref->stream.get());
+  if (!st.ok()) return StreamError(ctx, st, ref->stream.get());
   JsonWriter w;
   w.StartObject();
   w.Key("Consumer");
@@ -760,7 +752,7 @@ ApiResponse HandleDeregisterStreamConsumer(const HandlerContext& ctx, std::strin
     return MakeError(ApiErrorType::kResourceNotFound,
                      ConsumerNotFoundMessage(ctx, ref.name, ref.stream.get()));
   }
-  if (!st.ok()) return AttributesError(ctx, st, ref.stream.get());
+  if (!st.ok()) return StreamError(ctx, st, ref.stream.get());
   return ApiResponse{};
 }
 

@@ -88,6 +88,16 @@ bool ParseRequest(std::string_view operation, rapidjson::Document& doc, std::str
   return true;
 }
 
+void WriteHashKeyRange(JsonWriter& w, const HashKeyRange& range) {
+  w.Key("HashKeyRange");
+  w.StartObject();
+  w.Key("StartingHashKey");
+  w.TrustedString(HashKeyToDecimal(range.start));
+  w.Key("EndingHashKey");
+  w.TrustedString(HashKeyToDecimal(range.end));
+  w.EndObject();
+}
+
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard) {
   w.StartObject();
   w.Key("ShardId");
@@ -100,13 +110,7 @@ void WriteShard(JsonWriter& w, const storage::ShardInfo& shard) {
     w.Key("AdjacentParentShardId");
     w.String(shard.adjacent_parent_shard_id);
   }
-  w.Key("HashKeyRange");
-  w.StartObject();
-  w.Key("StartingHashKey");
-  w.TrustedString(HashKeyToDecimal(shard.hash_range.start));
-  w.Key("EndingHashKey");
-  w.TrustedString(HashKeyToDecimal(shard.hash_range.end));
-  w.EndObject();
+  WriteHashKeyRange(w, shard.hash_range);
   w.Key("SequenceNumberRange");
   w.StartObject();
   w.Key("StartingSequenceNumber");

@@ -45,6 +45,8 @@ std::optional<ApiResponse> CheckRequest(const Validator& v);
 bool ParseRequest(std::string_view operation, rapidjson::Document& doc, std::string_view body,
                   ApiResponse& out);
 
+// A "HashKeyRange" member: {"StartingHashKey", "EndingHashKey"} in decimal.
+void WriteHashKeyRange(JsonWriter& w, const HashKeyRange& range);
 // One Shard object as DescribeStream and ListShards return it.
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard);
 // "ACTIVE" or "UPDATING" (a reshard ran moments ago).

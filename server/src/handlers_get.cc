@@ -173,13 +173,7 @@ ApiResponse ReadRecords(const HandlerContext& ctx, const storage::ShardInfo& sha
       for (const ShardId& parent : child.parents)
         w.String(parent.get());
       w.EndArray();
-      w.Key("HashKeyRange");
-      w.StartObject();
-      w.Key("StartingHashKey");
-      w.TrustedString(HashKeyToDecimal(child.hash_range.start));
-      w.Key("EndingHashKey");
-      w.TrustedString(HashKeyToDecimal(child.hash_range.end));
-      w.EndObject();
+      WriteHashKeyRange(w, child.hash_range);
       w.EndObject();
     }
     w.EndArray();

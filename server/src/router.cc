@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
-#include "cbor_codec.h"
 #include "auth_resource.h"
+#include "cbor_codec.h"
 #include "common/clock.h"
 #include "common/prometheus.h"
 #include "errors.h"

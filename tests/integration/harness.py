@@ -329,10 +329,17 @@ class ServerTestCase(unittest.TestCase):
 
     server = None
     extra_args = []
+    # YAML for `serve --config`, written into the server's folder; None: no configuration file.
+    config_text = None
 
     @classmethod
     def setUpClass(cls):
         cls.server = TidelineServer(cls.extra_args, name=cls.__name__)
+        if cls.config_text is not None:
+            path = os.path.join(cls.server.workdir, "tideline.yaml")
+            with open(path, "w") as f:
+                f.write(cls.config_text)
+            cls.server.extra_args += ["--config", path]
         cls.server.start()
         cls.client = cls.server.boto3_client()
 

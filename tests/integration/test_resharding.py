@@ -8,11 +8,7 @@ lineage and every record are still there.
 Run: python3 test_resharding.py --tideline build/cli/tideline
 """
 
-import atexit
 import hashlib
-import os
-import shutil
-import tempfile
 import unittest
 
 import harness
@@ -37,16 +33,7 @@ def owner(shards, hash_key):
 
 
 class ReshardingTest(ServerTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        workdir = tempfile.mkdtemp(prefix="tideline-reshard-cfg-")
-        atexit.register(shutil.rmtree, workdir, True)
-        cls.config_path = os.path.join(workdir, "tideline.yaml")
-        with open(cls.config_path, "w") as f:
-            f.write(f"storage:\n  reshard_updating_delay_ms: {UPDATING_MS}\n")
-        cls.extra_args = ["--config", cls.config_path]
-        super().setUpClass()
+    config_text = f"storage:\n  reshard_updating_delay_ms: {UPDATING_MS}\n"
 
     def wait_active(self):
         return wait_stream_active(self.client, STREAM, deadline_s=UPDATING_MS / 1000 + 30)

@@ -6,10 +6,6 @@ consumers and DescribeLimits through unmodified boto3 and the AWS CLI against th
 Run: python3 test_stream_attributes.py --tideline build/cli/tideline
 """
 
-import atexit
-import os
-import shutil
-import tempfile
 import time
 import unittest
 
@@ -22,16 +18,7 @@ STATUS_DELAY_MS = int(3000 * harness.TIME_FACTOR)
 
 
 class StreamAttributesTest(ServerTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        workdir = tempfile.mkdtemp(prefix="tideline-attrs-cfg-")
-        atexit.register(shutil.rmtree, workdir, True)
-        cls.config_path = os.path.join(workdir, "tideline.yaml")
-        with open(cls.config_path, "w") as f:
-            f.write(f"server:\n  status_delay_ms: {STATUS_DELAY_MS}\n")
-        cls.extra_args = ["--config", cls.config_path]
-        super().setUpClass()
+    config_text = f"server:\n  status_delay_ms: {STATUS_DELAY_MS}\n"
 
     def make(self, name, **kwargs):
         self.client.create_stream(StreamName=name, **kwargs)

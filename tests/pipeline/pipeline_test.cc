@@ -158,6 +158,7 @@ class ReadFaultStore final : public storage::Store {
                       const storage::StreamAttributes& attributes) override {
     return inner_.CreateStream(name, shard_count, attributes);
   }
+  uint32_t ShardLimit() const override { return inner_.ShardLimit(); }
   Result<storage::StreamAttributes> GetStreamAttributes(const StreamName& name) const override {
     return inner_.GetStreamAttributes(name);
   }

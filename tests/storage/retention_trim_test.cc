@@ -34,7 +34,7 @@ bool WaitForTrimOffset(const Store& store, const std::string& stream, uint64_t o
 TYPED_TEST(StoreContract, RetentionHoursOfTheStreamDecideWhatIsTrimmed) {
   ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
   ASSERT_TRUE(this->store_->SetRetentionHours(StreamName("s"), 48).ok());
-  this->ReopenIfDurable();  // the hours are stored with the stream
+  this->ReopenIfDurable();                           // the hours are stored with the stream
   this->Put("s", {"a"});                             // offset 1 at t
   this->clock_.AdvanceMs(24 * kHourMs);              // past the default 24 h, within 48 h
   this->Put("s", {"b"});                             // offset 2 at t + 24 h

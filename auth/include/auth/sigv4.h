@@ -41,6 +41,10 @@ struct Credentials {
   std::string session_token;  // empty: none
 };
 
+// Header names compare without regard to ASCII case.
+char AsciiLower(char c);
+bool AsciiIEquals(std::string_view a, std::string_view b);
+
 Digest Sha256(std::string_view data);
 std::string Hex(const Digest& digest);
 // Lower-case hex SHA-256 of `data`.

@@ -349,7 +349,7 @@ class Store {
   virtual Status Health() const = 0;
   virtual StoreStats Stats() const = 0;
   // Open shards the store holds at most across its streams (StoreOptions::shard_limit).
-  virtual uint32_t ShardLimit() const { return 0; }
+  virtual uint32_t ShardLimit() const = 0;
 
  protected:
   Store() = default;
