@@ -141,7 +141,8 @@ Status ErrorStatus(const HttpResponse& response) {
   ApiError error;
   rapidjson::Document doc;
   if (!json::ParseJson(doc, response.body, json::kPeerResponseLimits) && doc.IsObject()) {
-    if (auto it = doc.FindMember("__type"); it != doc.MemberEnd() && it->value.IsString()) {
+    const rapidjson::Value& object = doc;
+    if (auto it = object.FindMember("__type"); it != object.MemberEnd() && it->value.IsString()) {
       error.type = it->value.GetString();
       // Some services send "namespace#Type".
       if (const size_t hash = error.type.rfind('#'); hash != std::string::npos) {
@@ -149,7 +150,7 @@ Status ErrorStatus(const HttpResponse& response) {
       }
     }
     for (const char* key : {"message", "Message"}) {
-      if (auto it = doc.FindMember(key); it != doc.MemberEnd() && it->value.IsString()) {
+      if (auto it = object.FindMember(key); it != object.MemberEnd() && it->value.IsString()) {
         error.message = it->value.GetString();
       }
     }

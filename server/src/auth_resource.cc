@@ -103,9 +103,10 @@ StreamMembers FullParse(std::string_view body) {
   StreamMembers m;
   rapidjson::Document doc;
   if (ParseJsonObject(doc, body)) return m;
+  const rapidjson::Value& object = doc;
   for (const char* key : {"StreamName", "StreamARN", "ShardIterator"}) {
-    const auto it = doc.FindMember(key);
-    if (it != doc.MemberEnd() && it->value.IsString()) {
+    const auto it = object.FindMember(key);
+    if (it != object.MemberEnd() && it->value.IsString()) {
       *Slot(m, key) = std::string(it->value.GetString(), it->value.GetStringLength());
     }
   }

@@ -276,6 +276,13 @@ class WarningCounter : public spdlog::sinks::base_sink<std::mutex> {
 };
 
 TEST_F(LimitsTest, AcceptFailuresBackOffAndAcceptingResumesWhenDescriptorsFree) {
+#if defined(TIDELINE_UBSAN) && defined(__clang__)
+  // Clang's UBSan checks the dynamic type at far more call sites (inside libstdc++'s shared_ptr,
+  // Asio's strands) than the warm-up below can reach; each first check probes memory through a
+  // pipe(), which fails with EMFILE and is reported as an invalid vptr. The Release and TSan
+  // stages run this test.
+  GTEST_SKIP() << "needs free descriptors under clang's UBSan vptr check";
+#endif
   Start(Options());
   auto counter = std::make_shared<WarningCounter>();
   Log().sinks().push_back(counter);

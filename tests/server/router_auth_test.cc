@@ -45,7 +45,9 @@ class RouterAuthTest : public HandlerTest {
   // An append's answer comes back on the store's writer thread, which still holds the Api's
   // in-flight count a moment after the test has its answer: wait for it before the Api goes.
   void TearDown() override {
-    if (api_) EXPECT_TRUE(api_->WaitIdle(std::chrono::seconds(30)));
+    if (api_) {
+      EXPECT_TRUE(api_->WaitIdle(std::chrono::seconds(30)));
+    }
     HandlerTest::TearDown();
   }
 
