@@ -117,6 +117,8 @@ std::optional<AuthError> ParseAuthorizationHeader(std::string_view value, Signat
       if (eq == std::string_view::npos) continue;
       const std::string_view k = Trim(item.substr(0, eq));
       const std::string_view v = Trim(item.substr(eq + 1));
+      // An empty value counts as missing ("Credential=, ..."), as AWS answers it.
+      if (v.empty()) continue;
       if (k == "Credential" && !has_credential) {
         out->credential = std::string(v);
         has_credential = true;

@@ -152,6 +152,16 @@ TEST_F(AuthenticatorTest, MalformedAuthorizationIsIncompleteSignature) {
         "aws4_request, SignedHeaders=host");
   ExpectError(Check(s), AuthErrorKind::kIncompleteSignature,
               "Authorization header requires 'Signature' parameter.");
+  // An empty part is a missing part.
+  s.Set("Authorization",
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20251203/us-east-1/kinesis/"
+        "aws4_request, SignedHeaders=host, Signature=");
+  ExpectError(Check(s), AuthErrorKind::kIncompleteSignature,
+              "Authorization header requires 'Signature' parameter.");
+  s.Set("Authorization", "AWS4-HMAC-SHA256 Credential= , SignedHeaders=, Signature=00");
+  ExpectError(Check(s), AuthErrorKind::kIncompleteSignature,
+              "Authorization header requires 'Credential' parameter. Authorization header "
+              "requires 'SignedHeaders' parameter.");
   s.Set("Authorization", "AWS4-HMAC-SHA512 Credential=a, SignedHeaders=host, Signature=00");
   ExpectError(Check(s), AuthErrorKind::kIncompleteSignature, "Unsupported AWS 'algorithm'");
   s = SignNow(kNow, Good());

@@ -46,9 +46,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body = in;
 
   auth::SignatureParts parts;
-  // Accepted: every part was found (the parser allows blanks around '=', as in "Credential =").
+  // Accepted: every part was found with a value (the parser allows blanks around '=', as in
+  // "Credential =", and counts an empty value as missing).
   if (!auth::ParseAuthorizationHeader(authorization, &parts)) {
     FUZZ_CHECK(authorization.find("Credential") != std::string_view::npos);
+    FUZZ_CHECK(!parts.credential.empty() && !parts.signature.empty() &&
+               !parts.signed_headers.empty());
   }
   const size_t q = target.find('?');
   const std::string_view query = q == std::string_view::npos ? target : target.substr(q + 1);
