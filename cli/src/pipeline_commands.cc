@@ -74,8 +74,8 @@ void PrintStatus(const rapidjson::Value& pipelines) {
     std::printf("  data freshness %lld ms\n",
                 static_cast<long long>(GetInt64(p, "dataFreshnessMs")));
     std::printf("  %-22s %-20s %-42s %9s %9s %10s %9s %9s %9s %7s %7s\n", "SHARD", "STATE",
-                "CHECKPOINT", "OFFSET", "LAG", "BEHIND_MS", "READ", "DELIVERED", "DROPPED", "P_FAIL",
-                "D_FAIL");
+                "CHECKPOINT", "OFFSET", "LAG", "BEHIND_MS", "READ", "DELIVERED", "DROPPED",
+                "P_FAIL", "D_FAIL");
     if (!p.HasMember("shards") || !p["shards"].IsArray()) continue;
     for (const auto& s : p["shards"].GetArray()) {
       const std::string cp = GetString(s, "checkpoint");

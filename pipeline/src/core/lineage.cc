@@ -47,10 +47,9 @@ std::vector<std::string> UnfinishedParents(const storage::StreamInfo& info,
   };
   for (const storage::ShardInfo& shard : info.shards) {
     auto cp = checkpointed.find(shard.id.get());
-    finished[shard.id.get()] = shard.closed && cp != checkpointed.end() &&
-                               cp->second >= shard.ending_offset.get() &&
-                               is_finished(shard.parent_shard_id) &&
-                               is_finished(shard.adjacent_parent_shard_id);
+    finished[shard.id.get()] =
+        shard.closed && cp != checkpointed.end() && cp->second >= shard.ending_offset.get() &&
+        is_finished(shard.parent_shard_id) && is_finished(shard.adjacent_parent_shard_id);
   }
   std::vector<std::string> out;
   for (const ShardId& parent : parents) {
@@ -117,9 +116,8 @@ bool PipelineImpl::WaitForParents(std::stop_token stop, const ShardSource& sourc
       continue;
     }
     ReadWorked(source);
-    std::vector<std::string> waiting =
-        UnfinishedParents(*info, CheckpointedOffsets(*info, store_.ListCheckpoints(owner)),
-                          source.parents);
+    std::vector<std::string> waiting = UnfinishedParents(
+        *info, CheckpointedOffsets(*info, store_.ListCheckpoints(owner)), source.parents);
     if (waiting.empty()) {
       if (stats.phase.exchange(ShardPhase::kReading) == ShardPhase::kWaitingForParents) {
         log_->info("pipeline {}: parents of {} finished; reading it", options_.name,
@@ -175,8 +173,8 @@ bool PipelineImpl::FinishShard(std::stop_token stop, const ShardSource& source, 
     if (at < ending_offset) {
       // The records past the checkpoint expired before they were read, or the reader started at
       // the end: the checkpoint says "shard end" for the children all the same.
-      const storage::Store::ShardCheckpoint end{source.shard,
-                                                SequenceNumberOf(source.uid, Offset(ending_offset))};
+      const storage::Store::ShardCheckpoint end{
+          source.shard, SequenceNumberOf(source.uid, Offset(ending_offset))};
       Status st;
       {
         std::lock_guard<std::mutex> cp_lock(checkpoint_mu_);

@@ -185,8 +185,9 @@ void WritePipelineMetrics(PrometheusWriter& w, const std::vector<PipelineStatus>
   // delivered to their end.
   const auto shards_in = [&](std::string_view name, std::string_view state) {
     per_pipeline(name, "gauge", [state](const PipelineStatus& p) {
-      return static_cast<uint64_t>(std::count_if(p.shards.begin(), p.shards.end(),
-                                                 [&](const ShardStatus& s) { return s.state == state; }));
+      return static_cast<uint64_t>(
+          std::count_if(p.shards.begin(), p.shards.end(),
+                        [&](const ShardStatus& s) { return s.state == state; }));
     });
   };
   shards_in("tideline_pipeline_shards_waiting_for_parents", "waiting_for_parents");
