@@ -379,6 +379,29 @@ TEST_F(LineageTest, RestartWhileChildrenWaitResumesInTheSameOrderWithoutRereadin
   EXPECT_EQ(Find(p->GetStatus(), kShard0)->state, "finished");
 }
 
+TEST_F(LineageTest, ResetToTrimHorizonReadsTheParentsAgainBeforeTheChildren) {
+  ASSERT_TRUE(store_->CreateStream(kStream, 1).ok());
+  Put(30);
+  ASSERT_TRUE(store_->SplitShard(kStream, kShard0, Half()).ok());
+  Put(30);
+  auto p = Start();
+  ASSERT_TRUE(WaitAllDelivered());
+  ASSERT_TRUE(WaitShardState(*p, kShard0, "finished"));
+  const size_t first_pass = dest_->log().size();
+  ASSERT_EQ(first_pass, 60 * keys_.size());
+
+  const Status reset = p->Reset(storage::StreamPosition::TrimHorizon());
+  ASSERT_TRUE(reset.ok()) << reset.ToString();
+  ASSERT_TRUE(PollUntil([&] { return dest_->log().size() >= 2 * first_pass; }));
+  const auto log = dest_->log();
+  const std::vector<Delivered> second(log.begin() + static_cast<ptrdiff_t>(first_pass), log.end());
+  ExpectShardsBefore(second, {kShard0.get()}, {kShard1.get(), kShard2.get()});
+  next_.clear();  // the second pass alone holds every counter once, in order
+  for (const std::string& key : keys_)
+    next_[key] = 60;
+  ExpectEveryKeyInOrder({second});
+}
+
 // A shard a reshard makes while a LATEST pipeline runs continues its parents: it is read from
 // its first record, not from wherever LATEST was when the pipeline noticed it.
 TEST_F(LineageTest, LatestPipelineReadsNewChildrenFromTheirFirstRecord) {

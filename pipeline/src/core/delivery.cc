@@ -124,7 +124,7 @@ bool PipelineImpl::DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batch
   }
   if (!MoveCheckpoints(batches, epoch, stop)) return false;
   // A reader at its closed shard's end may be waiting for these checkpoints (once a flush).
-  NotifyLineage();
+  NotifyLineage(kFlushCheckpointed);
   flushes_.fetch_add(1, std::memory_order_relaxed);
   SetState(PipelineState::kRunning, "");
   log_->debug("pipeline {}: flushed {} documents from {} batches", options_.name, flush.docs.size(),

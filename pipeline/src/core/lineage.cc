@@ -12,8 +12,10 @@ namespace tideline::pipeline {
 namespace {
 
 // How often a waiting reader looks again without a lineage event: retention removing a parent,
-// or checkpoints set from outside the pipeline, wake nobody.
-constexpr std::chrono::milliseconds kLineagePoll{1000};
+// or checkpoints set from outside the pipeline, wake nobody. A child looks at the whole stream,
+// so it looks less often.
+constexpr std::chrono::milliseconds kParentsPoll{5000};
+constexpr std::chrono::milliseconds kEndPoll{1000};
 constexpr std::chrono::milliseconds kErrorPause{1000};
 
 // The pipeline's checkpoint offset of every shard of `info` that has one of this stream (a
@@ -107,12 +109,12 @@ bool PipelineImpl::WaitForParents(std::stop_token stop, const ShardSource& sourc
   ShardStats& stats = *source.stats;
   const CheckpointOwner owner(options_.name);
   while (!stop.stop_requested()) {
-    const uint64_t seen = LineageEvents();
+    const uint64_t seen = LineageEvents(kShardFinished);
     auto info = store_.DescribeStream(options_.source.stream);
     if (!info.ok()) {
       if (info.status().code() == StatusCode::kNotFound) return false;  // stream deleted
       ReadFailed(source, info.status());
-      WaitForLineageEvent(stop, seen, kErrorPause);
+      WaitForLineageEvent(stop, kShardFinished, seen, kErrorPause);
       continue;
     }
     ReadWorked(source);
@@ -143,7 +145,7 @@ bool PipelineImpl::WaitForParents(std::stop_token stop, const ShardSource& sourc
       log_->info("pipeline {}: {} waits for its parents {} to be delivered to their end",
                  options_.name, source.shard.get(), names);
     }
-    WaitForLineageEvent(stop, seen, kLineagePoll);
+    WaitForLineageEvent(stop, kShardFinished, seen, kParentsPoll);
   }
   return false;
 }
@@ -154,20 +156,20 @@ bool PipelineImpl::FinishShard(std::stop_token stop, const ShardSource& source, 
   const StreamName& stream = options_.source.stream;
   while (!stop.stop_requested()) {
     if (epoch_.load(std::memory_order_acquire) != epoch) return false;  // a Reset is under way
-    const uint64_t seen = LineageEvents();
+    const uint64_t seen = LineageEvents(kFlushCheckpointed);
     auto cp = store_.GetCheckpoint(owner, stream, source.shard);
     if (!cp.ok()) {
       // Gone with the shard (retention) or the stream: nothing is left to finish.
       if (cp.status().code() == StatusCode::kNotFound) return false;
       ReadFailed(source, cp.status());
-      WaitForLineageEvent(stop, seen, kErrorPause);
+      WaitForLineageEvent(stop, kFlushCheckpointed, seen, kErrorPause);
       continue;
     }
     if (!OffsetInShard(source.uid, cp->sequence_number.get())) return false;  // stream recreated
     const uint64_t at = cp->offset.get();
     if (at < read_through) {
       // Records this reader handed on are not delivered yet: the next flush's checkpoints wake us.
-      WaitForLineageEvent(stop, seen, kLineagePoll);
+      WaitForLineageEvent(stop, kFlushCheckpointed, seen, kEndPoll);
       continue;
     }
     if (at < ending_offset) {
@@ -184,7 +186,7 @@ bool PipelineImpl::FinishShard(std::stop_token stop, const ShardSource& source, 
       if (!st.ok()) {
         if (st.code() == StatusCode::kNotFound) return false;
         ReadFailed(source, st);
-        WaitForLineageEvent(stop, seen, kErrorPause);
+        WaitForLineageEvent(stop, kFlushCheckpointed, seen, kErrorPause);
         continue;
       }
     }
@@ -192,29 +194,29 @@ bool PipelineImpl::FinishShard(std::stop_token stop, const ShardSource& source, 
     source.stats->phase.store(ShardPhase::kFinished);
     log_->info("pipeline {}: {} delivered to its end (offset {}); its children may follow",
                options_.name, source.shard.get(), ending_offset);
-    NotifyLineage();
+    NotifyLineage(kShardFinished);
     return true;
   }
   return false;
 }
 
-uint64_t PipelineImpl::LineageEvents() {
+uint64_t PipelineImpl::LineageEvents(LineageEvent event) {
   std::lock_guard<std::mutex> lock(lineage_mu_);
-  return lineage_events_;
+  return lineage_events_[event];
 }
 
-void PipelineImpl::WaitForLineageEvent(std::stop_token stop, uint64_t seen,
+void PipelineImpl::WaitForLineageEvent(std::stop_token stop, LineageEvent event, uint64_t seen,
                                        std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(lineage_mu_);
-  lineage_cv_.wait_for(lock, stop, timeout, [&] { return lineage_events_ != seen; });
+  lineage_cv_[event].wait_for(lock, stop, timeout, [&] { return lineage_events_[event] != seen; });
 }
 
-void PipelineImpl::NotifyLineage() {
+void PipelineImpl::NotifyLineage(LineageEvent event) {
   {
     std::lock_guard<std::mutex> lock(lineage_mu_);
-    ++lineage_events_;
+    ++lineage_events_[event];
   }
-  lineage_cv_.notify_all();
+  lineage_cv_[event].notify_all();
 }
 
 }  // namespace tideline::pipeline

@@ -9,8 +9,8 @@
 // is finished: gone by retention, or closed with its checkpoint at its ending offset (so every
 // record of it was delivered or backed up) and its own parents finished. A child's reader waits
 // for that before it resumes, woken by lineage_cv_ (a flush's checkpoints were written, or a
-// reader finished its shard) and, to see retention and checkpoints set from outside, once a
-// second. A reader at a closed shard's end waits until delivery has checkpointed what it read,
+// reader finished its shard) and, to see retention and checkpoints set from outside, every few
+// seconds. A reader at a closed shard's end waits until delivery has checkpointed what it read,
 // moves the checkpoint to the ending offset if trimmed or absent records left it below, and
 // tells the waiting children.
 //
@@ -141,10 +141,14 @@ class PipelineImpl final : public Pipeline {
   // finished and wakes the children. False when stopped, reset or the stream is gone first.
   bool FinishShard(std::stop_token stop, const ShardSource& source, uint64_t epoch,
                    uint64_t read_through, uint64_t ending_offset);
-  // The count of lineage events so far, and a wait (bounded by `timeout`) for the next one.
-  uint64_t LineageEvents();
-  void WaitForLineageEvent(std::stop_token stop, uint64_t seen, std::chrono::milliseconds timeout);
-  void NotifyLineage();
+  // Lineage events: a flush's checkpoints were written (what readers at a shard's end wait
+  // for), or a shard finished (what children wait for). The count of `event`s so far, a wait
+  // (bounded by `timeout`) for the next one, and telling the waiters.
+  enum LineageEvent { kFlushCheckpointed = 0, kShardFinished = 1 };
+  uint64_t LineageEvents(LineageEvent event);
+  void WaitForLineageEvent(std::stop_token stop, LineageEvent event, uint64_t seen,
+                           std::chrono::milliseconds timeout);
+  void NotifyLineage(LineageEvent event);
 
   // delivery.cc
   void DeliverLoop(std::stop_token stop);
@@ -190,8 +194,8 @@ class PipelineImpl final : public Pipeline {
   // Lineage events (see above): a counter, so that a waiter misses none between looking at the
   // store and waiting.
   std::mutex lineage_mu_;
-  uint64_t lineage_events_ = 0;  // GUARDED_BY(lineage_mu_)
-  std::condition_variable_any lineage_cv_;
+  std::array<uint64_t, 2> lineage_events_{};  // by LineageEvent, GUARDED_BY(lineage_mu_)
+  std::array<std::condition_variable_any, 2> lineage_cv_;
 
   // Serializes Stop and Reset, which stop and restart the threads below.
   std::mutex lifecycle_mu_;
