@@ -73,13 +73,16 @@ void PrintStatus(const rapidjson::Value& pipelines) {
     }
     std::printf("  data freshness %lld ms\n",
                 static_cast<long long>(GetInt64(p, "dataFreshnessMs")));
-    std::printf("  %-22s %-42s %9s %9s %10s %9s %9s %9s %7s %7s\n", "SHARD", "CHECKPOINT", "OFFSET",
-                "LAG", "BEHIND_MS", "READ", "DELIVERED", "DROPPED", "P_FAIL", "D_FAIL");
+    std::printf("  %-22s %-20s %-42s %9s %9s %10s %9s %9s %9s %7s %7s\n", "SHARD", "STATE",
+                "CHECKPOINT", "OFFSET", "LAG", "BEHIND_MS", "READ", "DELIVERED", "DROPPED",
+                "P_FAIL", "D_FAIL");
     if (!p.HasMember("shards") || !p["shards"].IsArray()) continue;
     for (const auto& s : p["shards"].GetArray()) {
       const std::string cp = GetString(s, "checkpoint");
-      std::printf("  %-22s %-42s %9lld %9lld %10lld %9lld %9lld %9lld %7lld %7lld\n",
-                  GetString(s, "shardId").c_str(), cp.empty() ? "-" : cp.c_str(),
+      const std::string state = GetString(s, "state");
+      std::printf("  %-22s %-20s %-42s %9lld %9lld %10lld %9lld %9lld %9lld %7lld %7lld\n",
+                  GetString(s, "shardId").c_str(), state.empty() ? "-" : state.c_str(),
+                  cp.empty() ? "-" : cp.c_str(),
                   static_cast<long long>(GetInt64(s, "checkpointOffset")),
                   static_cast<long long>(GetInt64(s, "lag")),
                   static_cast<long long>(GetInt64(s, "millisBehindLatest")),
@@ -88,6 +91,14 @@ void PrintStatus(const rapidjson::Value& pipelines) {
                   static_cast<long long>(GetInt64(s, "recordsDropped")),
                   static_cast<long long>(GetInt64(s, "recordsProcessingFailed")),
                   static_cast<long long>(GetInt64(s, "recordsDeliveryFailed")));
+      // A child shard after a reshard waits until its parents are delivered to their end.
+      if (s.HasMember("waitingFor") && s["waitingFor"].IsArray() && !s["waitingFor"].Empty()) {
+        std::string parents;
+        for (const auto& id : s["waitingFor"].GetArray()) {
+          if (id.IsString()) parents += std::string(parents.empty() ? "" : ", ") + id.GetString();
+        }
+        std::printf("  %-22s waits for %s\n", "", parents.c_str());
+      }
     }
   }
 }

@@ -469,7 +469,7 @@ class CliTest(unittest.TestCase):
         self.assertTrue(out.startswith(f"pipeline {PIPELINE}: running\n"), out)
         self.assertIn(f"  source {PIPE_STREAM} -> ", out)
         for shard in status["shards"]:
-            self.assertRegex(out, rf"\n  {shard['shardId']} +{shard['checkpoint']} +"
+            self.assertRegex(out, rf"\n  {shard['shardId']} +reading +{shard['checkpoint']} +"
                                   rf"{shard['checkpointOffset']} +0 ")
         as_json = json.loads(self.ok("pipeline", "status", PIPELINE, "--json"))
         self.assertEqual(as_json["pipelines"][0]["name"], PIPELINE)

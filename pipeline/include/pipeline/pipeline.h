@@ -46,10 +46,14 @@ struct ShardCounters {
 
 struct ShardStatus {
   std::string shard_id;
-  // "reading", or "read_failing" while the reader's reads fail (it retries every second; the
-  // first read that works brings it back to "reading"), with the last failure in last_error.
+  // "reading"; "waiting_for_parents" while a child shard waits for the shards in waiting_for
+  // (its parents after a reshard) to be delivered to their end; "finished" once a closed shard
+  // is delivered and checkpointed to its end; or "read_failing" while the reader's reads fail
+  // (it retries every second; the first read that works brings it back), with the last failure
+  // in last_error.
   std::string state = "reading";
   std::string last_error;
+  std::vector<std::string> waiting_for;
   // Last handled record: sequence number ("" when none) and offset (0 when none).
   std::string checkpoint;
   uint64_t checkpoint_offset = 0;

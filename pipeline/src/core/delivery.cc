@@ -123,6 +123,8 @@ bool PipelineImpl::DeliverFlush(std::vector<std::unique_ptr<RecordBatch>>& batch
     counter.fetch_add(1, std::memory_order_relaxed);
   }
   if (!MoveCheckpoints(batches, epoch, stop)) return false;
+  // A reader at its closed shard's end may be waiting for these checkpoints (once a flush).
+  NotifyLineage(kFlushCheckpointed);
   flushes_.fetch_add(1, std::memory_order_relaxed);
   SetState(PipelineState::kRunning, "");
   log_->debug("pipeline {}: flushed {} documents from {} batches", options_.name, flush.docs.size(),

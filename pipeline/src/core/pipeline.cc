@@ -213,26 +213,42 @@ void PipelineImpl::Supervise(std::stop_token stop) {
       continue;
     }
     SetState(PipelineState::kRunning, "");
-    std::vector<std::jthread> readers;
-    for (const storage::ShardInfo& shard : info->shards) {
-      ShardSource source{shard.id, shard.uid, &StatsFor(shard.id.get())};
-      readers.emplace_back([this, source](std::stop_token s) { ReadShard(s, source); });
+    // Every shard gets its starting checkpoint before any reader runs, so that a child's
+    // start (InitCheckpoints) and its parents' progress are decided from the same state.
+    if (!InitCheckpoints(*info)) {
+      WaitUnlessStopped(stop, kStreamPoll);
+      continue;
     }
-    // Watch for the stream being deleted (and perhaps created again under the same name), or
-    // resharded: then every shard's reader starts again from its checkpoint, children too
-    // (readers of closed shards end at the shard's end).
-    const auto same_shards = [&info](const storage::StreamInfo& now) {
-      if (now.shards.size() != info->shards.size()) return false;
-      for (size_t i = 0; i < now.shards.size(); ++i) {
-        if (now.shards[i].id != info->shards[i].id) return false;
+    // One reader per shard, closed ones too (they end at the shard's end); a reshard adds
+    // readers for the shards it made and leaves the others alone, so nothing is read twice.
+    // When the stream is deleted (and perhaps created again under the same name) every reader
+    // starts again.
+    std::map<std::string, std::jthread> readers;
+    const auto start_readers = [&](const storage::StreamInfo& now) {
+      for (const storage::ShardInfo& shard : now.shards) {
+        if (readers.contains(shard.id.get())) continue;
+        ShardSource source{shard.id, shard.uid, &StatsFor(shard.id.get()), {}};
+        for (const std::string& parent : {shard.parent_shard_id, shard.adjacent_parent_shard_id}) {
+          if (!parent.empty()) source.parents.emplace_back(parent);
+        }
+        readers.emplace(shard.id.get(),
+                        std::jthread([this, source](std::stop_token s) { ReadShard(s, source); }));
       }
-      return true;
+    };
+    start_readers(*info);
+    const auto has_new_shards = [&readers](const storage::StreamInfo& now) {
+      for (const storage::ShardInfo& shard : now.shards) {
+        if (!readers.contains(shard.id.get())) return true;
+      }
+      return false;
     };
     while (WaitUnlessStopped(stop, kStreamPoll)) {
       auto now = store_.DescribeStream(stream);
-      if (!now.ok() || now->uid != info->uid || !same_shards(*now)) break;
+      if (!now.ok() || now->uid != info->uid) break;
+      // Retried at the next poll when the starting checkpoints cannot be written yet.
+      if (has_new_shards(*now) && InitCheckpoints(*now)) start_readers(*now);
     }
-    for (auto& r : readers)
+    for (auto& [id, r] : readers)
       r.request_stop();
     store_.WakeWaiters();
     readers.clear();  // joins
@@ -302,6 +318,17 @@ PipelineStatus PipelineImpl::GetStatus() const {
     c.records_delivery_failed = st->records_delivery_failed.load(std::memory_order_relaxed);
     c.records_expired = st->records_expired.load(std::memory_order_relaxed);
     c.read_errors = st->read_errors.load(std::memory_order_relaxed);
+    switch (st->phase.load(std::memory_order_relaxed)) {
+      case ShardPhase::kReading:
+        break;
+      case ShardPhase::kWaitingForParents:
+        sh.state = "waiting_for_parents";
+        sh.waiting_for = st->waiting_for;
+        break;
+      case ShardPhase::kFinished:
+        sh.state = "finished";
+        break;
+    }
     if (st->read_failing.load(std::memory_order_relaxed)) {
       sh.state = "read_failing";
       sh.last_error = st->read_error;

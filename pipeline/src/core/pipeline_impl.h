@@ -1,14 +1,25 @@
 // The Pipeline implementation. Private to pipeline/.
 //
-// Threads: a supervisor (waits for the source stream, starts one reader per shard, restarts
-// them when the stream is deleted and created again), the readers (read -> transform -> Seal ->
-// buffer), and one delivery thread (buffer -> destination -> backup -> checkpoints).
+// Threads: a supervisor (waits for the source stream, starts one reader per shard and one for
+// each shard a reshard makes, restarts them all when the stream is deleted and created again),
+// the readers (read -> transform -> Seal -> buffer), and one delivery thread (buffer ->
+// destination -> backup -> checkpoints).
+//
+// Lineage (lineage.cc), as the KCL does it: a shard with parents is read only once every parent
+// is finished: gone by retention, or closed with its checkpoint at its ending offset (so every
+// record of it was delivered or backed up) and its own parents finished. A child's reader waits
+// for that before it resumes, woken by lineage_cv_ (a flush's checkpoints were written, or a
+// reader finished its shard) and, to see retention and checkpoints set from outside, every few
+// seconds. A reader at a closed shard's end waits until delivery has checkpointed what it read,
+// moves the checkpoint to the ending offset if trimmed or absent records left it below, and
+// tells the waiting children.
 //
 // Locks: mu_ guards state_, message_, shards_ (the map, not the counters' atomics) and each
 // ShardStats::read_error; it is never held while calling the store, a processor or the
 // destination. FlushBuffer has its own lock, never taken with mu_ held. checkpoint_mu_
 // serializes epoch_ changes with checkpoint writes (it is held across Store::SetCheckpoints,
-// never with mu_ held). Lock order: lifecycle_mu_ -> checkpoint_mu_ -> mu_.
+// never with mu_ held). lineage_mu_ guards lineage_events_ only and is taken alone. Lock order:
+// lifecycle_mu_ -> checkpoint_mu_ -> mu_.
 //
 // Reset epochs: epoch_ counts Resets. A reader stamps the epoch it resumed under on every
 // batch; delivery drops batches of an older epoch before delivering them, and moves a checkpoint
@@ -44,6 +55,8 @@
 
 namespace tideline::pipeline {
 
+enum class ShardPhase : uint8_t { kReading, kWaitingForParents, kFinished };
+
 // Per-shard counters, updated by the shard's reader and the delivery thread.
 struct ShardStats {
   std::atomic<uint64_t> records_read{0};
@@ -66,6 +79,10 @@ struct ShardStats {
   std::atomic<uint64_t> read_errors{0};
   std::atomic<bool> read_failing{false};
   std::string read_error;
+  // Where the reader is in the shard's lineage (ShardStatus::state), and the parents it waits
+  // for, GUARDED_BY(PipelineImpl::mu_).
+  std::atomic<ShardPhase> phase{ShardPhase::kReading};
+  std::vector<std::string> waiting_for;
 };
 
 class PipelineImpl final : public Pipeline {
@@ -86,6 +103,8 @@ class PipelineImpl final : public Pipeline {
     ShardId shard;
     ShardUid uid{0};
     ShardStats* stats = nullptr;
+    // ParentShardId and AdjacentParentShardId, those that are set.
+    std::vector<ShardId> parents;
   };
 
   // pipeline.cc
@@ -109,6 +128,27 @@ class PipelineImpl final : public Pipeline {
   void ReadFailed(const ShardSource& source, const Status& error);
   void ReadWorked(const ShardSource& source);
   void RecordReadDelays(const RecordBatch& batch, int64_t now_ms);
+
+  // lineage.cc
+  // Writes a starting checkpoint for every shard of `info` that has none: the configured start,
+  // except TRIM_HORIZON instead of LATEST for a descendant of a shard the pipeline already
+  // reads (as the KCL starts new child shards). False when the write failed (logged).
+  bool InitCheckpoints(const storage::StreamInfo& info);
+  // Blocks until every parent of `source` is finished; false when stopped or the stream is gone.
+  bool WaitForParents(std::stop_token stop, const ShardSource& source);
+  // At a closed shard's end: waits until the checkpoint covers `read_through` (the last offset
+  // this reader handed to the buffer, 0 for none), raises it to `ending_offset`, marks the shard
+  // finished and wakes the children. False when stopped, reset or the stream is gone first.
+  bool FinishShard(std::stop_token stop, const ShardSource& source, uint64_t epoch,
+                   uint64_t read_through, uint64_t ending_offset);
+  // Lineage events: a flush's checkpoints were written (what readers at a shard's end wait
+  // for), or a shard finished (what children wait for). The count of `event`s so far, a wait
+  // (bounded by `timeout`) for the next one, and telling the waiters.
+  enum LineageEvent { kFlushCheckpointed = 0, kShardFinished = 1 };
+  uint64_t LineageEvents(LineageEvent event);
+  void WaitForLineageEvent(std::stop_token stop, LineageEvent event, uint64_t seen,
+                           std::chrono::milliseconds timeout);
+  void NotifyLineage(LineageEvent event);
 
   // delivery.cc
   void DeliverLoop(std::stop_token stop);
@@ -150,6 +190,12 @@ class PipelineImpl final : public Pipeline {
   // See "Reset epochs" above. Starts at 1 so that a batch never stamped (0) is never current.
   std::mutex checkpoint_mu_;
   std::atomic<uint64_t> epoch_{1};
+
+  // Lineage events (see above): a counter, so that a waiter misses none between looking at the
+  // store and waiting.
+  std::mutex lineage_mu_;
+  std::array<uint64_t, 2> lineage_events_{};  // by LineageEvent, GUARDED_BY(lineage_mu_)
+  std::array<std::condition_variable_any, 2> lineage_cv_;
 
   // Serializes Stop and Reset, which stop and restart the threads below.
   std::mutex lifecycle_mu_;

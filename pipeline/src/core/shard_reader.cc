@@ -1,4 +1,5 @@
-// One shard's reader: resume after the checkpoint, read, transform, hand to the buffer.
+// One shard's reader: wait for the shard's parents (lineage.cc), resume after the checkpoint,
+// read, transform, hand to the buffer; at a closed shard's end, finish it for its children.
 #include "common/clock.h"
 #include "core/pipeline_impl.h"
 #include "storage/sequence_number.h"
@@ -23,6 +24,8 @@ Result<uint64_t> PipelineImpl::ResumeOffset(const ShardSource& source) {
   } else if (cp.status().code() != StatusCode::kNotFound) {
     return cp.status();
   }
+  // The supervisor writes a starting checkpoint for every shard (InitCheckpoints) before its
+  // reader starts; should there be none all the same, the configured start.
   auto start = store_.ResolvePosition(stream, source.shard, options_.source.start);
   if (!start.ok()) return start.status();
   // Written at once so that LATEST / AT_TIMESTAMP mean the same position after a restart.
@@ -99,7 +102,11 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
   ShardStats& stats = *source.stats;
   uint64_t epoch = 0;
   uint64_t next = 0;
+  stats.phase.store(ShardPhase::kReading);
+  if (!WaitForParents(stop, source)) return;
   if (!Resume(stop, source, &epoch, &next)) return;
+  // The last offset this reader handed to the buffer (0: none yet).
+  uint64_t read_through = 0;
   const storage::ReadLimits limits{options_.source.read_max_records,
                                    options_.source.read_max_bytes};
   while (!stop.stop_requested()) {
@@ -135,8 +142,12 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
     }
     next = read->next.get();
     if (batch->records().empty()) {
-      // A closed shard read to its end (a reshard replaced it): nothing more will come.
-      if (read->shard_end) return;
+      // A closed shard read to its end (a reshard replaced it): nothing more will come. Once
+      // what was read is delivered, its children may be read.
+      if (read->shard_end) {
+        FinishShard(stop, source, epoch, read_through, read->last_offset.get());
+        return;
+      }
       auto waited = store_.WaitForRecords(stream, source.shard, Offset(next - 1), kIdleWait);
       if (!waited.ok() && waited.status().code() == StatusCode::kNotFound) return;
       continue;
@@ -159,6 +170,7 @@ void PipelineImpl::ReadShard(std::stop_token stop, ShardSource source) {
                                         std::memory_order_relaxed);
     stats.records_dropped.fetch_add(dropped, std::memory_order_relaxed);
     stats.records_processing_failed.fetch_add(failed, std::memory_order_relaxed);
+    read_through = batch->records().back().offset.get();
     batch->Seal();
     if (!buffer_.Push(std::move(batch), stop)) return;
   }

@@ -1,5 +1,7 @@
 // Pipeline status as JSON (GET /pipelines, `tideline pipeline status`) and as Prometheus text
 // (GET /metrics).
+#include <algorithm>
+
 #include "common/json_write.h"
 #include "common/prometheus.h"
 #include "pipeline/pipeline.h"
@@ -99,6 +101,11 @@ std::string PipelineStatusJson(const std::vector<PipelineStatus>& statuses) {
       text("shardId", s.shard_id);
       text("state", s.state);
       text("lastError", s.last_error);
+      w.Key("waitingFor");
+      w.StartArray();
+      for (const std::string& parent : s.waiting_for)
+        str(parent);
+      w.EndArray();
       text("checkpoint", s.checkpoint);
       u64("checkpointOffset", s.checkpoint_offset);
       u64("lastOffset", s.last_offset);
@@ -174,6 +181,17 @@ void WritePipelineMetrics(PrometheusWriter& w, const std::vector<PipelineStatus>
             [](const PipelineStatus&, const ShardStatus& s) {
               return uint64_t{s.state == "read_failing" ? 1u : 0u};
             });
+  // Shards whose reader waits for its parents to be delivered to their end, and closed shards
+  // delivered to their end.
+  const auto shards_in = [&](std::string_view name, std::string_view state) {
+    per_pipeline(name, "gauge", [state](const PipelineStatus& p) {
+      return static_cast<uint64_t>(
+          std::count_if(p.shards.begin(), p.shards.end(),
+                        [&](const ShardStatus& s) { return s.state == state; }));
+    });
+  };
+  shards_in("tideline_pipeline_shards_waiting_for_parents", "waiting_for_parents");
+  shards_in("tideline_pipeline_shards_finished", "finished");
   per_shard("tideline_pipeline_millis_behind_latest", "gauge",
             [](const PipelineStatus&, const ShardStatus& s) {
               return static_cast<uint64_t>(s.millis_behind_latest);
