@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "errors.h"
+#include "handlers_common.h"
 #include "json_util.h"
 #include "kinesis_model.h"
 #include "model_validator.h"
@@ -63,6 +64,10 @@ constexpr std::array kOperations = {
     Operation{"DeregisterStreamConsumer", &HandleDeregisterStreamConsumer},
     Operation{"DescribeStreamConsumer", &HandleDescribeStreamConsumer},
     Operation{"ListStreamConsumers", &HandleListStreamConsumers},
+    Operation{"DescribeAccountSettings", &HandleDescribeAccountSettings},
+    Operation{"UpdateAccountSettings", &HandleUpdateAccountSettings},
+    Operation{"UpdateMaxRecordSize", &HandleUpdateMaxRecordSize},
+    Operation{"UpdateStreamWarmThroughput", &HandleUpdateStreamWarmThroughput},
     Operation{"PutRecord", nullptr, &HandlePutRecord},
     Operation{"PutRecords", nullptr, &HandlePutRecords},
 };
@@ -81,11 +86,15 @@ const Operation* FindOperation(std::string_view target) {
 }
 
 // The SerializationException or ValidationException for `body` against `op`'s input shape,
-// or nullopt when it conforms.
-std::optional<ApiResponse> CheckAgainstModel(const model::Operation& op, std::string_view body) {
+// or nullopt when it conforms. With `ctx`, a conforming request's StreamId must also be the
+// stream's (CheckStreamId).
+std::optional<ApiResponse> CheckAgainstModel(const model::Operation& op, std::string_view body,
+                                             const HandlerContext* ctx = nullptr) {
   rapidjson::Document doc;
   if (auto err = ParseJsonObject(doc, body)) return MakeError(ApiErrorType::kSerialization, *err);
-  return ValidateRequest(op, doc);
+  if (auto bad = ValidateRequest(op, doc)) return bad;
+  if (ctx != nullptr) return CheckStreamId(*ctx, doc);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -144,7 +153,7 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, Res
   blocking_([this, op, modeled, body = std::move(body), finish = std::move(finish),
              respond_on]() mutable {
     std::optional<ApiResponse> bad;
-    if (modeled != nullptr) bad = CheckAgainstModel(*modeled, *body);
+    if (modeled != nullptr) bad = CheckAgainstModel(*modeled, *body, &ctx_);
     ApiResponse resp = bad ? std::move(*bad) : op->sync(ctx_, *body);
     if (!respond_on) {
       finish(std::move(resp));

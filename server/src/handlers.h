@@ -13,6 +13,7 @@
 
 #include "api_types.h"
 #include "common/aws_account.h"
+#include "record_size_ceiling.h"
 #include "storage/store.h"
 
 namespace tideline::server {
@@ -29,6 +30,9 @@ struct HandlerContext {
   std::chrono::milliseconds status_delay{0};
   // The store-wide shard limit DescribeLimits reports.
   uint64_t shard_limit = 0;
+  // Kept up to date by the operations that set a stream's MaxRecordSizeInKiB, for the HTTP
+  // session's body limit; may be null (tests without sessions).
+  RecordSizeCeiling* record_ceiling = nullptr;
 };
 
 // Streams (handlers_streams.cc).
@@ -69,6 +73,12 @@ ApiResponse HandleRegisterStreamConsumer(const HandlerContext& ctx, std::string_
 ApiResponse HandleDeregisterStreamConsumer(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleDescribeStreamConsumer(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleListStreamConsumers(const HandlerContext& ctx, std::string_view body);
+
+// Account settings, maximum record size, warm throughput (handlers_settings.cc).
+ApiResponse HandleDescribeAccountSettings(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleUpdateAccountSettings(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleUpdateMaxRecordSize(const HandlerContext& ctx, std::string_view body);
+ApiResponse HandleUpdateStreamWarmThroughput(const HandlerContext& ctx, std::string_view body);
 
 // Reads (handlers_get.cc). May block on RocksDB reads: run them off the I/O threads.
 ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view body);

@@ -13,6 +13,7 @@
 
 #include "handlers.h"
 #include "handlers_common.h"
+#include "handlers_settings.h"
 
 namespace tideline::server {
 namespace {
@@ -433,11 +434,18 @@ ApiResponse HandleUpdateStreamMode(const HandlerContext& ctx, std::string_view b
   const StreamMode mode = mode_name == std::optional<std::string_view>("ON_DEMAND")
                               ? StreamMode::kOnDemand
                               : StreamMode::kProvisioned;
+  const auto warm = q.r.Integer(q.doc, "WarmThroughputMiBps");
+  if (warm) {
+    if (auto bad = CheckWarmThroughput(mode, *warm, CommitmentEnabled(ctx))) return *bad;
+  }
   const int64_t now = ctx.now_ms();
   const Status st = ctx.store->UpdateStreamAttributes(*q.ref.name, [&](StreamAttributes& a) {
+    if (warm) a.warm_throughput_mibps = static_cast<uint32_t>(*warm);
     if (a.mode == mode) return Status::Ok();
     a.mode = mode;
     a.mode_changed_ms = now;
+    // A provisioned stream has no warm throughput (Kinesis supports it for on-demand only).
+    if (mode == StreamMode::kProvisioned) a.warm_throughput_mibps.reset();
     return Status::Ok();
   });
   if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());

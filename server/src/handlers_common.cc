@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/base64.h"
+#include "iterator_token.h"
 #include "model_validator.h"
 
 namespace tideline::server {
@@ -68,6 +69,55 @@ StreamRef ReadStreamRef(const FieldReader& r, Validator& v, const rapidjson::Val
     ref.name = StreamName(std::string(*name));
   }
   return ref;
+}
+
+namespace {
+
+// The stream of a consumer ARN (.../stream/<name>/consumer/<consumer>:<ts>) or a stream ARN;
+// nullopt for anything else.
+std::optional<std::string> StreamOfResourceArn(std::string_view arn) {
+  const size_t marker = arn.find(":stream/");
+  if (arn.substr(0, 7) != "arn:aws" || marker == std::string_view::npos) return std::nullopt;
+  std::string_view name = arn.substr(marker + 8);
+  name = name.substr(0, name.find('/'));
+  if (!StreamName::IsValid(name)) return std::nullopt;
+  return std::string(name);
+}
+
+}  // namespace
+
+std::optional<ApiResponse> CheckStreamId(const HandlerContext& ctx, std::string_view stream_id,
+                                         std::string_view stream,
+                                         const storage::StreamAttributes& attributes) {
+  if (stream_id == attributes.stream_id) return std::nullopt;
+  return MakeError(ApiErrorType::kResourceNotFound,
+                   fmt::format("Stream {} with StreamId {} under account {} not found.", stream,
+                               stream_id, ctx.account.account_id));
+}
+
+std::optional<ApiResponse> CheckStreamId(const HandlerContext& ctx, const rapidjson::Value& root) {
+  const FieldReader r;
+  const auto stream_id = r.String(root, "StreamId");
+  if (!stream_id) return std::nullopt;
+  Validator ignored;  // a stream named by nothing is the handler's error to report
+  std::optional<std::string> stream;
+  const StreamRef ref = ReadStreamRef(r, ignored, root, /*required=*/false);
+  if (ref.error) return std::nullopt;
+  if (ref.name) {
+    stream = ref.name->get();
+  } else if (auto arn = r.String(root, "ConsumerARN")) {
+    stream = StreamOfResourceArn(*arn);
+  } else if (auto resource = r.String(root, "ResourceARN")) {
+    stream = StreamOfResourceArn(*resource);
+  } else if (auto iterator = r.String(root, "ShardIterator")) {
+    if (auto pos = DecodeShardIterator(*iterator, ctx.store->IteratorSecret())) {
+      stream = pos->stream_name;
+    }
+  }
+  if (!stream) return std::nullopt;
+  auto attributes = ctx.store->GetStreamAttributes(StreamName(*stream));
+  if (!attributes.ok()) return std::nullopt;
+  return CheckStreamId(ctx, *stream_id, *stream, *attributes);
 }
 
 std::optional<ApiResponse> CheckRequest(const Validator& v) {

@@ -35,6 +35,17 @@ struct StreamRef {
 StreamRef ReadStreamRef(const FieldReader& r, Validator& v, const rapidjson::Value& root,
                         bool required);
 
+// A request's StreamId (reserved by Kinesis for future use) must be the id of the stream the
+// request names, through StreamName/StreamARN, a consumer or resource ARN, or a shard iterator;
+// otherwise ResourceNotFoundException, as for a stream that no longer exists. Nullopt when the
+// request has no StreamId, names no stream, or names one that does not exist (the handler then
+// answers as it would without the id).
+std::optional<ApiResponse> CheckStreamId(const HandlerContext& ctx, const rapidjson::Value& root);
+// The same check once the stream's attributes are in hand.
+std::optional<ApiResponse> CheckStreamId(const HandlerContext& ctx, std::string_view stream_id,
+                                         std::string_view stream,
+                                         const storage::StreamAttributes& attributes);
+
 // ValidationException for the collected violations, else nullopt.
 std::optional<ApiResponse> CheckRequest(const Validator& v);
 

@@ -1,6 +1,8 @@
 // PutRecord and PutRecords: parse in place, decode every Data blob into one buffer owned by the
 // request, validate with Kinesis's limits, then hand the batch to Store::AppendAsync. The
 // response is produced on the writer thread once the batch is durable.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/base64.h"
@@ -14,8 +16,7 @@ namespace {
 using storage::AppendedRecord;
 using storage::AppendRecord;
 
-constexpr size_t kMaxDataBytes = 1u << 20;
-constexpr size_t kMaxBatchBytes = 5u << 20;
+constexpr size_t kDefaultMaxDataBytes = size_t{storage::kDefaultMaxRecordSizeKiB} << 10;
 
 // Everything the append's views point into; alive until the append's callback has run.
 struct PutBatch {
@@ -23,7 +24,8 @@ struct PutBatch {
   rapidjson::Document doc;
   std::unique_ptr<char[]> data;  // every decoded Data blob, back to back
   std::vector<AppendRecord> records;
-  uint64_t bytes = 0;  // data + partition keys
+  uint64_t bytes = 0;       // data + partition keys
+  size_t largest_data = 0;  // the largest Data
 };
 
 struct EntryFields {
@@ -39,10 +41,9 @@ EntryFields ReadEntry(const FieldReader& r, const rapidjson::Value& entry) {
   return f;
 }
 
-// Decodes the entries (validated against the model) into batch.records, holding each Data to
-// our record size limit (the model's is 10 MiB).
-std::optional<ApiResponse> BuildRecords(PutBatch& batch, const std::vector<EntryFields>& entries,
-                                        bool list, Validator& v) {
+// Decodes the entries (validated against the model, which holds Data to 10 MiB) into
+// batch.records.
+std::optional<ApiResponse> BuildRecords(PutBatch& batch, const std::vector<EntryFields>& entries) {
   size_t max_decoded = 0;
   for (const EntryFields& e : entries) {
     if (e.data_b64) max_decoded += Base64MaxDecodedSize(e.data_b64->size());
@@ -53,10 +54,6 @@ std::optional<ApiResponse> BuildRecords(PutBatch& batch, const std::vector<Entry
   batch.records.reserve(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     const EntryFields& e = entries[i];
-    // Messages are only formatted for the entries that fail: nothing allocated per record.
-    auto path = [&](std::string_view member) {
-      return list ? fmt::format("records.{}.member.{}", i + 1, member) : std::string(member);
-    };
     std::string_view data;
     if (e.data_b64) {
       const auto n = Base64Decode(*e.data_b64, batch.data.get() + used);
@@ -65,16 +62,26 @@ std::optional<ApiResponse> BuildRecords(PutBatch& batch, const std::vector<Entry
       }
       data = std::string_view(batch.data.get() + used, *n);
       used += *n;
-      if (*n > kMaxDataBytes) {
-        v.LengthOf(*n, fmt::format("'java.nio.HeapByteBuffer[pos=0 lim={} cap={}]'", *n, *n),
-                   path("data"), 0, kMaxDataBytes);
-      }
+      batch.largest_data = std::max(batch.largest_data, data.size());
     }
     const std::string_view key = e.key.value_or("");
     batch.records.push_back(AppendRecord{key, e.hash_key.value_or(""), data});
     batch.bytes += data.size() + key.size();
   }
   return std::nullopt;
+}
+
+// Holds every Data to the stream's maximum record size, as Kinesis's validation does.
+void CheckRecordSizes(const PutBatch& batch, bool list, size_t max_bytes, Validator& v) {
+  if (batch.largest_data <= max_bytes) return;
+  for (size_t i = 0; i < batch.records.size(); ++i) {
+    const size_t n = batch.records[i].data.size();
+    if (n <= max_bytes) continue;
+    // Messages are only formatted for the entries that fail: nothing allocated per record.
+    v.LengthOf(n, fmt::format("'java.nio.HeapByteBuffer[pos=0 lim={} cap={}]'", n, n),
+               list ? fmt::format("records.{}.member.data", i + 1) : std::string("data"), 0,
+               max_bytes);
+  }
 }
 
 // ExplicitHashKey values above 2^128 - 1 pass the pattern but not Kinesis's range check.
@@ -162,7 +169,8 @@ ApiResponse PutRecordResponse(const PutBatch& batch, const AppendedRecord& rec) 
 // Parses the body of either operation into `batch`; returns the error response if any.
 // The body is parsed once, in place, and that parse is what the model validates (the handler
 // is not behind Api's validation: a second parse of up to 5 MB would cost on the hot path).
-std::optional<ApiResponse> ParsePut(PutBatch& batch, bool list, StreamName& stream) {
+std::optional<ApiResponse> ParsePut(const HandlerContext& ctx, PutBatch& batch, bool list,
+                                    StreamName& stream) {
   if (auto err = ParseJsonObjectInsitu(batch.doc, *batch.body)) {
     return MakeError(ApiErrorType::kSerialization, *err);
   }
@@ -182,11 +190,29 @@ std::optional<ApiResponse> ParsePut(PutBatch& batch, bool list, StreamName& stre
   } else {
     entries.push_back(ReadEntry(r, batch.doc));
   }
-  if (auto bad = BuildRecords(batch, entries, list, v)) return bad;
+  if (auto bad = BuildRecords(batch, entries)) return bad;
+  // The stream's settings matter only for records above the default limits or a StreamId, so
+  // the common append does not look them up.
+  uint32_t max_kib = storage::kDefaultMaxRecordSizeKiB;
+  const auto stream_id = r.String(batch.doc, "StreamId");
+  std::optional<ApiResponse> wrong_id;
+  if (ref.name && !ref.error &&
+      (stream_id || batch.largest_data > kDefaultMaxDataBytes ||
+       (list && batch.bytes > PutRecordsBatchBytes(max_kib)))) {
+    auto attributes = ctx.store->GetStreamAttributes(*ref.name);
+    if (attributes.ok()) {  // a missing stream is the append's NotFound
+      max_kib = attributes->max_record_size_kib;
+      if (stream_id) wrong_id = CheckStreamId(ctx, *stream_id, ref.name->get(), *attributes);
+    }
+  }
+  CheckRecordSizes(batch, list, size_t{max_kib} << 10, v);
   if (auto bad = CheckRequest(v)) return bad;
   if (ref.error) return ref.error;
-  if (list && batch.bytes > kMaxBatchBytes) {
-    return MakeError(ApiErrorType::kInvalidArgument, "Records size exceeds 5 MB limit");
+  if (wrong_id) return wrong_id;
+  const size_t batch_limit = PutRecordsBatchBytes(max_kib);
+  if (list && batch.bytes > batch_limit) {
+    return MakeError(ApiErrorType::kInvalidArgument,
+                     fmt::format("Records size exceeds {} MB limit", batch_limit >> 20));
   }
   if (auto bad = CheckHashKeyRanges(batch)) return bad;
   stream = *ref.name;
@@ -215,7 +241,7 @@ void Put(const HandlerContext& ctx, std::shared_ptr<std::string> body, ResponseC
   auto batch = std::make_shared<PutBatch>();
   batch->body = std::move(body);
   StreamName stream;
-  if (auto bad = ParsePut(*batch, list, stream)) {
+  if (auto bad = ParsePut(ctx, *batch, list, stream)) {
     done(std::move(*bad));
     return;
   }

@@ -5,6 +5,7 @@
 
 #include "handlers.h"
 #include "handlers_common.h"
+#include "handlers_settings.h"
 
 namespace tideline::server {
 namespace {
@@ -58,6 +59,15 @@ ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body)
     }
   }
   if (auto bad = ReadCreationTags(q.r.Object(q.doc, "Tags"), attributes.tags)) return *bad;
+  if (const auto kib = q.r.Integer(q.doc, "MaxRecordSizeInKiB")) {
+    attributes.max_record_size_kib = static_cast<uint32_t>(*kib);  // the model checked the range
+  }
+  if (const auto mibps = q.r.Integer(q.doc, "WarmThroughputMiBps")) {
+    if (auto bad = CheckWarmThroughput(attributes.mode, *mibps, CommitmentEnabled(ctx))) {
+      return *bad;
+    }
+    attributes.warm_throughput_mibps = static_cast<uint32_t>(*mibps);
+  }
 
   // An on-demand stream starts with Kinesis's 4 shards whatever ShardCount says.
   const uint32_t count = attributes.mode == storage::StreamMode::kOnDemand
@@ -70,6 +80,7 @@ ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body)
         fmt::format("Stream {} under account {} already exists.", *name, ctx.account.account_id));
   }
   if (!st.ok()) return StreamError(ctx, st, *name);
+  NoteMaxRecordSize(ctx, storage::kDefaultMaxRecordSizeKiB, attributes.max_record_size_kib);
   return ApiResponse{};
 }
 
@@ -160,6 +171,13 @@ ApiResponse HandleDescribeStreamSummary(const HandlerContext& ctx, std::string_v
   w.Uint64(info->OpenShardCount());
   w.Key("ConsumerCount");
   w.Uint64(CountConsumers(ctx, attributes));
+  if (!attributes.stream_id.empty()) {
+    w.Key("StreamId");
+    w.String(attributes.stream_id);
+  }
+  WriteWarmThroughput(w, attributes);
+  w.Key("MaxRecordSizeInKiB");
+  w.Uint64(attributes.max_record_size_kib);
   w.EndObject();
   w.EndObject();
   ApiResponse resp;

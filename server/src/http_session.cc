@@ -100,7 +100,12 @@ void HttpSession<Stream>::OnHandshake(beast::error_code ec) {
 template <typename Stream>
 void HttpSession<Stream>::DoRead() {
   parser_.emplace();
-  body_limit_ = shared_.options->max_body_bytes;
+  // The largest body any request may have (Admit lowers it for the small requests): Beast
+  // refuses a Content-Length above it while reading the header.
+  body_limit_ = PutBodyLimit(
+      shared_.options->max_body_bytes,
+      shared_.record_ceiling ? shared_.record_ceiling->kib() : storage::kDefaultMaxRecordSizeKiB,
+      shared_.options->max_inflight_bytes);
   parser_->body_limit(body_limit_);
   if (between_requests_ && buffer_.size() == 0) {
     // Keep-alive: the client may take idle_timeout to start its next request. The bytes read

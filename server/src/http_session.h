@@ -29,6 +29,7 @@
 
 #include "completion_poster.h"
 #include "connection_limits.h"
+#include "record_size_ceiling.h"
 #include "router.h"
 #include "server/options.h"
 #include "tls_context.h"
@@ -45,6 +46,9 @@ struct SessionShared {
   std::shared_ptr<Limits> limits;
   // Set when the port speaks TLS: the context each new connection gets.
   std::shared_ptr<TlsContextHolder> tls;
+  // The largest record a stream takes, which PutRecord(s) bodies may grow with; null: the
+  // 1 MiB default (record_size_ceiling.h).
+  const RecordSizeCeiling* record_ceiling = nullptr;
 };
 
 using PlainStream = boost::beast::tcp_stream;

@@ -92,9 +92,11 @@ class ServerImpl final : public Server {
       : options_(options),
         pipelines_(std::move(pipelines)),
         pool_(kBlockingThreads),
-        api_(MakeContext(options, store), metrics_,
+        api_(MakeContext(options, store, &record_ceiling_), metrics_,
              [this](std::function<void()> task) { net::post(pool_, std::move(task)); }),
-        store_(store) {}
+        store_(store) {
+    record_ceiling_.Recompute(store_);
+  }
 
   ~ServerImpl() override { Stop(); }
 
@@ -124,8 +126,8 @@ class ServerImpl final : public Server {
     }
     limits_ = limits;
     tls_ = tls;
-    const SessionShared shared{&options_, &*router_, &completions_, std::move(limits),
-                               std::move(tls)};
+    const SessionShared shared{&options_,         &*router_,      &completions_,
+                               std::move(limits), std::move(tls), &record_ceiling_};
     listener_ = std::make_shared<Listener>(ioc_, shared);
     TL_RETURN_IF_ERROR(listener_->Bind({address, options_.port}));
     listener_->Run();
@@ -166,7 +168,8 @@ class ServerImpl final : public Server {
  private:
   using beast_error = boost::system::error_code;
 
-  static HandlerContext MakeContext(const ServerOptions& o, storage::Store& store) {
+  static HandlerContext MakeContext(const ServerOptions& o, storage::Store& store,
+                                    RecordSizeCeiling* record_ceiling) {
     HandlerContext ctx;
     ctx.store = &store;
     ctx.account = o.account;
@@ -174,6 +177,7 @@ class ServerImpl final : public Server {
     ctx.now_ms = &WallClockMs;
     ctx.status_delay = o.status_delay;
     ctx.shard_limit = store.ShardLimit();
+    ctx.record_ceiling = record_ceiling;
     return ctx;
   }
 
@@ -183,6 +187,7 @@ class ServerImpl final : public Server {
   Metrics metrics_;
   net::thread_pool pool_;
   CompletionPoster completions_;
+  RecordSizeCeiling record_ceiling_;  // before api_, whose context points to it
   Api api_;
   storage::Store& store_;
   std::optional<auth::Authenticator> authenticator_;  // made by Start when auth is on

@@ -24,6 +24,7 @@ inline constexpr std::string_view kStreamPrefix = "stream/";
 inline constexpr std::string_view kIteratorSecretKey = "iterator_secret";
 inline constexpr std::string_view kNextUidKey = "next_uid";
 inline constexpr std::string_view kFormatVersionKey = "format_version";
+inline constexpr std::string_view kAccountSettingsKey = "account_settings";
 inline constexpr uint64_t kFormatVersion = 1;
 std::string StreamKey(std::string_view name);
 inline constexpr std::string_view kAttributesPrefix = "attrs/";

@@ -125,6 +125,7 @@ class MemoryStore final : public Store {
     stream->uid = next_uid_;
     stream->created_ms = clock_.NowMs();
     stream->attributes = attributes;
+    if (stream->attributes.stream_id.empty()) stream->attributes.stream_id = NewStreamId();
     const auto ranges = EvenHashKeyRanges(shard_count);
     stream->shards.resize(shard_count);
     for (uint32_t i = 0; i < shard_count; ++i) {
@@ -227,6 +228,19 @@ class MemoryStore final : public Store {
     StreamAttributes next = it->second->attributes;
     TL_RETURN_IF_ERROR(update(next));
     it->second->attributes = std::move(next);
+    return Status::Ok();
+  }
+
+  AccountSettings GetAccountSettings() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return account_;
+  }
+
+  Status UpdateAccountSettings(const AccountSettingsUpdate& update) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    AccountSettings next = account_;
+    TL_RETURN_IF_ERROR(update(next));
+    account_ = next;
     return Status::Ok();
   }
 
@@ -723,6 +737,7 @@ class MemoryStore final : public Store {
   std::map<std::string, Checkpoint> checkpoints_;              // GUARDED_BY(mu_), CheckpointKey
   uint64_t total_shards_ = 0;                                  // GUARDED_BY(mu_)
   uint64_t next_uid_ = 1;                                      // GUARDED_BY(mu_)
+  AccountSettings account_;                                    // GUARDED_BY(mu_)
   Status sticky_error_;                                        // GUARDED_BY(mu_)
   mutable uint64_t wake_epoch_ = 0;                            // GUARDED_BY(mu_)
   StoreStats stats_;                                           // GUARDED_BY(mu_)

@@ -22,4 +22,10 @@ Result<Offset> ResolveSequenceNumber(StartingPosition position, std::string_view
                                      uint64_t shard_uid, const std::string& shard_id,
                                      const StreamName& stream, uint64_t last, uint64_t trim);
 
+// A new random Kinesis StreamId: 20 of [a-z0-9], '-', 3 of [a-z0-9].
+std::string NewStreamId();
+// The StreamId of a stream made before stream ids were stored: a function of its name and uid,
+// so the same at every open.
+std::string DerivedStreamId(std::string_view name, uint64_t uid);
+
 }  // namespace tideline::storage

@@ -139,6 +139,8 @@ class StoreImpl final : public Store {
   uint32_t ShardLimit() const override { return options_.shard_limit; }
   Result<StreamAttributes> GetStreamAttributes(const StreamName& name) const override;
   Status UpdateStreamAttributes(const StreamName& name, const AttributesUpdate& update) override;
+  AccountSettings GetAccountSettings() const override;
+  Status UpdateAccountSettings(const AccountSettingsUpdate& update) override;
 
   Status SplitShard(const StreamName& stream, const ShardId& shard,
                     HashKey new_starting_hash_key) override;
@@ -215,6 +217,7 @@ class StoreImpl final : public Store {
   static proto::StreamAttributes AttributesToProto(const StreamAttributes& attributes);
   static StreamAttributes AttributesFromProto(const proto::StreamAttributes& stored);
   Status LoadAttributes(StreamState& stream);
+  Status LoadAccountSettings();
 
   // write_path.cc
   void WriterLoop();
@@ -272,6 +275,10 @@ class StoreImpl final : public Store {
   rocksdb::ColumnFamilyHandle* records_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* checkpoints_cf_ = nullptr;
   std::string secret_;
+
+  // Taken alone (never with another lock held): the account record and its writes.
+  mutable std::mutex account_mu_;
+  AccountSettings account_;  // GUARDED_BY(account_mu_)
 
   mutable std::shared_mutex streams_mu_;
   std::map<std::string, std::shared_ptr<StreamState>> streams_;  // GUARDED_BY(streams_mu_)

@@ -52,6 +52,7 @@ Result<std::unique_ptr<Store>> StoreImpl::Open(const StoreOptions& options,
   TL_RETURN_IF_ERROR(store->OpenDb());
   TL_RETURN_IF_ERROR(store->LoadOrCreateMeta());
   TL_RETURN_IF_ERROR(store->LoadStreams());
+  TL_RETURN_IF_ERROR(store->LoadAccountSettings());
   store->CheckClockAtOpen();
   store->disk_ = std::make_unique<DiskSpaceGuard>(
       DiskSpaceGuard::Options{options.data_dir, options.min_free_bytes,

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "keys.h"
+#include "store_common.h"
 #include "store_impl.h"
 
 namespace tideline::storage {
@@ -28,6 +29,13 @@ proto::StreamAttributes StoreImpl::AttributesToProto(const StreamAttributes& att
     for (const auto& [key, value] : c.tags)
       (*pc->mutable_tags())[key] = value;
   }
+  out.set_stream_id(attributes.stream_id);
+  if (attributes.max_record_size_kib != kDefaultMaxRecordSizeKiB) {
+    out.set_max_record_size_kib(attributes.max_record_size_kib);
+  }
+  if (attributes.warm_throughput_mibps) {
+    out.set_warm_throughput_mibps(*attributes.warm_throughput_mibps);
+  }
   return out;
 }
 
@@ -47,21 +55,31 @@ StreamAttributes StoreImpl::AttributesFromProto(const proto::StreamAttributes& s
         StreamConsumer{pc.name(), pc.created_ms(), pc.deleting_since_ms(), pc.policy(), {}});
     c.tags.insert(pc.tags().begin(), pc.tags().end());
   }
+  out.stream_id = stored.stream_id();
+  if (stored.max_record_size_kib() != 0) out.max_record_size_kib = stored.max_record_size_kib();
+  if (stored.has_warm_throughput_mibps()) {
+    out.warm_throughput_mibps = stored.warm_throughput_mibps();
+  }
   return out;
 }
 
-// Streams written before attributes existed have no attrs/ key: they get the defaults.
+// Streams written before attributes existed have no attrs/ key: they get the defaults. Those
+// written before stream ids existed get the id derived from their name and uid.
 Status StoreImpl::LoadAttributes(StreamState& stream) {
   std::string value;
   const auto s = db_->Get({}, meta_cf_, keys::AttributesKey(stream.name), &value);
-  if (s.IsNotFound()) return Status::Ok();
-  TL_RETURN_IF_ERROR(FromRocks(s, "reading stream attributes"));
-  proto::StreamAttributes stored;
-  if (!stored.ParseFromString(value)) {
-    return Status::Corruption("stream attributes of " + stream.name + " do not decode");
+  StreamAttributes loaded;
+  if (!s.IsNotFound()) {
+    TL_RETURN_IF_ERROR(FromRocks(s, "reading stream attributes"));
+    proto::StreamAttributes stored;
+    if (!stored.ParseFromString(value)) {
+      return Status::Corruption("stream attributes of " + stream.name + " do not decode");
+    }
+    loaded = AttributesFromProto(stored);
   }
+  if (loaded.stream_id.empty()) loaded.stream_id = DerivedStreamId(stream.name, stream.uid);
   std::lock_guard<std::mutex> lock(stream.meta_mu);
-  stream.attributes = AttributesFromProto(stored);
+  stream.attributes = std::move(loaded);
   return Status::Ok();
 }
 
@@ -85,6 +103,42 @@ Status StoreImpl::UpdateStreamAttributes(const StreamName& name, const Attribute
                                         AttributesToProto(next).SerializeAsString()),
                                "writing stream attributes"));
   stream->attributes = std::move(next);
+  return Status::Ok();
+}
+
+Status StoreImpl::LoadAccountSettings() {
+  std::string value;
+  const auto s = db_->Get({}, meta_cf_, keys::kAccountSettingsKey, &value);
+  if (s.IsNotFound()) return Status::Ok();
+  TL_RETURN_IF_ERROR(FromRocks(s, "reading account settings"));
+  proto::AccountSettings stored;
+  if (!stored.ParseFromString(value)) return Status::Corruption("account settings do not decode");
+  std::lock_guard<std::mutex> lock(account_mu_);
+  account_ = AccountSettings{stored.commitment_enabled(), stored.commitment_started_ms(),
+                             stored.commitment_earliest_end_ms(),
+                             stored.commitment_disable_pending(), stored.commitment_ended_ms()};
+  return Status::Ok();
+}
+
+AccountSettings StoreImpl::GetAccountSettings() const {
+  std::lock_guard<std::mutex> lock(account_mu_);
+  return account_;
+}
+
+Status StoreImpl::UpdateAccountSettings(const AccountSettingsUpdate& update) {
+  std::lock_guard<std::mutex> lock(account_mu_);
+  AccountSettings next = account_;
+  TL_RETURN_IF_ERROR(update(next));
+  proto::AccountSettings stored;
+  stored.set_commitment_enabled(next.commitment_enabled);
+  stored.set_commitment_started_ms(next.commitment_started_ms);
+  stored.set_commitment_earliest_end_ms(next.commitment_earliest_end_ms);
+  stored.set_commitment_disable_pending(next.commitment_disable_pending);
+  stored.set_commitment_ended_ms(next.commitment_ended_ms);
+  TL_RETURN_IF_ERROR(FromRocks(
+      db_->Put(SyncWrite(), meta_cf_, keys::kAccountSettingsKey, stored.SerializeAsString()),
+      "writing account settings"));
+  account_ = next;
   return Status::Ok();
 }
 

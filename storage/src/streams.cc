@@ -5,6 +5,7 @@
 #include <future>
 
 #include "keys.h"
+#include "store_common.h"
 #include "store_impl.h"
 
 namespace tideline::storage {
@@ -91,6 +92,7 @@ Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count,
   stream->uid = next_uid_;
   stream->created_ms = NowMs();
   stream->attributes = attributes;
+  if (stream->attributes.stream_id.empty()) stream->attributes.stream_id = NewStreamId();
   const auto ranges = EvenHashKeyRanges(shard_count);
   auto table = std::make_unique<ShardTable>();
   for (uint32_t i = 0; i < shard_count; ++i) {
@@ -111,7 +113,7 @@ Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count,
   batch.Put(meta_cf_, keys::StreamKey(name.get()),
             ToProto(*stream, {}, proto::Stream::ACTIVE).SerializeAsString());
   batch.Put(meta_cf_, keys::AttributesKey(name.get()),
-            AttributesToProto(attributes).SerializeAsString());
+            AttributesToProto(stream->attributes).SerializeAsString());
   batch.Put(meta_cf_, keys::kNextUidKey, keys::EncodeU64(next_uid));
   TL_RETURN_IF_ERROR(FromRocks(db_->Write(SyncWrite(), &batch), "creating stream"));
   next_uid_ = next_uid;

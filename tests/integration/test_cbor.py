@@ -45,7 +45,8 @@ cbor2.decoder.semantic_decoders[1] = lambda dec: cbor2.CBORTag(1, dec._decode())
 CBOR_TYPE = "application/x-amz-cbor-1.1"
 SHARD0 = "shardId-000000000000"
 # Timestamp members of the outputs exercised here (server/src/cbor_shapes.inc).
-TIMESTAMP_KEYS = {"ApproximateArrivalTimestamp", "StreamCreationTimestamp"}
+TIMESTAMP_KEYS = {"ApproximateArrivalTimestamp", "StreamCreationTimestamp", "StartedAt",
+                  "EarliestAllowedEndAt", "EndedAt"}
 
 
 def loads(data):
@@ -142,6 +143,23 @@ class CborApiTest(ServerTestCase):
         created = summary["StreamDescriptionSummary"]["StreamCreationTimestamp"]
         self.assertEqual(created.tag, 1)
         self.assertLess(abs(created.value - time.time() * 1000), 600_000, created)
+
+    def test_account_settings_carry_tag_one_timestamps(self):
+        answer = self.cbor.ok("UpdateAccountSettings",
+                              {"MinimumThroughputBillingCommitment": {"Status": "ENABLED"}})
+        commitment = from_cbor(answer)["MinimumThroughputBillingCommitment"]
+        self.assertEqual(commitment["Status"], "ENABLED")
+        kind, started = commitment["StartedAt"]
+        self.assertEqual(kind, "ms")
+        self.assertEqual(commitment["EarliestAllowedEndAt"], ("ms", started + 24 * 3600 * 1000))
+        c, j = self.both("DescribeAccountSettings", {})
+        self.assertEqual(c, j)
+        self.assertEqual(c["MinimumThroughputBillingCommitment"]["StartedAt"], ("ms", started))
+        # An operation whose output is empty answers an empty map.
+        status, headers, data = self.cbor.raw("UpdateMaxRecordSize", cbor2.dumps(
+            {"StreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/cbor-one",
+             "MaxRecordSizeInKiB": 1024}))
+        self.assertEqual((status, headers["content-type"], data), (200, CBOR_TYPE, b"\xa0"))
 
     def test_list_shards_and_list_streams_match_json(self):
         c, j = self.both("ListShards", {"StreamName": "cbor-two"})

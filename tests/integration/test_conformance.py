@@ -219,12 +219,21 @@ class ConformanceTest(ServerTestCase):
         self.assertEqual(status, 200, body)
 
     def test_operation_without_handler_is_validated_then_unknown(self):
-        status, body = self.call("SplitShard", {"StreamName": "s"})
+        # SubscribeToShard (an HTTP/2 event stream) is the one operation without a handler.
+        status, body = self.call("SubscribeToShard", {"ShardId": "shardId-000000000000"})
         self.assertEqual(status, 400)
         self.assertEqual(body["__type"], "ValidationException", body)
-        status, body = self.call("DescribeAccountSettings", {})
+        status, body = self.call("SubscribeToShard", {
+            "ConsumerARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/c:1",
+            "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}})
         self.assertEqual(status, 400)
         self.assertEqual(body["__type"], "UnknownOperationException", body)
+
+    def test_every_other_operation_of_the_model_is_served(self):
+        for operation in sorted(set(MODEL["operations"]) - {"SubscribeToShard"}):
+            with self.subTest(operation=operation):
+                _, body = self.call(operation, {})
+                self.assertNotEqual(body.get("__type"), "UnknownOperationException", body)
 
 
 if __name__ == "__main__":

@@ -159,6 +159,12 @@ class ReadFaultStore final : public storage::Store {
     return inner_.CreateStream(name, shard_count, attributes);
   }
   uint32_t ShardLimit() const override { return inner_.ShardLimit(); }
+  storage::AccountSettings GetAccountSettings() const override {
+    return inner_.GetAccountSettings();
+  }
+  Status UpdateAccountSettings(const AccountSettingsUpdate& update) override {
+    return inner_.UpdateAccountSettings(update);
+  }
   Result<storage::StreamAttributes> GetStreamAttributes(const StreamName& name) const override {
     return inner_.GetStreamAttributes(name);
   }

@@ -44,7 +44,9 @@ struct ServerOptions {
   int io_threads = 2;
   // Largest request body accepted; larger gets 413 with a Kinesis-shaped error. Only
   // PutRecord and PutRecords carry record data: every other request is limited to
-  // kSmallBodyBytes (64 KiB). kMaxBodyBytes (1 KiB..1 GiB).
+  // kSmallBodyBytes (64 KiB). Once a stream takes records above 1 MiB (UpdateMaxRecordSize), the
+  // PutRecord(s) limit rises to what its records need (~14.3 MiB for 10 MiB), capped by
+  // max_inflight_bytes. kMaxBodyBytes (1 KiB..1 GiB).
   // Default: 8 MiB (a full PutRecords of 5 MiB of data is about 6.7 MiB of base64 and JSON)
   size_t max_body_bytes = 8u << 20;
   // A keep-alive connection idle this long between requests is closed; also the limit for

@@ -249,6 +249,13 @@ class Store {
   using AttributesUpdate = std::function<Status(StreamAttributes&)>;
   virtual Status UpdateStreamAttributes(const StreamName& name, const AttributesUpdate& update) = 0;
 
+  // ---- Account settings: one record per store, the defaults until first updated.
+  virtual AccountSettings GetAccountSettings() const = 0;
+  // As UpdateStreamAttributes, for the account record: `update` runs serialised with every
+  // other update of it; its error, or a failed write, leaves the record as it was.
+  using AccountSettingsUpdate = std::function<Status(AccountSettings&)>;
+  virtual Status UpdateAccountSettings(const AccountSettingsUpdate& update) = 0;
+
   // ---- Resharding (Kinesis SplitShard, MergeShards, UpdateShardCount). Each closes shards and
   // makes new ones (shard ids keep counting up, sequence numbers of a child are greater than
   // any of its parents') in one synced write ordered with the appends by the writer: an append

@@ -7,12 +7,16 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace tideline::storage {
 
 enum class StreamMode { kProvisioned, kOnDemand };
+
+// Kinesis's default maximum record size (MaxRecordSizeInKiB); UpdateMaxRecordSize may raise it.
+inline constexpr uint32_t kDefaultMaxRecordSizeKiB = 1024;
 
 struct StreamConsumer {
   std::string name;
@@ -35,8 +39,32 @@ struct StreamAttributes {
   std::vector<std::string> shard_level_metrics;  // enhanced monitoring, sorted, no duplicates
   std::string policy;                            // resource policy of the stream; empty when none
   std::vector<StreamConsumer> consumers;         // in registration order
+  // Kinesis's StreamId, [a-z0-9]{20}-[a-z0-9]{3}: the store makes it with the stream (when the
+  // creator leaves it empty) and it never changes. Streams made before it existed get one
+  // derived from their name and uid, the same at every open.
+  std::string stream_id;
+  // Largest record (data + partition key) the stream takes, KiB.
+  uint32_t max_record_size_kib = kDefaultMaxRecordSizeKiB;
+  // Warm throughput asked for (UpdateStreamWarmThroughput), MiB/s; nullopt when never set.
+  std::optional<uint32_t> warm_throughput_mibps;
 
   bool operator==(const StreamAttributes&) const = default;
+};
+
+// Account-wide settings (Kinesis's DescribeAccountSettings), kept durably by the store. Only
+// the facts are stored; what status they mean at a given time is the API's business.
+struct AccountSettings {
+  // MinimumThroughputBillingCommitment: on since started_ms (0: never enabled).
+  bool commitment_enabled = false;
+  int64_t commitment_started_ms = 0;
+  // The commitment may not end before this.
+  int64_t commitment_earliest_end_ms = 0;
+  // A disable was asked for before earliest_end: it takes effect then.
+  bool commitment_disable_pending = false;
+  // When the last commitment ended; 0 when none has.
+  int64_t commitment_ended_ms = 0;
+
+  bool operator==(const AccountSettings&) const = default;
 };
 
 }  // namespace tideline::storage
