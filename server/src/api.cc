@@ -102,7 +102,10 @@ Api::Api(HandlerContext ctx, Metrics& metrics, BlockingExecutor blocking)
     : ctx_(std::move(ctx)), metrics_(metrics), blocking_(std::move(blocking)) {}
 
 void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, ResponseCallback done,
-                 const RespondOn& respond_on) {
+                 const RespondOn& respond_on, std::string_view region) {
+  // The default region's requests use the shared context as is; another region's get a copy
+  // that names it (a copy of a few short strings).
+  if (region == ctx_.account.region) region = {};
   const auto start = std::chrono::steady_clock::now();
   const Operation* op = FindOperation(target);
   {
@@ -138,14 +141,29 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, Res
     return;
   }
   if (op->async) {
-    op->async(ctx_, std::move(body), std::move(finish), respond_on);
+    if (region.empty()) {
+      op->async(ctx_, std::move(body), std::move(finish), respond_on);
+      return;
+    }
+    HandlerContext regional = ctx_;  // read by the handler during the call only
+    regional.region = std::string(region);
+    op->async(regional, std::move(body), std::move(finish), respond_on);
     return;
   }
-  blocking_([this, op, modeled, body = std::move(body), finish = std::move(finish),
-             respond_on]() mutable {
+  blocking_([this, op, modeled, body = std::move(body), finish = std::move(finish), respond_on,
+             region = std::string(region)]() mutable {
     std::optional<ApiResponse> bad;
     if (modeled != nullptr) bad = CheckAgainstModel(*modeled, *body);
-    ApiResponse resp = bad ? std::move(*bad) : op->sync(ctx_, *body);
+    ApiResponse resp;
+    if (bad) {
+      resp = std::move(*bad);
+    } else if (region.empty()) {
+      resp = op->sync(ctx_, *body);
+    } else {
+      HandlerContext regional = ctx_;
+      regional.region = std::move(region);
+      resp = op->sync(regional, *body);
+    }
     if (!respond_on) {
       finish(std::move(resp));
       return;

@@ -162,14 +162,15 @@ ApiResponse PutRecordResponse(const PutBatch& batch, const AppendedRecord& rec) 
 // Parses the body of either operation into `batch`; returns the error response if any.
 // The body is parsed once, in place, and that parse is what the model validates (the handler
 // is not behind Api's validation: a second parse of up to 5 MB would cost on the hot path).
-std::optional<ApiResponse> ParsePut(PutBatch& batch, bool list, StreamName& stream) {
+std::optional<ApiResponse> ParsePut(const HandlerContext& ctx, PutBatch& batch, bool list,
+                                    StreamName& stream) {
   if (auto err = ParseJsonObjectInsitu(batch.doc, *batch.body)) {
     return MakeError(ApiErrorType::kSerialization, *err);
   }
   if (auto bad = ValidateRequest(list ? "PutRecords" : "PutRecord", batch.doc)) return bad;
   const FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, batch.doc, /*required=*/true);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, batch.doc, /*required=*/true);
   std::vector<EntryFields> entries;
   if (list) {
     const rapidjson::Value* recs = r.Array(batch.doc, "Records");
@@ -198,8 +199,9 @@ ApiResponse AppendResponse(const PutBatch& batch, const Result<std::vector<Appen
                            bool list, const StreamName& stream, const std::string& account) {
   if (!result.ok() && (!list || IsRequestError(result.status().code()))) {
     if (result.status().code() == StatusCode::kNotFound) {
-      return MakeError(ApiErrorType::kResourceNotFound,
-                       fmt::format("Stream {} under account {} not found.", stream.get(), account));
+      return MakeError(
+          ApiErrorType::kResourceNotFound,
+          fmt::format("Stream {} under account {} not found.", DisplayName(stream.get()), account));
     }
     return MakeErrorFromStatus(result.status());
   }
@@ -215,7 +217,7 @@ void Put(const HandlerContext& ctx, std::shared_ptr<std::string> body, ResponseC
   auto batch = std::make_shared<PutBatch>();
   batch->body = std::move(body);
   StreamName stream;
-  if (auto bad = ParsePut(*batch, list, stream)) {
+  if (auto bad = ParsePut(ctx, *batch, list, stream)) {
     done(std::move(*bad));
     return;
   }
