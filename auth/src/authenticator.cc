@@ -154,7 +154,7 @@ std::string_view ScopeRegionOf(std::string_view credential) {
 }  // namespace
 
 std::string CredentialScopeRegion(std::string_view authorization, std::string_view query) {
-  if (!query.empty() && query.find("X-Amz-") != std::string_view::npos && IsPresignedQuery(query)) {
+  if (!query.empty() && IsPresignedQuery(query)) {
     const auto credential = QueryParam(query, "X-Amz-Credential");
     return credential ? std::string(ScopeRegionOf(*credential)) : std::string();
   }
