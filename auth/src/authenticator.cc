@@ -144,6 +144,40 @@ bool IsPresignedQuery(std::string_view query) {
   return QueryParam(query, "X-Amz-Algorithm").has_value();
 }
 
+namespace {
+
+// The region part of a credential scope "AKID/DATE/REGION/SERVICE/TERMINATOR", or empty.
+std::string_view ScopeRegionOf(std::string_view credential) {
+  Scope scope;
+  if (ParseScope(credential, &scope) || !ValidRegion(scope.region)) return {};
+  return scope.region;
+}
+
+}  // namespace
+
+std::string CredentialScopeRegion(std::string_view authorization, std::string_view query) {
+  if (!query.empty() && IsPresignedQuery(query)) {
+    const auto credential = QueryParam(query, "X-Amz-Credential");
+    return credential ? std::string(ScopeRegionOf(*credential)) : std::string();
+  }
+  const std::string_view trimmed = Trim(authorization);
+  if (!trimmed.starts_with(kAlgorithm) || trimmed.size() == kAlgorithm.size() ||
+      trimmed[kAlgorithm.size()] != ' ') {
+    return {};
+  }
+  // The Credential item, as ParseAuthorizationHeader finds it (blanks around '=' allowed).
+  std::string_view rest = trimmed.substr(kAlgorithm.size());
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string_view item = Trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos || Trim(item.substr(0, eq)) != "Credential") continue;
+    return std::string(ScopeRegionOf(Trim(item.substr(eq + 1))));
+  }
+  return {};
+}
+
 std::optional<AuthError> ParsePresignedQuery(std::string_view query, PresignedParts* out) {
   const auto algorithm = QueryParam(query, "X-Amz-Algorithm");
   const auto credential = QueryParam(query, "X-Amz-Credential");

@@ -1,12 +1,11 @@
 #include "common/aws_account.h"
 
+#include "common/regional_stream.h"
+
 namespace tideline {
 
 Status AwsAccount::Validate() const {
-  const bool region_ok =
-      !region.empty() && region.size() <= 32 &&
-      region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
-  if (!region_ok) {
+  if (!IsValidRegion(region)) {
     return Status::InvalidArgument("region: expected 1..32 characters of [a-z0-9-], got \"" +
                                    region.substr(0, 64) + "\"");
   }

@@ -111,7 +111,10 @@ Api::Api(HandlerContext ctx, Metrics& metrics, BlockingExecutor blocking)
     : ctx_(std::move(ctx)), metrics_(metrics), blocking_(std::move(blocking)) {}
 
 void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, ResponseCallback done,
-                 const RespondOn& respond_on) {
+                 const RespondOn& respond_on, std::string_view region) {
+  // The default region's requests use the shared context as is; another region's get a copy
+  // that names it (a copy of a few short strings).
+  if (region == ctx_.account.region) region = {};
   const auto start = std::chrono::steady_clock::now();
   const Operation* op = FindOperation(target);
   {
@@ -147,14 +150,27 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, Res
     return;
   }
   if (op->async) {
-    op->async(ctx_, std::move(body), std::move(finish), respond_on);
+    if (region.empty()) {
+      op->async(ctx_, std::move(body), std::move(finish), respond_on);
+      return;
+    }
+    HandlerContext regional = ctx_;  // read by the handler during the call only
+    regional.region = std::string(region);
+    op->async(regional, std::move(body), std::move(finish), respond_on);
     return;
   }
-  blocking_([this, op, modeled, body = std::move(body), finish = std::move(finish),
-             respond_on]() mutable {
+  blocking_([this, op, modeled, body = std::move(body), finish = std::move(finish), respond_on,
+             region = std::string(region)]() mutable {
     std::optional<ApiResponse> bad;
-    if (modeled != nullptr) bad = CheckAgainstModel(*modeled, *body, &ctx_);
-    ApiResponse resp = bad ? std::move(*bad) : op->sync(ctx_, *body);
+    const HandlerContext* ctx = &ctx_;
+    std::optional<HandlerContext> regional;
+    if (!region.empty()) {
+      regional.emplace(ctx_);
+      regional->region = std::move(region);
+      ctx = &*regional;
+    }
+    if (modeled != nullptr) bad = CheckAgainstModel(*modeled, *body, ctx);
+    ApiResponse resp = bad ? std::move(*bad) : op->sync(*ctx, *body);
     if (!respond_on) {
       finish(std::move(resp));
       return;

@@ -36,9 +36,11 @@ class Api {
   // Handles one request. `target` is the X-Amz-Target header value. `done` runs exactly once:
   // inline on the caller's thread for errors found at once, otherwise through `respond_on`
   // (from the blocking executor or the store's writer thread); with an empty `respond_on`, on
-  // whichever of those threads produced the response.
+  // whichever of those threads produced the response. `region` is the request's region (a
+  // valid one, see common/regional_stream.h); empty: the default region. Handlers see it as
+  // HandlerContext::region.
   void Handle(std::string_view target, std::shared_ptr<std::string> body, ResponseCallback done,
-              const RespondOn& respond_on = {});
+              const RespondOn& respond_on = {}, std::string_view region = {});
 
   // Blocks until no request is being handled or `timeout` passes; true when drained.
   bool WaitIdle(std::chrono::milliseconds timeout);

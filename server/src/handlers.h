@@ -20,8 +20,12 @@ namespace tideline::server {
 
 struct HandlerContext {
   storage::Store* store = nullptr;
-  // Used in stream ARNs and error messages.
+  // Used in stream ARNs and error messages. account.region is the default region (server.region).
   AwsAccount account;
+  // The region of the request being handled, from its SigV4 credential scope (Api sets it per
+  // request, from the router); empty: the default region. A region's streams are its own
+  // (common/regional_stream.h), and its ARNs carry it.
+  std::string region;
   // Age after which a shard iterator is refused with ExpiredIteratorException.
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
   // Clock for iterator issue/expiry and MillisBehindLatest.
@@ -33,6 +37,9 @@ struct HandlerContext {
   // Kept up to date by the operations that set a stream's MaxRecordSizeInKiB, for the HTTP
   // session's body limit; may be null (tests without sessions).
   RecordSizeCeiling* record_ceiling = nullptr;
+
+  // The request's region: `region`, else the default region.
+  std::string_view Region() const { return region.empty() ? account.region : region; }
 };
 
 // Streams (handlers_streams.cc).
@@ -84,10 +91,11 @@ ApiResponse HandleUpdateStreamWarmThroughput(const HandlerContext& ctx, std::str
 ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleGetRecords(const HandlerContext& ctx, std::string_view body);
 
-// Writes (handlers_put.cc). Parse and validate inline, then Store::AppendAsync; `done` runs
-// exactly once: inline for request errors, otherwise after the records are durable, through
-// `respond_on` when set (the response is built there, so the store's writer thread only hands
-// off), else on the writer thread. `body` is parsed in place and kept alive until `done` has run.
+// Writes (handlers_put.cc). `ctx` is read only during the call. Parse and validate inline, then
+// Store::AppendAsync; `done` runs exactly once: inline for request errors, otherwise after the
+// records are durable, through `respond_on` when set (the response is built there, so the store's
+// writer thread only hands off), else on the writer thread. `body` is parsed in place and kept
+// alive until `done` has run.
 void HandlePutRecord(const HandlerContext& ctx, std::shared_ptr<std::string> body,
                      ResponseCallback done, const RespondOn& respond_on = {});
 void HandlePutRecords(const HandlerContext& ctx, std::shared_ptr<std::string> body,

@@ -48,17 +48,18 @@ struct ResourceRef {
 
 // "arn:aws:kinesis:<region>:<account>:stream/<name>[/consumer/<consumer>:<epoch seconds>]".
 // The model has checked the overall pattern; this splits the parts and insists on our region
-// and account (another account's resource does not exist here).
+// and account (another region's or account's resource does not exist here). `stream` is the
+// store's name.
 std::optional<ResourceRef> ParseResourceArn(const HandlerContext& ctx, std::string_view arn) {
   const std::string prefix =
-      fmt::format("arn:aws:kinesis:{}:{}:stream/", ctx.account.region, ctx.account.account_id);
+      fmt::format("arn:aws:kinesis:{}:{}:stream/", ctx.Region(), ctx.account.account_id);
   if (arn.substr(0, prefix.size()) != prefix) return std::nullopt;
   std::string_view rest = arn.substr(prefix.size());
   ResourceRef ref;
   const size_t slash = rest.find("/consumer/");
   const std::string_view stream = rest.substr(0, slash);
   if (!StreamName::IsValid(stream)) return std::nullopt;
-  ref.stream = StreamName(std::string(stream));
+  ref.stream = StoredName(ctx, stream);
   if (slash == std::string_view::npos) return ref;
   rest = rest.substr(slash + 10);
   const size_t colon = rest.rfind(':');
@@ -120,8 +121,8 @@ StreamConsumer* FindConsumer(const HandlerContext& ctx, StreamAttributes& a, std
 
 std::string ConsumerNotFoundMessage(const HandlerContext& ctx, std::string_view consumer,
                                     std::string_view stream) {
-  return fmt::format("Consumer {} under stream {} under account {} not found.", consumer, stream,
-                     ctx.account.account_id);
+  return fmt::format("Consumer {} under stream {} under account {} not found.", consumer,
+                     DisplayName(stream), ctx.account.account_id);
 }
 
 // The Tags member as (key, value) pairs; the model has checked the count and lengths.
@@ -203,11 +204,11 @@ struct Request {
   StreamRef ref;
 };
 
-std::optional<ApiResponse> Parse(std::string_view op, std::string_view body, Request& q,
-                                 bool stream_required) {
+std::optional<ApiResponse> Parse(const HandlerContext& ctx, std::string_view op,
+                                 std::string_view body, Request& q, bool stream_required) {
   ApiResponse err;
   if (!ParseRequest(op, q.doc, body, err)) return err;
-  q.ref = ReadStreamRef(q.r, q.v, q.doc, stream_required);
+  q.ref = ReadStreamRef(ctx, q.r, q.v, q.doc, stream_required);
   if (auto bad = CheckRequest(q.v)) return bad;
   if (q.ref.error) return q.ref.error;
   return std::nullopt;
@@ -237,7 +238,7 @@ std::optional<ApiResponse> ReadCreationTags(const rapidjson::Value* tags,
 
 ApiResponse HandleAddTagsToStream(const HandlerContext& ctx, std::string_view body) {
   Request q;
-  if (auto bad = Parse("AddTagsToStream", body, q, /*stream_required=*/true)) return *bad;
+  if (auto bad = Parse(ctx, "AddTagsToStream", body, q, /*stream_required=*/true)) return *bad;
   const auto tags = ReadTags(q.r.Object(q.doc, "Tags"));
   if (auto bad = CheckTagKeys(tags)) return *bad;
   const std::string stream = q.ref.name->get();
@@ -250,7 +251,7 @@ ApiResponse HandleAddTagsToStream(const HandlerContext& ctx, std::string_view bo
 
 ApiResponse HandleRemoveTagsFromStream(const HandlerContext& ctx, std::string_view body) {
   Request q;
-  if (auto bad = Parse("RemoveTagsFromStream", body, q, /*stream_required=*/true)) return *bad;
+  if (auto bad = Parse(ctx, "RemoveTagsFromStream", body, q, /*stream_required=*/true)) return *bad;
   const auto keys = ReadStrings(q.r.Array(q.doc, "TagKeys"));
   const Status st = ctx.store->UpdateStreamAttributes(*q.ref.name, [&](StreamAttributes& a) {
     for (const std::string& k : keys)
@@ -263,7 +264,7 @@ ApiResponse HandleRemoveTagsFromStream(const HandlerContext& ctx, std::string_vi
 
 ApiResponse HandleListTagsForStream(const HandlerContext& ctx, std::string_view body) {
   Request q;
-  if (auto bad = Parse("ListTagsForStream", body, q, /*stream_required=*/true)) return *bad;
+  if (auto bad = Parse(ctx, "ListTagsForStream", body, q, /*stream_required=*/true)) return *bad;
   const auto start = q.r.String(q.doc, "ExclusiveStartTagKey");
   const int64_t limit = q.r.Integer(q.doc, "Limit").value_or(kListTagsDefaultLimit);
   auto attrs = ctx.store->GetStreamAttributes(*q.ref.name);
@@ -428,7 +429,7 @@ ApiResponse HandleDescribeLimits(const HandlerContext& ctx, std::string_view bod
 
 ApiResponse HandleUpdateStreamMode(const HandlerContext& ctx, std::string_view body) {
   Request q;
-  if (auto bad = Parse("UpdateStreamMode", body, q, /*stream_required=*/true)) return *bad;
+  if (auto bad = Parse(ctx, "UpdateStreamMode", body, q, /*stream_required=*/true)) return *bad;
   const rapidjson::Value* details = q.r.Object(q.doc, "StreamModeDetails");
   const auto mode_name = details ? q.r.String(*details, "StreamMode") : std::nullopt;
   const StreamMode mode = mode_name == std::optional<std::string_view>("ON_DEMAND")
@@ -457,7 +458,8 @@ ApiResponse HandleUpdateStreamMode(const HandlerContext& ctx, std::string_view b
 
 ApiResponse HandleStartStreamEncryption(const HandlerContext& ctx, std::string_view body) {
   Request q;
-  if (auto bad = Parse("StartStreamEncryption", body, q, /*stream_required=*/true)) return *bad;
+  if (auto bad = Parse(ctx, "StartStreamEncryption", body, q, /*stream_required=*/true))
+    return *bad;
   const auto type = q.r.String(q.doc, "EncryptionType").value_or("");
   const auto key = q.r.String(q.doc, "KeyId").value_or("");
   if (type != "KMS") {
@@ -475,7 +477,7 @@ ApiResponse HandleStartStreamEncryption(const HandlerContext& ctx, std::string_v
 
 ApiResponse HandleStopStreamEncryption(const HandlerContext& ctx, std::string_view body) {
   Request q;
-  if (auto bad = Parse("StopStreamEncryption", body, q, /*stream_required=*/true)) return *bad;
+  if (auto bad = Parse(ctx, "StopStreamEncryption", body, q, /*stream_required=*/true)) return *bad;
   const auto type = q.r.String(q.doc, "EncryptionType").value_or("");
   const auto key = q.r.String(q.doc, "KeyId").value_or("");
   const std::string stream = q.ref.name->get();
@@ -522,7 +524,7 @@ void WriteMetricList(JsonWriter& w, const std::vector<std::string>& metrics) {
 ApiResponse ChangeMonitoring(const HandlerContext& ctx, std::string_view body, bool enable) {
   Request q;
   const std::string_view op = enable ? "EnableEnhancedMonitoring" : "DisableEnhancedMonitoring";
-  if (auto bad = Parse(op, body, q, /*stream_required=*/true)) return *bad;
+  if (auto bad = Parse(ctx, op, body, q, /*stream_required=*/true)) return *bad;
   const auto change = ExpandMetrics(ReadStrings(q.r.Array(q.doc, "ShardLevelMetrics")));
   std::vector<std::string> before;
   std::vector<std::string> after;
@@ -544,7 +546,7 @@ ApiResponse ChangeMonitoring(const HandlerContext& ctx, std::string_view body, b
   JsonWriter w;
   w.StartObject();
   w.Key("StreamName");
-  w.String(q.ref.name->get());
+  w.String(DisplayName(q.ref.name->get()));
   w.Key("CurrentShardLevelMetrics");
   WriteMetricList(w, before);
   w.Key("DesiredShardLevelMetrics");
@@ -697,27 +699,29 @@ ApiResponse HandleRegisterStreamConsumer(const HandlerContext& ctx, std::string_
   const Status st = ctx.store->UpdateStreamAttributes(ref->stream, [&](StreamAttributes& a) {
     PurgeGone(ctx, a, now);
     if (FindConsumer(ctx, a, name, now) != nullptr) {
-      refused = MakeError(ApiErrorType::kResourceInUse,
-                          fmt::format("Consumer {} under stream {} already exists for account {}.",
-                                      name, ref->stream.get(), ctx.account.account_id));
+      refused =
+          MakeError(ApiErrorType::kResourceInUse,
+                    fmt::format("Consumer {} under stream {} already exists for account {}.", name,
+                                DisplayName(ref->stream.get()), ctx.account.account_id));
       return Status::ResourceInUse("consumer exists");
     }
     if (a.consumers.size() >= kMaxConsumersPerStream) {
-      refused =
-          MakeError(ApiErrorType::kLimitExceeded,
-                    fmt::format("Stream {} under account {} has the maximum of {} "
-                                "consumers registered.",
-                                ref->stream.get(), ctx.account.account_id, kMaxConsumersPerStream));
+      refused = MakeError(ApiErrorType::kLimitExceeded,
+                          fmt::format("Stream {} under account {} has the maximum of {} "
+                                      "consumers registered.",
+                                      DisplayName(ref->stream.get()), ctx.account.account_id,
+                                      kMaxConsumersPerStream));
       return Status::LimitExceeded("consumers");
     }
     const auto creating = std::count_if(a.consumers.begin(), a.consumers.end(), [&](auto& c) {
       return StateOf(ctx, c, now) == ConsumerState::kCreating;
     });
     if (static_cast<size_t>(creating) >= kMaxConsumersCreating) {
-      refused = MakeError(ApiErrorType::kLimitExceeded,
-                          fmt::format("Stream {} under account {} already has {} consumers in "
-                                      "CREATING status.",
-                                      ref->stream.get(), ctx.account.account_id, creating));
+      refused =
+          MakeError(ApiErrorType::kLimitExceeded,
+                    fmt::format("Stream {} under account {} already has {} consumers in "
+                                "CREATING status.",
+                                DisplayName(ref->stream.get()), ctx.account.account_id, creating));
       return Status::LimitExceeded("creating");
     }
     made = StreamConsumer{name, now, 0, "", {}};

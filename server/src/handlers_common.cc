@@ -3,59 +3,107 @@
 #include <fmt/format.h>
 
 #include "common/base64.h"
+#include "common/regional_stream.h"
 #include "iterator_token.h"
 #include "model_validator.h"
 
 namespace tideline::server {
 
+StreamName StoredName(const HandlerContext& ctx, std::string_view name) {
+  return StreamName(StoredStreamName(ctx.region, ctx.account.region, name));
+}
+
+std::string_view DisplayName(std::string_view stored) {
+  return SplitStoredStreamName(stored).name;
+}
+
+bool InRequestRegion(const HandlerContext& ctx, std::string_view stored) {
+  const std::string_view region = SplitStoredStreamName(stored).region;
+  // Api leaves `region` empty for the default region, so the default region's streams (stored
+  // without a region) are the ones whose region matches an empty one.
+  return region.empty() ? ctx.region.empty() || ctx.region == ctx.account.region
+                        : region == ctx.Region();
+}
+
 std::string StreamArn(const HandlerContext& ctx, std::string_view name) {
-  return fmt::format("arn:aws:kinesis:{}:{}:stream/{}", ctx.account.region, ctx.account.account_id,
-                     name);
+  return fmt::format("arn:aws:kinesis:{}:{}:stream/{}", ctx.Region(), ctx.account.account_id,
+                     DisplayName(name));
 }
 
 std::string StreamNotFoundMessage(const HandlerContext& ctx, std::string_view name) {
-  return fmt::format("Stream {} under account {} not found.", name, ctx.account.account_id);
+  return fmt::format("Stream {} under account {} not found.", DisplayName(name),
+                     ctx.account.account_id);
 }
 
 ApiResponse StreamError(const HandlerContext& ctx, const Status& status, std::string_view name) {
   if (status.code() == StatusCode::kNotFound) {
     return MakeError(ApiErrorType::kResourceNotFound, StreamNotFoundMessage(ctx, name));
   }
-  return MakeErrorFromStatus(status);
+  if (DisplayName(name).size() == name.size()) return MakeErrorFromStatus(status);
+  return MakeErrorFromStatus(
+      Status(status.code(), ShownMessage(status.message(), name), status.retryable()));
+}
+
+std::string ShownMessage(std::string_view message, std::string_view stored) {
+  std::string out(message);
+  const std::string_view shown = DisplayName(stored);
+  if (shown.size() == stored.size()) return out;
+  for (size_t at = out.find(stored); at != std::string::npos;
+       at = out.find(stored, at + shown.size())) {
+    out.replace(at, stored.size(), shown);
+  }
+  return out;
 }
 
 namespace {
 
-// arn:aws[-partition]:kinesis:<region>:<12 digits>:stream/<name>; nullopt when malformed.
-std::optional<std::string_view> StreamNameFromArn(std::string_view arn) {
+// The parts of "arn:aws[-partition]:kinesis:<region>:<12 digits>:stream/<name>".
+struct StreamArnParts {
+  std::string_view region;
+  std::string_view account;
+  std::string_view name;
+};
+
+// nullopt when malformed.
+std::optional<StreamArnParts> SplitStreamArn(std::string_view arn) {
   if (arn.substr(0, 7) != "arn:aws") return std::nullopt;
   const size_t marker = arn.find(":stream/");
   if (marker == std::string_view::npos || marker < 13) return std::nullopt;
   const std::string_view account = arn.substr(marker - 12, 12);
   if (arn[marker - 13] != ':' || account.find_first_not_of("0123456789") != std::string_view::npos)
     return std::nullopt;
-  if (arn.find(":kinesis:") == std::string_view::npos) return std::nullopt;
+  const size_t service = arn.find(":kinesis:");
+  if (service == std::string_view::npos || service + 9 > marker - 13) return std::nullopt;
+  const std::string_view region = arn.substr(service + 9, marker - 13 - (service + 9));
   const std::string_view name = arn.substr(marker + 8);
   if (name.empty() || name.find_first_of(" \t\r\n") != std::string_view::npos) return std::nullopt;
-  return name;
+  return StreamArnParts{region, account, name};
 }
 
 }  // namespace
 
-StreamRef ReadStreamRef(const FieldReader& r, Validator& v, const rapidjson::Value& root,
-                        bool required) {
+StreamRef ReadStreamRef(const HandlerContext& ctx, const FieldReader& r, Validator& v,
+                        const rapidjson::Value& root, bool required) {
   StreamRef ref;
   const auto name = r.String(root, "StreamName");
   const auto arn = r.String(root, "StreamARN");
   std::optional<std::string_view> arn_name;
   if (arn) {
-    arn_name = StreamNameFromArn(*arn);
-    if (!arn_name || !StreamName::IsValid(*arn_name)) {
+    const auto parts = SplitStreamArn(*arn);
+    if (!parts || !StreamName::IsValid(parts->name) || !IsValidRegion(parts->region)) {
       // The model's pattern admits ARNs whose stream part we cannot take apart.
       ref.error = MakeError(ApiErrorType::kInvalidArgument,
                             fmt::format("StreamARN {} is not a valid stream ARN.", *arn));
       return ref;
     }
+    if (parts->region != ctx.Region() || parts->account != ctx.account.account_id) {
+      // Another region's or account's stream is not one this endpoint holds.
+      ref.error = MakeError(
+          ApiErrorType::kResourceNotFound,
+          fmt::format("Stream {} under account {} not found.", parts->name, parts->account));
+      return ref;
+    }
+    arn_name = parts->name;
   }
   if (required && !name && !arn) v.NotNull(false, "streamName");
   if (name && arn_name && *name != *arn_name) {
@@ -64,9 +112,9 @@ StreamRef ReadStreamRef(const FieldReader& r, Validator& v, const rapidjson::Val
         fmt::format("StreamARN {} and StreamName {} refer to different streams.", *arn, *name));
   }
   if (arn_name) {
-    ref.name = StreamName(std::string(*arn_name));
+    ref.name = StoredName(ctx, *arn_name);
   } else if (name) {
-    ref.name = StreamName(std::string(*name));
+    ref.name = StoredName(ctx, *name);
   }
   return ref;
 }
@@ -91,8 +139,8 @@ std::optional<ApiResponse> CheckStreamId(const HandlerContext& ctx, std::string_
                                          const storage::StreamAttributes& attributes) {
   if (stream_id == attributes.stream_id) return std::nullopt;
   return MakeError(ApiErrorType::kResourceNotFound,
-                   fmt::format("Stream {} with StreamId {} under account {} not found.", stream,
-                               stream_id, ctx.account.account_id));
+                   fmt::format("Stream {} with StreamId {} under account {} not found.",
+                               DisplayName(stream), stream_id, ctx.account.account_id));
 }
 
 std::optional<ApiResponse> CheckStreamId(const HandlerContext& ctx, const rapidjson::Value& root) {
@@ -101,14 +149,15 @@ std::optional<ApiResponse> CheckStreamId(const HandlerContext& ctx, const rapidj
   if (!stream_id) return std::nullopt;
   Validator ignored;  // a stream named by nothing is the handler's error to report
   std::optional<std::string> stream;
-  const StreamRef ref = ReadStreamRef(r, ignored, root, /*required=*/false);
+  const StreamRef ref = ReadStreamRef(ctx, r, ignored, root, /*required=*/false);
   if (ref.error) return std::nullopt;
+  // `stream` is the store's name (in the request's region).
   if (ref.name) {
     stream = ref.name->get();
   } else if (auto arn = r.String(root, "ConsumerARN")) {
-    stream = StreamOfResourceArn(*arn);
+    if (auto plain = StreamOfResourceArn(*arn)) stream = StoredName(ctx, *plain).get();
   } else if (auto resource = r.String(root, "ResourceARN")) {
-    stream = StreamOfResourceArn(*resource);
+    if (auto plain = StreamOfResourceArn(*resource)) stream = StoredName(ctx, *plain).get();
   } else if (auto iterator = r.String(root, "ShardIterator")) {
     if (auto pos = DecodeShardIterator(*iterator, ctx.store->IteratorSecret())) {
       stream = pos->stream_name;

@@ -17,23 +17,40 @@
 
 namespace tideline::server {
 
+// Stream names in and out of the store. Handlers pass the store's names (StreamRef::name,
+// StreamInfo::name: "<region>:<name>" for a stream of another region than the default,
+// common/regional_stream.h) to the store, and every name, ARN and message they answer with
+// names the stream as its user does: without the region (DisplayName), in the request's region.
+
+// The store's name for stream `name` of the request's region.
+StreamName StoredName(const HandlerContext& ctx, std::string_view name);
+// The stream's own name: `stored` without its region.
+std::string_view DisplayName(std::string_view stored);
+// Whether the stream stored as `stored` belongs to the request's region.
+bool InRequestRegion(const HandlerContext& ctx, std::string_view stored);
+
+// "arn:aws:kinesis:<request region>:<account>:stream/<name>"; `name` plain or stored.
 std::string StreamArn(const HandlerContext& ctx, std::string_view name);
-// "Stream foo under account 123456789012 not found."
+// "Stream foo under account 123456789012 not found."; `name` plain or stored.
 std::string StreamNotFoundMessage(const HandlerContext& ctx, std::string_view name);
 // NotFound becomes ResourceNotFoundException with the standard message; the rest goes
-// through the error table.
+// through the error table, with the stored name `name` in the store's message replaced by the
+// stream's own.
 ApiResponse StreamError(const HandlerContext& ctx, const Status& status, std::string_view name);
+// `message` (the store's) with the stored name `stored` replaced by the stream's own.
+std::string ShownMessage(std::string_view message, std::string_view stored);
 
 // Which stream a request names. Either field may be given (StreamARN wins); both naming
-// different streams is an InvalidArgumentException.
+// different streams is an InvalidArgumentException. A StreamARN of another region or account
+// than the request's names a stream that does not exist here: ResourceNotFoundException.
 struct StreamRef {
-  std::optional<StreamName> name;
-  std::optional<ApiResponse> error;  // InvalidArgument found while resolving
+  std::optional<StreamName> name;    // the store's name, in the request's region
+  std::optional<ApiResponse> error;  // InvalidArgument or ResourceNotFound found while resolving
 };
 // Reads StreamName/StreamARN from a validated `root` (the model checked their length and
 // pattern). When `required` and neither is present, reports "Value null at 'streamName'" to `v`.
-StreamRef ReadStreamRef(const FieldReader& r, Validator& v, const rapidjson::Value& root,
-                        bool required);
+StreamRef ReadStreamRef(const HandlerContext& ctx, const FieldReader& r, Validator& v,
+                        const rapidjson::Value& root, bool required);
 
 // A request's StreamId (reserved by Kinesis for future use) must be the id of the stream the
 // request names, through StreamName/StreamARN, a consumer or resource ARN, or a shard iterator;

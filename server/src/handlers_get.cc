@@ -24,7 +24,7 @@ ApiResponse ShardNotFound(const HandlerContext& ctx, std::string_view shard,
                           std::string_view stream) {
   return MakeError(ApiErrorType::kResourceNotFound,
                    fmt::format("Shard {} in stream {} under account {} does not exist", shard,
-                               stream, ctx.account.account_id));
+                               DisplayName(stream), ctx.account.account_id));
 }
 
 // Java's Date.toString() form that Kinesis prints in ExpiredIteratorException, in UTC.
@@ -76,7 +76,7 @@ ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view b
   if (!ParseRequest("GetShardIterator", doc, body, err)) return err;
   const FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/true);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, doc, /*required=*/true);
   const auto shard = r.String(doc, "ShardId");
   const auto type_name = r.String(doc, "ShardIteratorType");
   const auto seq = r.String(doc, "StartingSequenceNumber");
@@ -115,7 +115,10 @@ namespace {
 std::optional<ApiResponse> CheckIterator(const HandlerContext& ctx, std::string_view token,
                                          IteratorPosition& pos, int64_t now) {
   auto decoded = DecodeShardIterator(token, ctx.store->IteratorSecret());
-  if (!decoded) return MakeError(ApiErrorType::kInvalidArgument, "Invalid ShardIterator.");
+  // An iterator is good in the region that issued it only, as each region signs its own.
+  if (!decoded || !InRequestRegion(ctx, decoded->stream_name)) {
+    return MakeError(ApiErrorType::kInvalidArgument, "Invalid ShardIterator.");
+  }
   pos = std::move(*decoded);
   if (now - pos.issued_ms > ctx.iterator_ttl.count()) {
     return MakeError(ApiErrorType::kExpiredIterator,
@@ -202,7 +205,7 @@ ApiResponse HandleGetRecords(const HandlerContext& ctx, std::string_view body) {
   Validator v;
   const auto token = r.String(doc, "ShardIterator");
   const auto limit = r.Integer(doc, "Limit");
-  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/false);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, doc, /*required=*/false);
   if (auto bad = CheckRequest(v)) return *bad;
   if (!token) return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
 

@@ -177,7 +177,7 @@ std::optional<ApiResponse> ParsePut(const HandlerContext& ctx, PutBatch& batch, 
   if (auto bad = ValidateRequest(list ? "PutRecords" : "PutRecord", batch.doc)) return bad;
   const FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, batch.doc, /*required=*/true);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, batch.doc, /*required=*/true);
   std::vector<EntryFields> entries;
   if (list) {
     const rapidjson::Value* recs = r.Array(batch.doc, "Records");
@@ -224,8 +224,9 @@ ApiResponse AppendResponse(const PutBatch& batch, const Result<std::vector<Appen
                            bool list, const StreamName& stream, const std::string& account) {
   if (!result.ok() && (!list || IsRequestError(result.status().code()))) {
     if (result.status().code() == StatusCode::kNotFound) {
-      return MakeError(ApiErrorType::kResourceNotFound,
-                       fmt::format("Stream {} under account {} not found.", stream.get(), account));
+      return MakeError(
+          ApiErrorType::kResourceNotFound,
+          fmt::format("Stream {} under account {} not found.", DisplayName(stream.get()), account));
     }
     return MakeErrorFromStatus(result.status());
   }

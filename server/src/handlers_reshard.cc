@@ -15,12 +15,13 @@ namespace {
 ApiResponse ReshardError(const HandlerContext& ctx, const Status& st, std::string_view stream) {
   if (st.code() == StatusCode::kNotFound && st.message().starts_with("Could not find shard")) {
     return MakeError(ApiErrorType::kResourceNotFound,
-                     fmt::format("{} under account {}.", st.message(), ctx.account.account_id));
+                     fmt::format("{} under account {}.", ShownMessage(st.message(), stream),
+                                 ctx.account.account_id));
   }
   if (st.code() == StatusCode::kResourceInUse) {
     return MakeError(ApiErrorType::kResourceInUse,
                      fmt::format("Stream {} under account {} not ACTIVE, instead in state UPDATING",
-                                 stream, ctx.account.account_id));
+                                 DisplayName(stream), ctx.account.account_id));
   }
   return StreamError(ctx, st, stream);
 }
@@ -33,7 +34,7 @@ ApiResponse HandleSplitShard(const HandlerContext& ctx, std::string_view body) {
   if (!ParseRequest("SplitShard", doc, body, err)) return err;
   FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/true);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, doc, /*required=*/true);
   const auto shard = r.String(doc, "ShardToSplit");
   const auto key = r.String(doc, "NewStartingHashKey");
   if (auto bad = CheckRequest(v)) return *bad;
@@ -57,7 +58,7 @@ ApiResponse HandleMergeShards(const HandlerContext& ctx, std::string_view body) 
   if (!ParseRequest("MergeShards", doc, body, err)) return err;
   FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/true);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, doc, /*required=*/true);
   const auto shard = r.String(doc, "ShardToMerge");
   const auto adjacent = r.String(doc, "AdjacentShardToMerge");
   if (auto bad = CheckRequest(v)) return *bad;
@@ -77,7 +78,7 @@ ApiResponse HandleUpdateShardCount(const HandlerContext& ctx, std::string_view b
   if (!ParseRequest("UpdateShardCount", doc, body, err)) return err;
   FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/true);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, doc, /*required=*/true);
   const auto target = r.Integer(doc, "TargetShardCount");
   if (auto bad = CheckRequest(v)) return *bad;
   if (!target) return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
@@ -88,7 +89,7 @@ ApiResponse HandleUpdateShardCount(const HandlerContext& ctx, std::string_view b
   JsonWriter w;
   w.StartObject();
   w.Key("StreamName");
-  w.String(ref.name->get());
+  w.String(DisplayName(ref.name->get()));
   w.Key("CurrentShardCount");
   w.Uint64(change->current);
   w.Key("TargetShardCount");

@@ -162,7 +162,7 @@ ApiResponse HandleUpdateMaxRecordSize(const HandlerContext& ctx, std::string_vie
   if (!ParseRequest("UpdateMaxRecordSize", doc, body, err)) return err;
   const FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/false);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, doc, /*required=*/false);
   if (ref.error) return *ref.error;
   if (!ref.name) v.NotNull(false, "streamARN");
   if (auto bad = CheckRequest(v)) return *bad;
@@ -185,7 +185,7 @@ ApiResponse HandleUpdateStreamWarmThroughput(const HandlerContext& ctx, std::str
   if (!ParseRequest("UpdateStreamWarmThroughput", doc, body, err)) return err;
   const FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/true);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, doc, /*required=*/true);
   if (auto bad = CheckRequest(v)) return *bad;
   if (ref.error) return *ref.error;
   const auto mibps = r.Integer(doc, "WarmThroughputMiBps");
@@ -208,7 +208,7 @@ ApiResponse HandleUpdateStreamWarmThroughput(const HandlerContext& ctx, std::str
   w.Key("StreamARN");
   w.String(StreamArn(ctx, name));
   w.Key("StreamName");
-  w.String(name);
+  w.String(DisplayName(name));
   WriteWarmThroughput(w, updated);
   w.EndObject();
   ApiResponse resp;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "common/regional_stream.h"
 #include "handlers.h"
 #include "handlers_common.h"
 
@@ -36,7 +37,7 @@ ApiResponse HandleDescribeStream(const HandlerContext& ctx, std::string_view bod
   if (!ParseRequest("DescribeStream", doc, body, err)) return err;
   const FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/true);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, doc, /*required=*/true);
   const auto limit = r.Integer(doc, "Limit");
   const auto start = r.String(doc, "ExclusiveStartShardId");
   if (auto bad = CheckRequest(v)) return *bad;
@@ -53,7 +54,7 @@ ApiResponse HandleDescribeStream(const HandlerContext& ctx, std::string_view bod
   w.Key("StreamDescription");
   w.StartObject();
   w.Key("StreamName");
-  w.String(info->name.get());
+  w.String(DisplayName(info->name.get()));
   w.Key("StreamARN");
   w.String(StreamArn(ctx, info->name.get()));
   w.Key("StreamStatus");
@@ -156,7 +157,7 @@ struct ListShardsStart {
   ShardFilter filter;
 };
 
-std::optional<ListShardsStart> StartFromToken(std::string_view token) {
+std::optional<ListShardsStart> StartFromToken(const HandlerContext& ctx, std::string_view token) {
   auto payload = DecodePageToken(kListShardsToken, token);
   if (!payload) return std::nullopt;
   std::vector<std::string> parts;
@@ -182,7 +183,10 @@ std::optional<ListShardsStart> StartFromToken(std::string_view token) {
   }
   s.after = parts[1];
   s.name = StreamName(parts[2]);
-  if (!StreamName::IsValid(s.name.get())) return std::nullopt;
+  // The token holds the stored name: a token of another region's stream is not one of ours.
+  if (!IsValidStoredStreamName(s.name.get()) || !InRequestRegion(ctx, s.name.get())) {
+    return std::nullopt;
+  }
   return s;
 }
 
@@ -224,7 +228,7 @@ ApiResponse HandleListShards(const HandlerContext& ctx, std::string_view body) {
   if (!ParseRequest("ListShards", doc, body, err)) return err;
   const FieldReader r;
   Validator v;
-  const StreamRef ref = ReadStreamRef(r, v, doc, /*required=*/false);
+  const StreamRef ref = ReadStreamRef(ctx, r, v, doc, /*required=*/false);
   const auto token = r.String(doc, "NextToken");
   const auto max = r.Integer(doc, "MaxResults");
   const auto exclusive = r.String(doc, "ExclusiveStartShardId");
@@ -266,7 +270,7 @@ ApiResponse HandleListShards(const HandlerContext& ctx, std::string_view body) {
       return MakeError(ApiErrorType::kInvalidArgument,
                        "NextToken and StreamName cannot be provided together.");
     }
-    auto from_token = StartFromToken(*token);
+    auto from_token = StartFromToken(ctx, *token);
     if (!from_token) return MakeError(ApiErrorType::kInvalidArgument, "Invalid NextToken.");
     start = std::move(*from_token);
   } else {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "common/regional_stream.h"
 #include "handlers.h"
 #include "handlers_common.h"
 #include "handlers_settings.h"
@@ -33,7 +34,7 @@ storage::StreamAttributes AttributesOf(const HandlerContext& ctx, const StreamNa
 void WriteSummaryFields(const HandlerContext& ctx, JsonWriter& w, const storage::StreamInfo& s,
                         const storage::StreamAttributes& attributes) {
   w.Key("StreamName");
-  w.String(s.name.get());
+  w.String(DisplayName(s.name.get()));
   w.Key("StreamARN");
   w.String(StreamArn(ctx, s.name.get()));
   w.Key("StreamStatus");
@@ -41,6 +42,43 @@ void WriteSummaryFields(const HandlerContext& ctx, JsonWriter& w, const storage:
   WriteStreamMode(w, attributes);
   w.Key("StreamCreationTimestamp");
   w.EpochSeconds(s.created_ms);
+}
+
+// Up to `limit` streams of the request's region after the stream named `after` (a name as the
+// user knows it; empty: from the first), in name order, by their stored names. Another region's
+// streams are one contiguous run of the store's order ("<region>:..."); the default region's are
+// the names without ':', between which whole runs of other regions are skipped in one step.
+std::vector<StreamName> ListRegionStreams(const HandlerContext& ctx, std::string_view after,
+                                          size_t limit) {
+  std::vector<StreamName> out;
+  if (!ctx.region.empty() && ctx.region != ctx.account.region) {
+    const std::string prefix = StoredStreamName(ctx.region, ctx.account.region, "");
+    // "<region>:" itself is no stream name, so it is a valid exclusive start for the run.
+    out = ctx.store->ListStreams(prefix + std::string(after), limit);
+    const auto outside = std::find_if(
+        out.begin(), out.end(), [&](const StreamName& n) { return !n.get().starts_with(prefix); });
+    out.erase(outside, out.end());
+    return out;
+  }
+  std::string cursor(after);
+  while (out.size() < limit) {
+    const size_t want = limit - out.size();
+    const std::vector<StreamName> names = ctx.store->ListStreams(cursor, want);
+    bool skipped = false;
+    for (const StreamName& n : names) {
+      const size_t sep = n.get().find(kRegionSeparator);
+      if (sep != std::string::npos) {
+        // Past every "<region>:..." name: ';' follows ':' and is no stream name character.
+        cursor = n.get().substr(0, sep) + static_cast<char>(kRegionSeparator + 1);
+        skipped = true;
+        break;
+      }
+      out.push_back(n);
+      cursor = n.get();
+    }
+    if (!skipped && names.size() < want) break;
+  }
+  return out;
 }
 
 }  // namespace
@@ -73,7 +111,7 @@ ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body)
   const uint32_t count = attributes.mode == storage::StreamMode::kOnDemand
                              ? static_cast<uint32_t>(kDefaultShardCount)
                              : static_cast<uint32_t>(shards.value_or(kDefaultShardCount));
-  const Status st = ctx.store->CreateStream(StreamName(std::string(*name)), count, attributes);
+  const Status st = ctx.store->CreateStream(StoredName(ctx, *name), count, attributes);
   if (st.code() == StatusCode::kAlreadyExists) {
     return MakeError(
         ApiErrorType::kResourceInUse,
@@ -88,7 +126,7 @@ ApiResponse HandleDeleteStream(const HandlerContext& ctx, std::string_view body)
   StreamRequest q;
   ApiResponse err;
   if (!ParseRequest("DeleteStream", q.doc, body, err)) return err;
-  q.ref = ReadStreamRef(q.r, q.v, q.doc, /*required=*/true);
+  q.ref = ReadStreamRef(ctx, q.r, q.v, q.doc, /*required=*/true);
   if (auto bad = CheckRequest(q.v)) return *bad;
   if (q.ref.error) return *q.ref.error;
   const Status st = ctx.store->DeleteStream(*q.ref.name);
@@ -115,7 +153,7 @@ ApiResponse HandleListStreams(const HandlerContext& ctx, std::string_view body) 
   }
   const size_t page =
       std::min(static_cast<size_t>(limit.value_or(kListStreamsDefaultLimit)), kListStreamsMaxPage);
-  std::vector<StreamName> names = ctx.store->ListStreams(after, page + 1);
+  std::vector<StreamName> names = ListRegionStreams(ctx, after, page + 1);
   const bool more = names.size() > page;
   if (more) names.resize(page);
 
@@ -124,7 +162,7 @@ ApiResponse HandleListStreams(const HandlerContext& ctx, std::string_view body) 
   w.Key("StreamNames");
   w.StartArray();
   for (const StreamName& n : names)
-    w.String(n.get());
+    w.String(DisplayName(n.get()));
   w.EndArray();
   w.Key("StreamSummaries");
   w.StartArray();
@@ -140,7 +178,7 @@ ApiResponse HandleListStreams(const HandlerContext& ctx, std::string_view body) 
   w.Bool(more);
   if (more) {
     w.Key("NextToken");
-    w.String(EncodePageToken(kListStreamsToken, names.back().get()));
+    w.String(EncodePageToken(kListStreamsToken, DisplayName(names.back().get())));
   }
   w.EndObject();
   ApiResponse resp;
@@ -152,7 +190,7 @@ ApiResponse HandleDescribeStreamSummary(const HandlerContext& ctx, std::string_v
   StreamRequest q;
   ApiResponse err;
   if (!ParseRequest("DescribeStreamSummary", q.doc, body, err)) return err;
-  q.ref = ReadStreamRef(q.r, q.v, q.doc, /*required=*/true);
+  q.ref = ReadStreamRef(ctx, q.r, q.v, q.doc, /*required=*/true);
   if (auto bad = CheckRequest(q.v)) return *bad;
   if (q.ref.error) return *q.ref.error;
   auto info = ctx.store->DescribeStream(*q.ref.name);
@@ -194,12 +232,12 @@ ApiResponse ChangeRetention(const HandlerContext& ctx, std::string_view body, bo
   const std::string_view op =
       increase ? "IncreaseStreamRetentionPeriod" : "DecreaseStreamRetentionPeriod";
   if (!ParseRequest(op, q.doc, body, err)) return err;
-  q.ref = ReadStreamRef(q.r, q.v, q.doc, /*required=*/true);
+  q.ref = ReadStreamRef(ctx, q.r, q.v, q.doc, /*required=*/true);
   const auto hours = q.r.Integer(q.doc, "RetentionPeriodHours");
   if (auto bad = CheckRequest(q.v)) return *bad;
   if (q.ref.error) return *q.ref.error;
   if (!hours) return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
-  const std::string& name = q.ref.name->get();
+  const std::string_view name = DisplayName(q.ref.name->get());
   if (*hours < storage::kMinRetentionHours) {
     return MakeError(ApiErrorType::kInvalidArgument,
                      fmt::format("Minimum allowed retention period is {} hours. Requested "
@@ -213,7 +251,7 @@ ApiResponse ChangeRetention(const HandlerContext& ctx, std::string_view body, bo
                                  storage::kMaxRetentionHours, *hours));
   }
   auto info = ctx.store->DescribeStream(*q.ref.name);
-  if (!info.ok()) return StreamError(ctx, info.status(), name);
+  if (!info.ok()) return StreamError(ctx, info.status(), q.ref.name->get());
   const int current = info->retention_hours;
   if (increase && *hours < current) {
     return MakeError(ApiErrorType::kInvalidArgument,
@@ -230,7 +268,7 @@ ApiResponse ChangeRetention(const HandlerContext& ctx, std::string_view body, bo
                                  *hours, name, current));
   }
   const Status st = ctx.store->SetRetentionHours(*q.ref.name, static_cast<int>(*hours));
-  if (!st.ok()) return StreamError(ctx, st, name);
+  if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
   return ApiResponse{};
 }
 

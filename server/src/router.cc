@@ -8,6 +8,7 @@
 #include "cbor_codec.h"
 #include "common/clock.h"
 #include "common/prometheus.h"
+#include "common/regional_stream.h"
 #include "errors.h"
 #include "iterator_token.h"
 #include "pipeline_admin.h"
@@ -95,7 +96,18 @@ RouteClass Router::Classify(http::verb method, std::string_view target,
 void Router::Dispatch(RouterRequest req, ResponseCallback done, const RespondOn& respond_on) const {
   std::string_view param;
   const Route* route = Find(req.method, PathOf(req.target), &param);
+  req.region.clear();
   if (route != nullptr && ctx_.auth != nullptr && !Authorized(req, *route, param, done)) return;
+  if (route != nullptr && ctx_.auth == nullptr && route->handler == &Router::Kinesis &&
+      req.headers != nullptr) {
+    const auto authorization = req.headers->find(http::field::authorization);
+    const size_t q = req.target.find('?');
+    req.region = auth::CredentialScopeRegion(
+        authorization == req.headers->end()
+            ? std::string_view()
+            : std::string_view(authorization->value().data(), authorization->value().size()),
+        q == std::string_view::npos ? std::string_view() : req.target.substr(q + 1));
+  }
   if (route == nullptr) {
     done(MakeError(ApiErrorType::kUnknownOperation,
                    fmt::format("Unsupported method {} {}",
@@ -107,7 +119,7 @@ void Router::Dispatch(RouterRequest req, ResponseCallback done, const RespondOn&
   (this->*route->handler)(req, param, done, respond_on);
 }
 
-bool Router::Authorized(const RouterRequest& req, const Route& route, std::string_view param,
+bool Router::Authorized(RouterRequest& req, const Route& route, std::string_view param,
                         ResponseCallback& done) const {
   if (route.handler == &Router::Health) return true;
   if (route.handler == &Router::MetricsText &&
@@ -130,6 +142,7 @@ bool Router::Authorized(const RouterRequest& req, const Route& route, std::strin
     done(MakeAuthError(*error));
     return false;
   }
+  req.region = identity.region;
   const auto [action, resource] = ActionAndResource(req, route, param, identity.region);
   if (action.empty()) return true;  // not a Kinesis operation: the API answers it
   if (auto error = ctx_.auth->Authorize(identity, action, resource)) {
@@ -165,7 +178,13 @@ std::pair<std::string, std::string> Router::ActionAndResource(const RouterReques
   if (members.stream_name) return {std::move(action), a.StreamArn(region, *members.stream_name)};
   if (members.shard_iterator) {
     if (auto pos = DecodeShardIterator(*members.shard_iterator, ctx_.store->IteratorSecret())) {
-      return {std::move(action), a.StreamArn(region, pos->stream_name)};
+      // The iterator's stream, in its own region (GetRecords refuses another region's).
+      const StoredStreamParts stream = SplitStoredStreamName(pos->stream_name);
+      return {
+          std::move(action),
+          a.StreamArn(stream.region.empty() ? std::string_view(ctx_.api->context().account.region)
+                                            : stream.region,
+                      stream.name)};
     }
   }
   return {std::move(action), a.StreamArn(region, "*")};
@@ -188,7 +207,7 @@ void Router::Kinesis(RouterRequest& req, std::string_view, ResponseCallback& don
       return;
     }
     ctx_.api->Handle(req.amz_target, std::make_shared<std::string>(std::move(json.value())),
-                     std::move(answer), respond_on);
+                     std::move(answer), respond_on, req.region);
     return;
   }
   if (!ct.empty() && !ct.starts_with(kAmzJson) && !ct.starts_with("application/json")) {
@@ -196,7 +215,7 @@ void Router::Kinesis(RouterRequest& req, std::string_view, ResponseCallback& don
                    fmt::format("Unsupported Content-Type: {}", ct.substr(0, 100))));
     return;
   }
-  ctx_.api->Handle(req.amz_target, std::move(req.body), std::move(done), respond_on);
+  ctx_.api->Handle(req.amz_target, std::move(req.body), std::move(done), respond_on, req.region);
 }
 
 void Router::Health(RouterRequest&, std::string_view, ResponseCallback& done,

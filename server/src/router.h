@@ -20,7 +20,11 @@
 //   POST /pipelines/N/reset  tideline:ResetPipeline on ...:pipeline/N
 //   GET /metrics        tideline:ReadMetrics on ...:metrics (auth.metrics protected)
 // REGION is the region of the signature's credential scope. Refusals carry AWS's __type and
-// wording (auth/errors.h). With no authenticator nothing here looks at a header.
+// wording (auth/errors.h).
+//
+// Regions: a Kinesis call acts in the region of its credential scope (with auth.mode none the
+// scope is read, not checked: CredentialScopeRegion), else in server.region; each region has
+// its own streams (common/regional_stream.h) and the handlers answer with its ARNs.
 #pragma once
 
 #include <functional>
@@ -58,9 +62,14 @@ struct RouterRequest {
   std::string_view amz_target;    // X-Amz-Target, empty when absent
   std::string_view content_type;  // Content-Type, empty when absent
   std::shared_ptr<std::string> body;
-  // Every header of the request, for signature checks; valid while Dispatch runs. May be null
-  // when no authenticator is configured.
+  // Every header of the request, for signature checks and the credential scope's region; valid
+  // while Dispatch runs. May be null (then the request has the default region).
   const boost::beast::http::fields* headers = nullptr;
+  // Set by Dispatch, whatever the caller put here: the request's region, the one its SigV4
+  // credential scope names (Authorization header or presigned query, checked with auth.mode
+  // sigv4, merely read with none), empty for the default region (server.region) and for
+  // requests that carry no scope.
+  std::string region;
 };
 
 class Router {
@@ -104,7 +113,8 @@ class Router {
     Handler handler;
   };
   // True when `req` may reach `route`'s handler; otherwise `done` has the refusal.
-  bool Authorized(const RouterRequest& req, const Route& route, std::string_view param,
+  // Sets req.region to the signer's region.
+  bool Authorized(RouterRequest& req, const Route& route, std::string_view param,
                   ResponseCallback& done) const;
   // The action and resource a request to `route` needs.
   std::pair<std::string, std::string> ActionAndResource(const RouterRequest& req,

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/regional_stream.h"
 #include "keys.h"
 #include "reshard_plan.h"
 #include "retention_clock.h"
@@ -106,7 +107,7 @@ class MemoryStore final : public Store {
   using Store::CreateStream;
   Status CreateStream(const StreamName& name, uint32_t shard_count,
                       const StreamAttributes& attributes) override {
-    TL_RETURN_IF_ERROR(StreamName::Parse(name.get()).status());
+    TL_RETURN_IF_ERROR(ValidateStoredStreamName(name.get()));
     if (shard_count < 1 || shard_count > kMaxShardsPerStream) {
       return Status::InvalidArgument("shard count must be in 1..100000, got " +
                                      std::to_string(shard_count));

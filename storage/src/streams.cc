@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <future>
 
+#include "common/regional_stream.h"
 #include "keys.h"
 #include "store_common.h"
 #include "store_impl.h"
@@ -70,7 +71,7 @@ proto::Stream StoreImpl::ToProto(const StreamState& stream, const ShardTable& ta
 
 Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count,
                                const StreamAttributes& attributes) {
-  TL_RETURN_IF_ERROR(StreamName::Parse(name.get()).status());
+  TL_RETURN_IF_ERROR(ValidateStoredStreamName(name.get()));
   if (shard_count < 1 || shard_count > kMaxShardsPerStream) {
     return Status::InvalidArgument("shard count must be in 1..100000, got " +
                                    std::to_string(shard_count));

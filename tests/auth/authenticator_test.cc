@@ -411,5 +411,44 @@ TEST(SecretFileTest, RefusesFilesOthersCanRead) {
   EXPECT_FALSE(ReadSecretFile(dir.Sub("empty").string()).ok());
 }
 
+TEST(CredentialScopeRegionTest, ReadsTheRegionFromEitherSignedForm) {
+  constexpr std::string_view kHeader =
+      "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-west-2/kinesis/aws4_request, "
+      "SignedHeaders=host;x-amz-date, Signature=00";
+  EXPECT_EQ(CredentialScopeRegion(kHeader, ""), "us-west-2");
+  // Blanks around '=' and a Credential that is not the first item, as the verifier accepts.
+  EXPECT_EQ(CredentialScopeRegion("AWS4-HMAC-SHA256 SignedHeaders=host, Credential = "
+                                  "K/20260101/eu-central-1/kinesis/aws4_request, Signature=0",
+                                  ""),
+            "eu-central-1");
+  const std::string query =
+      "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=K%2F20260101%2Fap-south-1%2Fkinesis%2F"
+      "aws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&"
+      "X-Amz-Signature=00";
+  EXPECT_EQ(CredentialScopeRegion("", query), "ap-south-1");
+  // The presigned form wins, as Authenticate decides.
+  EXPECT_EQ(CredentialScopeRegion(kHeader, query), "ap-south-1");
+}
+
+TEST(CredentialScopeRegionTest, AnythingElseHasNoRegion) {
+  EXPECT_EQ(CredentialScopeRegion("", ""), "");
+  EXPECT_EQ(CredentialScopeRegion("Bearer abc", "x=1"), "");
+  EXPECT_EQ(CredentialScopeRegion("AWS4-HMAC-SHA256", ""), "");
+  EXPECT_EQ(
+      CredentialScopeRegion("AWS4-HMAC-SHA256Credential=K/d/us-west-2/kinesis/aws4_request", ""),
+      "");
+  EXPECT_EQ(CredentialScopeRegion("AWS4-HMAC-SHA256 Credential=K/d/us-west-2/kinesis", ""), "");
+  EXPECT_EQ(
+      CredentialScopeRegion("AWS4-HMAC-SHA256 Credential=K/d/US_WEST/kinesis/aws4_request", ""),
+      "");
+  EXPECT_EQ(CredentialScopeRegion("AWS4-HMAC-SHA256 Credential=K/d/a:b/kinesis/aws4_request", ""),
+            "");
+  EXPECT_EQ(CredentialScopeRegion("AWS4-HMAC-SHA256 Credential=K/d//kinesis/aws4_request", ""), "");
+  EXPECT_EQ(
+      CredentialScopeRegion(
+          "AWS4-HMAC-SHA256 Credential=K/d/" + std::string(33, 'a') + "/kinesis/aws4_request", ""),
+      "");
+}
+
 }  // namespace
 }  // namespace tideline::auth

@@ -315,6 +315,23 @@ constexpr const char* kFullPipeline = R"(pipelines:
       mode: AllDocuments
 )";
 
+TEST(Config, APipelineSourceMayNameAnotherRegionsStream) {
+  const std::string yaml =
+      "pipelines:\n  - name: west\n    source:\n      stream: STREAM\n"
+      "    destination:\n      file: {path: /out}\n";
+  const auto with = [&](const std::string& stream) {
+    std::string y = yaml;
+    y.replace(y.find("STREAM"), 6, stream);
+    return y;
+  };
+  Result<Config> r = ParseConfig(with("\"us-west-2:logs\""), "config.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->pipelines[0].source.stream.get(), "us-west-2:logs");
+  EXPECT_NE(ErrorOf(with("\"US-WEST-2:logs\"")).find("region"), std::string::npos);
+  EXPECT_NE(ErrorOf(with("\"us-west-2:a:b\"")).find("stream name may only contain"),
+            std::string::npos);
+}
+
 TEST(Config, ParsesAFullPipeline) {
   Result<Config> r = ParseConfig(kFullPipeline, "config.yaml");
   ASSERT_TRUE(r.ok()) << r.status().ToString();

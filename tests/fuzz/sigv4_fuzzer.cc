@@ -1,4 +1,5 @@
-// auth/: the Authorization header and presigned-query parsers, the canonical URI and query, and
+// auth/: the Authorization header and presigned-query parsers, the unverified credential-scope
+// region read (auth mode none), the canonical URI and query, and
 // the whole verifier on requests built from the input; server/src/auth_resource.h: the scan of
 // a body for the stream it names. Input: "<Authorization value>\n<target>\n<body>".
 #include <cstddef>
@@ -10,6 +11,7 @@
 #include "auth/authenticator.h"
 #include "auth/sigv4.h"
 #include "auth_resource.h"
+#include "common/regional_stream.h"
 #include "fuzz_check.h"
 
 namespace {
@@ -59,6 +61,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!auth::ParsePresignedQuery(query, &presigned)) {
     FUZZ_CHECK(auth::IsPresignedQuery(query));
     FUZZ_CHECK(presigned.expires >= 1 && presigned.expires <= 7 * 24 * 3600);
+  }
+
+  // The region read without verification is empty or a valid region (never a ':' that would
+  // reach another namespace), and taken from a credential the header or query holds.
+  const std::string region = auth::CredentialScopeRegion(authorization, query);
+  FUZZ_CHECK(region.empty() || IsValidRegion(region));
+  if (!region.empty() && !auth::IsPresignedQuery(query)) {
+    FUZZ_CHECK(authorization.find(region) != std::string_view::npos);
   }
 
   // Canonical forms are fixed points: canonicalising them again changes nothing.

@@ -40,8 +40,9 @@ constexpr uint64_t kShardUid = 7;
 
 // ---- Builders and readers
 
-std::unique_ptr<RecordBatch> MakeBatch(const std::vector<std::string>& data) {
-  auto batch = std::make_unique<RecordBatch>(StreamName("orders"), ShardId("shardId-000000000003"),
+std::unique_ptr<RecordBatch> MakeBatch(const std::vector<std::string>& data,
+                                       const std::string& stream = "orders") {
+  auto batch = std::make_unique<RecordBatch>(StreamName(stream), ShardId("shardId-000000000003"),
                                              ShardUid(kShardUid));
   for (size_t i = 0; i < data.size(); ++i) {
     batch->Add(Offset(i + 1), 1'700'000'000'000 + static_cast<int64_t>(i),
@@ -221,6 +222,19 @@ TEST(LambdaHttpTest, MixedResultsApplyPerRecord) {
   EXPECT_EQ(r[2].result, RecordResult::kProcessingFailed);
   EXPECT_EQ(r[3].result, RecordResult::kOk);
   EXPECT_EQ(DataOf(*batch, 3), "MORE");
+}
+
+TEST(LambdaHttpTest, AnotherRegionsStreamHasThatRegionsSourceArn) {
+  LambdaTestServer server;
+  server.SetHandler(Transform(Upper));
+  auto batch = MakeBatch({"x"}, "us-west-2:orders");
+  Make(HttpOptions(server))->Process(*batch);
+  ASSERT_EQ(server.request_count(), 1u);
+  rapidjson::Document doc = ParseJson(server.requests()[0].body);
+  ASSERT_TRUE(doc.IsObject());
+  EXPECT_STREQ(doc["sourceKinesisStreamArn"].GetString(),
+               "arn:aws:kinesis:us-west-2:111122223333:stream/orders");
+  EXPECT_EQ(DataOf(*batch, 0), "X");
 }
 
 TEST(LambdaHttpTest, RequestCarriesArnsMetadataAndTheCurrentDataInBase64) {

@@ -103,4 +103,13 @@ bool IsPresignedQuery(std::string_view query);
 // Parses the presigned parameters of `query`; IncompleteSignature when one is missing or bad.
 std::optional<AuthError> ParsePresignedQuery(std::string_view query, PresignedParts* out);
 
+// The region of a request's credential scope, read without verifying anything: with auth.mode
+// none the server still answers in the region the client signed for (boto3 and the AWS CLI
+// always sign). As Authenticate does, a presigned `query` (without '?') wins over the
+// Authorization header value `authorization`. Empty when neither carries a Credential of five
+// '/'-parts whose region is 1..32 characters of [a-z0-9-]. Reads the header in place: no
+// allocation unless the query is presigned or the region is longer than std::string's
+// small-string buffer.
+std::string CredentialScopeRegion(std::string_view authorization, std::string_view query);
+
 }  // namespace tideline::auth

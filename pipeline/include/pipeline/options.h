@@ -17,6 +17,8 @@
 namespace tideline::pipeline {
 
 struct SourceOptions {
+  // A stream of the default region ("logs"), or of another region as "<region>:<name>"
+  // ("us-west-2:logs"), the store's name for it (common/regional_stream.h).
   // Default: none (required)
   StreamName stream;
   // Where a shard reader starts when its pipeline has no checkpoint for the shard yet:

@@ -1,5 +1,6 @@
 // Validation of pipeline options; each destination's own checks live with the destination.
 #include "pipeline/options.h"
+#include "common/regional_stream.h"
 #include "opensearch/options_validation.h"
 #include "pipeline/pipeline.h"
 
@@ -42,8 +43,8 @@ Status ValidatePipelineOptions(const PipelineOptions& o) {
   if (o.source.stream.get().empty()) {
     return Status::InvalidArgument(where + "source.stream is required");
   }
-  if (auto name = StreamName::Parse(o.source.stream.get()); !name.ok()) {
-    return Status::InvalidArgument(where + "source." + name.status().message());
+  if (const Status st = ValidateStoredStreamName(o.source.stream.get()); !st.ok()) {
+    return Status::InvalidArgument(where + "source." + st.message());
   }
   if (o.source.start.type != storage::StartingPosition::kTrimHorizon &&
       o.source.start.type != storage::StartingPosition::kLatest &&

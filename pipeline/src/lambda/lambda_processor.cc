@@ -19,6 +19,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/regional_stream.h"
 #include "lambda/lambda_protocol.h"
 #include "lambda/lambda_transport.h"
 #include "pipeline/processor.h"
@@ -70,9 +71,13 @@ class LambdaProcessor final : public Processor {
 };
 
 void LambdaProcessor::Process(RecordBatch& batch) {
-  const std::string source_stream_arn = "arn:aws:kinesis:" + options_.account.region + ":" +
-                                        options_.account.account_id + ":stream/" +
-                                        batch.stream().get();
+  // A stream of another region than the default ("us-west-2:logs") has that region's ARN.
+  const StoredStreamParts stream = SplitStoredStreamName(batch.stream().get());
+  const std::string source_stream_arn =
+      "arn:aws:kinesis:" +
+      std::string(stream.region.empty() ? std::string_view(options_.account.region)
+                                        : stream.region) +
+      ":" + options_.account.account_id + ":stream/" + std::string(stream.name);
   const lambda::RequestContext context{delivery_stream_arn_, source_stream_arn,
                                        options_.account.region, batch.shard().get()};
   const size_t envelope = lambda::RequestEnvelopeBytes(context);

@@ -226,7 +226,8 @@ class Store {
   // ---- Streams. Each returns after the change is durable (sync write).
   // AlreadyExists (server maps it to ResourceInUse), LimitExceeded when the store-wide shard
   // limit would be passed; shard_count must be in 1..100000 (InvalidArgument otherwise).
-  // Creates the stream with `attributes` (tags, mode, ...) stored atomically with it.
+  // Creates the stream with `attributes` (tags, mode, ...) stored atomically with it. `name` is
+  // a stream name or a region-qualified one, "<region>:<name>" (common/regional_stream.h).
   virtual Status CreateStream(const StreamName& name, uint32_t shard_count,
                               const StreamAttributes& attributes) = 0;
   Status CreateStream(const StreamName& name, uint32_t shard_count) {
