@@ -237,6 +237,7 @@ std::optional<ApiResponse> ReadCreationTags(const rapidjson::Value* tags,
 ApiResponse HandleAddTagsToStream(const HandlerContext& ctx, std::string_view body) {
   Request q;
   if (auto bad = Parse("AddTagsToStream", body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto tags = ReadTags(q.r.Object(q.doc, "Tags"));
   if (auto bad = CheckTagKeys(tags)) return *bad;
   const std::string stream = q.ref.name->get();
@@ -250,6 +251,7 @@ ApiResponse HandleAddTagsToStream(const HandlerContext& ctx, std::string_view bo
 ApiResponse HandleRemoveTagsFromStream(const HandlerContext& ctx, std::string_view body) {
   Request q;
   if (auto bad = Parse("RemoveTagsFromStream", body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto keys = ReadStrings(q.r.Array(q.doc, "TagKeys"));
   const Status st = ctx.store->UpdateStreamAttributes(*q.ref.name, [&](StreamAttributes& a) {
     for (const std::string& k : keys)
@@ -299,6 +301,7 @@ ApiResponse ChangeResource(const HandlerContext& ctx, std::string_view arn, Chan
   if (!ref) {
     return MakeError(ApiErrorType::kResourceNotFound, fmt::format("Resource {} not found.", arn));
   }
+  if (auto refused = CheckStreamUsable(ctx, ref->stream)) return *refused;
   const int64_t now = ctx.now_ms();
   bool consumer_missing = false;
   const Status st = ctx.store->UpdateStreamAttributes(ref->stream, [&](StreamAttributes& a) {
@@ -428,6 +431,7 @@ ApiResponse HandleDescribeLimits(const HandlerContext& ctx, std::string_view bod
 ApiResponse HandleUpdateStreamMode(const HandlerContext& ctx, std::string_view body) {
   Request q;
   if (auto bad = Parse("UpdateStreamMode", body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const rapidjson::Value* details = q.r.Object(q.doc, "StreamModeDetails");
   const auto mode_name = details ? q.r.String(*details, "StreamMode") : std::nullopt;
   const StreamMode mode = mode_name == std::optional<std::string_view>("ON_DEMAND")
@@ -450,6 +454,7 @@ ApiResponse HandleUpdateStreamMode(const HandlerContext& ctx, std::string_view b
 ApiResponse HandleStartStreamEncryption(const HandlerContext& ctx, std::string_view body) {
   Request q;
   if (auto bad = Parse("StartStreamEncryption", body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto type = q.r.String(q.doc, "EncryptionType").value_or("");
   const auto key = q.r.String(q.doc, "KeyId").value_or("");
   if (type != "KMS") {
@@ -468,6 +473,7 @@ ApiResponse HandleStartStreamEncryption(const HandlerContext& ctx, std::string_v
 ApiResponse HandleStopStreamEncryption(const HandlerContext& ctx, std::string_view body) {
   Request q;
   if (auto bad = Parse("StopStreamEncryption", body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto type = q.r.String(q.doc, "EncryptionType").value_or("");
   const auto key = q.r.String(q.doc, "KeyId").value_or("");
   const std::string stream = q.ref.name->get();
@@ -515,6 +521,7 @@ ApiResponse ChangeMonitoring(const HandlerContext& ctx, std::string_view body, b
   Request q;
   const std::string_view op = enable ? "EnableEnhancedMonitoring" : "DisableEnhancedMonitoring";
   if (auto bad = Parse(op, body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto change = ExpandMetrics(ReadStrings(q.r.Array(q.doc, "ShardLevelMetrics")));
   std::vector<std::string> before;
   std::vector<std::string> after;
@@ -683,6 +690,7 @@ ApiResponse HandleRegisterStreamConsumer(const HandlerContext& ctx, std::string_
     return MakeError(ApiErrorType::kResourceNotFound,
                      fmt::format("Stream {} not found.", stream_arn));
   }
+  if (auto refused = CheckStreamUsable(ctx, ref->stream)) return *refused;
   const int64_t now = ctx.now_ms();
   StreamConsumer made;
   std::optional<ApiResponse> refused;
@@ -812,6 +820,8 @@ ApiResponse HandleListStreamConsumers(const HandlerContext& ctx, std::string_vie
   }
   auto info = ctx.store->DescribeStream(ref->stream);
   if (!info.ok()) return StreamError(ctx, info.status(), ref->stream.get());
+  if (IsCreatingOrDeleting(info->status))
+    return NotActiveError(ctx, ref->stream.get(), info->status);
   if (created && *created / 1000 != info->created_ms / 1000) {
     return MakeError(ApiErrorType::kResourceNotFound,
                      StreamNotFoundMessage(ctx, ref->stream.get()));

@@ -46,6 +46,7 @@ ApiResponse HandleSplitShard(const HandlerContext& ctx, std::string_view body) {
                                  "value 340282366920938463463374607431768211455.",
                                  *key));
   }
+  if (auto refused = CheckStreamUsable(ctx, *ref.name)) return *refused;
   const Status st = ctx.store->SplitShard(*ref.name, ShardId(std::string(*shard)), *parsed);
   if (!st.ok()) return ReshardError(ctx, st, ref.name->get());
   return ApiResponse{};
@@ -65,6 +66,7 @@ ApiResponse HandleMergeShards(const HandlerContext& ctx, std::string_view body) 
     return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
   }
   if (ref.error) return *ref.error;
+  if (auto refused = CheckStreamUsable(ctx, *ref.name)) return *refused;
   const Status st = ctx.store->MergeShards(*ref.name, ShardId(std::string(*shard)),
                                            ShardId(std::string(*adjacent)));
   if (!st.ok()) return ReshardError(ctx, st, ref.name->get());
@@ -82,6 +84,7 @@ ApiResponse HandleUpdateShardCount(const HandlerContext& ctx, std::string_view b
   if (auto bad = CheckRequest(v)) return *bad;
   if (!target) return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
   if (ref.error) return *ref.error;
+  if (auto refused = CheckStreamUsable(ctx, *ref.name)) return *refused;
   auto change = ctx.store->UpdateShardCount(*ref.name, static_cast<uint32_t>(*target),
                                             storage::ScalingType::kUniformScaling);
   if (!change.ok()) return ReshardError(ctx, change.status(), ref.name->get());

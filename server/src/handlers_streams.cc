@@ -80,6 +80,16 @@ ApiResponse HandleDeleteStream(const HandlerContext& ctx, std::string_view body)
   q.ref = ReadStreamRef(q.r, q.v, q.doc, /*required=*/true);
   if (auto bad = CheckRequest(q.v)) return *bad;
   if (q.ref.error) return *q.ref.error;
+  const auto status = ctx.store->GetStreamStatus(*q.ref.name);
+  if (!status.ok()) return StreamError(ctx, status.status(), q.ref.name->get());
+  if (*status == storage::StreamStatus::kCreating) {
+    return MakeError(ApiErrorType::kResourceInUse,
+                     fmt::format("Attempt to change a resource which is still in use: Stream is "
+                                 "being created: {}",
+                                 q.ref.name->get()));
+  }
+  // Deleting a stream that is already DELETING changes nothing, as Kinesis accepts it again.
+  if (*status == storage::StreamStatus::kDeleting) return ApiResponse{};
   const Status st = ctx.store->DeleteStream(*q.ref.name);
   if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
   return ApiResponse{};
@@ -196,6 +206,7 @@ ApiResponse ChangeRetention(const HandlerContext& ctx, std::string_view body, bo
   }
   auto info = ctx.store->DescribeStream(*q.ref.name);
   if (!info.ok()) return StreamError(ctx, info.status(), name);
+  if (IsCreatingOrDeleting(info->status)) return NotActiveError(ctx, name, info->status);
   const int current = info->retention_hours;
   if (increase && *hours < current) {
     return MakeError(ApiErrorType::kInvalidArgument,
