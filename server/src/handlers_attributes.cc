@@ -157,17 +157,24 @@ std::optional<ApiResponse> CheckTagKeys(const std::vector<std::pair<std::string,
   return std::nullopt;
 }
 
-// Merges `add` into `tags`, refusing to exceed the per-resource limit.
-Status MergeTags(std::map<std::string, std::string>& tags,
-                 const std::vector<std::pair<std::string, std::string>>& add,
-                 std::string_view resource) {
+// A resource as tag messages name it: its kind ("stream", "consumer") and name.
+struct TagTarget {
+  std::string_view kind;
+  std::string_view name;
+};
+
+// Merges `add` into `tags`, refusing to exceed the per-resource limit with Kinesis's wording
+// (as kinesalite has it from the service, with today's limit of 50).
+Status MergeTags(const HandlerContext& ctx, std::map<std::string, std::string>& tags,
+                 const std::vector<std::pair<std::string, std::string>>& add, TagTarget target) {
   std::map<std::string, std::string> next = tags;
   for (const auto& [k, v] : add)
     next[k] = v;
   if (next.size() > kMaxTagsPerResource) {
     return Status::InvalidArgument(fmt::format(
-        "Failed to add tags to {}: a resource cannot have more than {} tags ({} requested).",
-        resource, kMaxTagsPerResource, next.size()));
+        "Failed to add tags to {} {} under account {} because a given {} cannot have "
+        "more than {} tags associated with it.",
+        target.kind, target.name, ctx.account.account_id, target.kind, kMaxTagsPerResource));
   }
   tags = std::move(next);
   return Status::Ok();
@@ -223,11 +230,12 @@ size_t CountConsumers(const HandlerContext& ctx, const StreamAttributes& attribu
       }));
 }
 
-std::optional<ApiResponse> ReadCreationTags(const rapidjson::Value* tags,
+std::optional<ApiResponse> ReadCreationTags(const HandlerContext& ctx, std::string_view stream,
+                                            const rapidjson::Value* tags,
                                             std::map<std::string, std::string>& out) {
   const auto pairs = ReadTags(tags);
   if (auto bad = CheckTagKeys(pairs)) return bad;
-  const Status st = MergeTags(out, pairs, "the new stream");
+  const Status st = MergeTags(ctx, out, pairs, {"stream", stream});
   if (!st.ok()) return MakeErrorFromStatus(st);
   return std::nullopt;
 }
@@ -242,7 +250,7 @@ ApiResponse HandleAddTagsToStream(const HandlerContext& ctx, std::string_view bo
   if (auto bad = CheckTagKeys(tags)) return *bad;
   const std::string stream = q.ref.name->get();
   const Status st = ctx.store->UpdateStreamAttributes(*q.ref.name, [&](StreamAttributes& a) {
-    return MergeTags(a.tags, tags, "stream " + stream);
+    return MergeTags(ctx, a.tags, tags, {"stream", stream});
   });
   if (!st.ok()) return StreamError(ctx, st, stream);
   return ApiResponse{};
@@ -290,7 +298,7 @@ namespace {
 struct ResourceFields {
   std::map<std::string, std::string>* tags = nullptr;
   std::string* policy = nullptr;
-  std::string what;  // "stream NAME" or "consumer NAME"
+  TagTarget target;
 };
 
 // Applies `change` (Status(ResourceFields&)) to the resource `arn` names, durably, or reads it
@@ -304,9 +312,10 @@ ApiResponse ChangeResource(const HandlerContext& ctx, std::string_view arn, Chan
   if (auto refused = CheckStreamUsable(ctx, ref->stream)) return *refused;
   const int64_t now = ctx.now_ms();
   bool consumer_missing = false;
+  std::string consumer_not_active;  // the error message when the consumer is not ACTIVE
   const Status st = ctx.store->UpdateStreamAttributes(ref->stream, [&](StreamAttributes& a) {
     if (ref->consumer.empty()) {
-      ResourceFields fields{&a.tags, &a.policy, "stream " + ref->stream.get()};
+      ResourceFields fields{&a.tags, &a.policy, {"stream", ref->stream.get()}};
       return change(fields);
     }
     StreamConsumer* c = FindConsumer(ctx, a, ref->consumer, now);
@@ -314,12 +323,23 @@ ApiResponse ChangeResource(const HandlerContext& ctx, std::string_view arn, Chan
       consumer_missing = true;
       return Status::NotFound("consumer");
     }
-    ResourceFields fields{&c->tags, &c->policy, "consumer " + ref->consumer};
+    if (StateOf(ctx, *c, now) != ConsumerState::kActive) {
+      // AWS's words for a resource policy put on a consumer still CREATING.
+      consumer_not_active = fmt::format(
+          "Consumer {} with creation timestamp {} under stream {} and account {} is not in "
+          "ACTIVE status.",
+          c->name, c->created_ms / 1000, ref->stream.get(), ctx.account.account_id);
+      return Status::ResourceInUse("consumer");
+    }
+    ResourceFields fields{&c->tags, &c->policy, {"consumer", ref->consumer}};
     return change(fields);
   });
   if (consumer_missing) {
     return MakeError(ApiErrorType::kResourceNotFound,
                      ConsumerNotFoundMessage(ctx, ref->consumer, ref->stream.get()));
+  }
+  if (!consumer_not_active.empty()) {
+    return MakeError(ApiErrorType::kResourceInUse, consumer_not_active);
   }
   if (!st.ok()) return StreamError(ctx, st, ref->stream.get());
   return ApiResponse{};
@@ -359,7 +379,7 @@ ApiResponse HandleTagResource(const HandlerContext& ctx, std::string_view body) 
   const auto tags = ReadTags(r.Object(doc, "Tags"));
   if (auto bad = CheckTagKeys(tags)) return *bad;
   return ChangeResource(ctx, arn,
-                        [&](ResourceFields& f) { return MergeTags(*f.tags, tags, f.what); });
+                        [&](ResourceFields& f) { return MergeTags(ctx, *f.tags, tags, f.target); });
 }
 
 ApiResponse HandleUntagResource(const HandlerContext& ctx, std::string_view body) {
@@ -721,7 +741,7 @@ ApiResponse HandleRegisterStreamConsumer(const HandlerContext& ctx, std::string_
       return Status::LimitExceeded("creating");
     }
     made = StreamConsumer{name, now, 0, "", {}};
-    TL_RETURN_IF_ERROR(MergeTags(made.tags, tags, "consumer " + name));
+    TL_RETURN_IF_ERROR(MergeTags(ctx, made.tags, tags, {"consumer", name}));
     a.consumers.push_back(made);
     return Status::Ok();
   });

@@ -78,7 +78,8 @@ void WriteStreamMode(JsonWriter& w, const storage::StreamAttributes& attributes)
 size_t CountConsumers(const HandlerContext& ctx, const storage::StreamAttributes& attributes);
 // CreateStream's Tags into `tags`, with AddTagsToStream's rules; the error response when they
 // break one.
-std::optional<ApiResponse> ReadCreationTags(const rapidjson::Value* tags,
+std::optional<ApiResponse> ReadCreationTags(const HandlerContext& ctx, std::string_view stream,
+                                            const rapidjson::Value* tags,
                                             std::map<std::string, std::string>& out);
 
 // Opaque pagination tokens (ListStreams, ListShards): base64 of "<kind>\n<fields...>".

@@ -1,6 +1,7 @@
 // SplitShard, MergeShards and UpdateShardCount: requests checked against the model, then the
 // store's reshard (storage/include/storage/store.h has the rules and the limits).
 #include <cstdint>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -16,6 +17,15 @@ ApiResponse ReshardError(const HandlerContext& ctx, const Status& st, std::strin
   if (st.code() == StatusCode::kNotFound && st.message().starts_with("Could not find shard")) {
     return MakeError(ApiErrorType::kResourceNotFound,
                      fmt::format("{} under account {}.", st.message(), ctx.account.account_id));
+  }
+  if (st.code() == StatusCode::kInvalidArgument) {
+    // The store names the stream; Kinesis names it "in stream NAME under account ID".
+    std::string message(st.message());
+    const std::string marker = fmt::format("in stream {}", stream);
+    if (const size_t at = message.find(marker); at != std::string::npos) {
+      message.insert(at + marker.size(), " under account " + ctx.account.account_id);
+    }
+    return MakeError(ApiErrorType::kInvalidArgument, message);
   }
   if (st.code() == StatusCode::kResourceInUse) {
     return MakeError(ApiErrorType::kResourceInUse,

@@ -57,7 +57,9 @@ ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body)
       attributes.mode = storage::StreamMode::kOnDemand;
     }
   }
-  if (auto bad = ReadCreationTags(q.r.Object(q.doc, "Tags"), attributes.tags)) return *bad;
+  if (auto bad = ReadCreationTags(ctx, *name, q.r.Object(q.doc, "Tags"), attributes.tags)) {
+    return *bad;
+  }
 
   // An on-demand stream starts with Kinesis's 4 shards whatever ShardCount says.
   const uint32_t count = attributes.mode == storage::StreamMode::kOnDemand

@@ -293,5 +293,42 @@ TEST_F(StreamStatusTest, ZeroDelayMakesStreamsActiveAndGoneAtOnce) {
   CreateStream("s", 1);
 }
 
+TEST_F(StreamStatusTest, ChangesOfAConsumerThatIsNotActiveAreResourceInUse) {
+  CreateStream("s", 1);
+  clock_.AdvanceMs(kDelayMs);
+  const ApiResponse made =
+      Call(&HandleRegisterStreamConsumer, R"({"StreamARN":")" + kArn + R"(","ConsumerName":"c"})");
+  ASSERT_EQ(made.status, 200u) << made.body;
+  const std::string consumer = Json(made)["Consumer"]["ConsumerARN"].GetString();
+  const std::string refused = "Consumer c with creation timestamp " +
+                              std::to_string((kStartMs + kDelayMs) / 1000) +
+                              " under stream s and account 123456789012 is not in ACTIVE status.";
+  const std::string put_policy =
+      R"({"ResourceARN":")" + consumer + R"(","Policy":"{\"Version\":\"2012-10-17\"}"})";
+  const std::string tag = R"({"ResourceARN":")" + consumer + R"(","Tags":{"k":"v"}})";
+  ExpectError(Call(&HandlePutResourcePolicy, put_policy), "ResourceInUseException", 400, refused);
+  ExpectError(Call(&HandleTagResource, tag), "ResourceInUseException", 400, refused);
+  clock_.AdvanceMs(kDelayMs);  // ACTIVE
+  EXPECT_EQ(Call(&HandlePutResourcePolicy, put_policy).status, 200u);
+  EXPECT_EQ(Call(&HandleTagResource, tag).status, 200u);
+  ASSERT_EQ(
+      Call(&HandleDeregisterStreamConsumer, R"({"ConsumerARN":")" + consumer + R"("})").status,
+      200u);
+  ExpectError(Call(&HandleTagResource, tag), "ResourceInUseException", 400, refused);
+}
+
+TEST_F(StreamStatusTest, TooManyTagsUseKinesisWording) {
+  std::string tags;
+  for (int i = 0; i < 51; ++i) {
+    if (i > 0) tags.push_back(',');
+    tags.append("\"k").append(std::to_string(i)).append("\":\"v\"");
+  }
+  ExpectError(
+      Call(&HandleCreateStream, R"({"StreamName":"s","ShardCount":1,"Tags":{)" + tags + "}}"),
+      "InvalidArgumentException", 400,
+      "Failed to add tags to stream s under account 123456789012 because a given stream "
+      "cannot have more than 50 tags associated with it.");
+}
+
 }  // namespace
 }  // namespace tideline::server
