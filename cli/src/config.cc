@@ -223,7 +223,10 @@ Status ParseDocument(std::string_view file, const YAML::Node& root, Config& conf
       {"pipelines", [&](const Field& f) { return ParsePipelines(file, f, config.pipelines); }},
       {"auth", [&](const Field& f) { return ParseAuth(f, config.server.auth); }},
   };
-  return ParseMap(file, "", root, root, schema);
+  TL_RETURN_IF_ERROR(ParseMap(file, "", root, root, schema));
+  // One delay for every CREATING/DELETING state: consumers (the API) and streams (the store).
+  config.storage.status_delay = config.server.status_delay;
+  return Status::Ok();
 }
 
 // Notes where each document starts, and builds nothing.

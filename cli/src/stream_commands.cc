@@ -128,9 +128,23 @@ int Describe(KinesisClient& client, const StreamArgs& a) {
   return 0;
 }
 
+// Waits until the stream is gone (DeleteStream may return while it is DELETING).
+Status WaitGone(KinesisClient& client, const std::string& name) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto r = client.CallWithRetry("DescribeStreamSummary", StreamRequest(name, nullptr));
+    if (!r.ok()) return r.status().code() == StatusCode::kNotFound ? Status::Ok() : r.status();
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable("stream " + name + " is still DELETING after 30 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 int Delete(KinesisClient& client, const StreamArgs& a) {
   auto r = client.CallWithRetry("DeleteStream", StreamRequest(a.name, nullptr));
   if (!r.ok()) return Fail(r.status(), kExitFailure);
+  if (Status st = WaitGone(client, a.name); !st.ok()) return Fail(st, kExitFailure);
   std::cout << "deleted stream " << a.name << "\n";
   return 0;
 }

@@ -159,17 +159,24 @@ std::optional<ApiResponse> CheckTagKeys(const std::vector<std::pair<std::string,
   return std::nullopt;
 }
 
-// Merges `add` into `tags`, refusing to exceed the per-resource limit.
-Status MergeTags(std::map<std::string, std::string>& tags,
-                 const std::vector<std::pair<std::string, std::string>>& add,
-                 std::string_view resource) {
+// A resource as tag messages name it: its kind ("stream", "consumer") and name.
+struct TagTarget {
+  std::string_view kind;
+  std::string_view name;
+};
+
+// Merges `add` into `tags`, refusing to exceed the per-resource limit with Kinesis's wording
+// (as kinesalite has it from the service, with today's limit of 50).
+Status MergeTags(const HandlerContext& ctx, std::map<std::string, std::string>& tags,
+                 const std::vector<std::pair<std::string, std::string>>& add, TagTarget target) {
   std::map<std::string, std::string> next = tags;
   for (const auto& [k, v] : add)
     next[k] = v;
   if (next.size() > kMaxTagsPerResource) {
     return Status::InvalidArgument(fmt::format(
-        "Failed to add tags to {}: a resource cannot have more than {} tags ({} requested).",
-        resource, kMaxTagsPerResource, next.size()));
+        "Failed to add tags to {} {} under account {} because a given {} cannot have "
+        "more than {} tags associated with it.",
+        target.kind, target.name, ctx.account.account_id, target.kind, kMaxTagsPerResource));
   }
   tags = std::move(next);
   return Status::Ok();
@@ -225,11 +232,12 @@ size_t CountConsumers(const HandlerContext& ctx, const StreamAttributes& attribu
       }));
 }
 
-std::optional<ApiResponse> ReadCreationTags(const rapidjson::Value* tags,
+std::optional<ApiResponse> ReadCreationTags(const HandlerContext& ctx, std::string_view stream,
+                                            const rapidjson::Value* tags,
                                             std::map<std::string, std::string>& out) {
   const auto pairs = ReadTags(tags);
   if (auto bad = CheckTagKeys(pairs)) return bad;
-  const Status st = MergeTags(out, pairs, "the new stream");
+  const Status st = MergeTags(ctx, out, pairs, {"stream", stream});
   if (!st.ok()) return MakeErrorFromStatus(st);
   return std::nullopt;
 }
@@ -239,11 +247,12 @@ std::optional<ApiResponse> ReadCreationTags(const rapidjson::Value* tags,
 ApiResponse HandleAddTagsToStream(const HandlerContext& ctx, std::string_view body) {
   Request q;
   if (auto bad = Parse(ctx, "AddTagsToStream", body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto tags = ReadTags(q.r.Object(q.doc, "Tags"));
   if (auto bad = CheckTagKeys(tags)) return *bad;
   const std::string stream = q.ref.name->get();
   const Status st = ctx.store->UpdateStreamAttributes(*q.ref.name, [&](StreamAttributes& a) {
-    return MergeTags(a.tags, tags, "stream " + stream);
+    return MergeTags(ctx, a.tags, tags, {"stream", stream});
   });
   if (!st.ok()) return StreamError(ctx, st, stream);
   return ApiResponse{};
@@ -252,6 +261,7 @@ ApiResponse HandleAddTagsToStream(const HandlerContext& ctx, std::string_view bo
 ApiResponse HandleRemoveTagsFromStream(const HandlerContext& ctx, std::string_view body) {
   Request q;
   if (auto bad = Parse(ctx, "RemoveTagsFromStream", body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto keys = ReadStrings(q.r.Array(q.doc, "TagKeys"));
   const Status st = ctx.store->UpdateStreamAttributes(*q.ref.name, [&](StreamAttributes& a) {
     for (const std::string& k : keys)
@@ -290,7 +300,7 @@ namespace {
 struct ResourceFields {
   std::map<std::string, std::string>* tags = nullptr;
   std::string* policy = nullptr;
-  std::string what;  // "stream NAME" or "consumer NAME"
+  TagTarget target;
 };
 
 // Applies `change` (Status(ResourceFields&)) to the resource `arn` names, durably, or reads it
@@ -301,11 +311,13 @@ ApiResponse ChangeResource(const HandlerContext& ctx, std::string_view arn, Chan
   if (!ref) {
     return MakeError(ApiErrorType::kResourceNotFound, fmt::format("Resource {} not found.", arn));
   }
+  if (auto refused = CheckStreamUsable(ctx, ref->stream)) return *refused;
   const int64_t now = ctx.now_ms();
   bool consumer_missing = false;
+  std::string consumer_not_active;  // the error message when the consumer is not ACTIVE
   const Status st = ctx.store->UpdateStreamAttributes(ref->stream, [&](StreamAttributes& a) {
     if (ref->consumer.empty()) {
-      ResourceFields fields{&a.tags, &a.policy, "stream " + ref->stream.get()};
+      ResourceFields fields{&a.tags, &a.policy, {"stream", ref->stream.get()}};
       return change(fields);
     }
     StreamConsumer* c = FindConsumer(ctx, a, ref->consumer, now);
@@ -313,12 +325,23 @@ ApiResponse ChangeResource(const HandlerContext& ctx, std::string_view arn, Chan
       consumer_missing = true;
       return Status::NotFound("consumer");
     }
-    ResourceFields fields{&c->tags, &c->policy, "consumer " + ref->consumer};
+    if (StateOf(ctx, *c, now) != ConsumerState::kActive) {
+      // AWS's words for a resource policy put on a consumer still CREATING.
+      consumer_not_active = fmt::format(
+          "Consumer {} with creation timestamp {} under stream {} and account {} is not in "
+          "ACTIVE status.",
+          c->name, c->created_ms / 1000, ref->stream.get(), ctx.account.account_id);
+      return Status::ResourceInUse("consumer");
+    }
+    ResourceFields fields{&c->tags, &c->policy, {"consumer", ref->consumer}};
     return change(fields);
   });
   if (consumer_missing) {
     return MakeError(ApiErrorType::kResourceNotFound,
                      ConsumerNotFoundMessage(ctx, ref->consumer, ref->stream.get()));
+  }
+  if (!consumer_not_active.empty()) {
+    return MakeError(ApiErrorType::kResourceInUse, consumer_not_active);
   }
   if (!st.ok()) return StreamError(ctx, st, ref->stream.get());
   return ApiResponse{};
@@ -358,7 +381,7 @@ ApiResponse HandleTagResource(const HandlerContext& ctx, std::string_view body) 
   const auto tags = ReadTags(r.Object(doc, "Tags"));
   if (auto bad = CheckTagKeys(tags)) return *bad;
   return ChangeResource(ctx, arn,
-                        [&](ResourceFields& f) { return MergeTags(*f.tags, tags, f.what); });
+                        [&](ResourceFields& f) { return MergeTags(ctx, *f.tags, tags, f.target); });
 }
 
 ApiResponse HandleUntagResource(const HandlerContext& ctx, std::string_view body) {
@@ -430,6 +453,7 @@ ApiResponse HandleDescribeLimits(const HandlerContext& ctx, std::string_view bod
 ApiResponse HandleUpdateStreamMode(const HandlerContext& ctx, std::string_view body) {
   Request q;
   if (auto bad = Parse(ctx, "UpdateStreamMode", body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const rapidjson::Value* details = q.r.Object(q.doc, "StreamModeDetails");
   const auto mode_name = details ? q.r.String(*details, "StreamMode") : std::nullopt;
   const StreamMode mode = mode_name == std::optional<std::string_view>("ON_DEMAND")
@@ -460,6 +484,7 @@ ApiResponse HandleStartStreamEncryption(const HandlerContext& ctx, std::string_v
   Request q;
   if (auto bad = Parse(ctx, "StartStreamEncryption", body, q, /*stream_required=*/true))
     return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto type = q.r.String(q.doc, "EncryptionType").value_or("");
   const auto key = q.r.String(q.doc, "KeyId").value_or("");
   if (type != "KMS") {
@@ -478,6 +503,7 @@ ApiResponse HandleStartStreamEncryption(const HandlerContext& ctx, std::string_v
 ApiResponse HandleStopStreamEncryption(const HandlerContext& ctx, std::string_view body) {
   Request q;
   if (auto bad = Parse(ctx, "StopStreamEncryption", body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto type = q.r.String(q.doc, "EncryptionType").value_or("");
   const auto key = q.r.String(q.doc, "KeyId").value_or("");
   const std::string stream = q.ref.name->get();
@@ -525,6 +551,7 @@ ApiResponse ChangeMonitoring(const HandlerContext& ctx, std::string_view body, b
   Request q;
   const std::string_view op = enable ? "EnableEnhancedMonitoring" : "DisableEnhancedMonitoring";
   if (auto bad = Parse(ctx, op, body, q, /*stream_required=*/true)) return *bad;
+  if (auto refused = CheckStreamUsable(ctx, *q.ref.name)) return *refused;
   const auto change = ExpandMetrics(ReadStrings(q.r.Array(q.doc, "ShardLevelMetrics")));
   std::vector<std::string> before;
   std::vector<std::string> after;
@@ -693,6 +720,7 @@ ApiResponse HandleRegisterStreamConsumer(const HandlerContext& ctx, std::string_
     return MakeError(ApiErrorType::kResourceNotFound,
                      fmt::format("Stream {} not found.", stream_arn));
   }
+  if (auto refused = CheckStreamUsable(ctx, ref->stream)) return *refused;
   const int64_t now = ctx.now_ms();
   StreamConsumer made;
   std::optional<ApiResponse> refused;
@@ -725,7 +753,7 @@ ApiResponse HandleRegisterStreamConsumer(const HandlerContext& ctx, std::string_
       return Status::LimitExceeded("creating");
     }
     made = StreamConsumer{name, now, 0, "", {}};
-    TL_RETURN_IF_ERROR(MergeTags(made.tags, tags, "consumer " + name));
+    TL_RETURN_IF_ERROR(MergeTags(ctx, made.tags, tags, {"consumer", name}));
     a.consumers.push_back(made);
     return Status::Ok();
   });
@@ -824,6 +852,8 @@ ApiResponse HandleListStreamConsumers(const HandlerContext& ctx, std::string_vie
   }
   auto info = ctx.store->DescribeStream(ref->stream);
   if (!info.ok()) return StreamError(ctx, info.status(), ref->stream.get());
+  if (IsCreatingOrDeleting(info->status))
+    return NotActiveError(ctx, ref->stream.get(), info->status);
   if (created && *created / 1000 != info->created_ms / 1000) {
     return MakeError(ApiErrorType::kResourceNotFound,
                      StreamNotFoundMessage(ctx, ref->stream.get()));

@@ -222,8 +222,39 @@ void WriteShard(JsonWriter& w, const storage::ShardInfo& shard) {
   w.EndObject();
 }
 
-std::string_view StreamStatusName(const storage::StreamInfo& info) {
-  return info.status == storage::StreamStatus::kUpdating ? "UPDATING" : "ACTIVE";
+std::string_view StreamStatusName(storage::StreamStatus status) {
+  switch (status) {
+    case storage::StreamStatus::kCreating:
+      return "CREATING";
+    case storage::StreamStatus::kActive:
+      return "ACTIVE";
+    case storage::StreamStatus::kUpdating:
+      return "UPDATING";
+    case storage::StreamStatus::kDeleting:
+      return "DELETING";
+  }
+  return "ACTIVE";
+}
+
+ApiResponse NotActiveError(const HandlerContext& ctx, std::string_view name,
+                           storage::StreamStatus status) {
+  return MakeError(ApiErrorType::kResourceInUse,
+                   fmt::format("Stream {} under account {} not ACTIVE, instead in state {}",
+                               DisplayName(name), ctx.account.account_id,
+                               StreamStatusName(status)));
+}
+
+std::optional<ApiResponse> CheckStreamUsable(const HandlerContext& ctx, const StreamName& name) {
+  const auto status = ctx.store->GetStreamStatus(name);
+  if (!status.ok()) return StreamError(ctx, status.status(), name.get());
+  if (*status == storage::StreamStatus::kCreating || *status == storage::StreamStatus::kDeleting) {
+    return NotActiveError(ctx, name.get(), *status);
+  }
+  return std::nullopt;
+}
+
+bool IsCreatingOrDeleting(storage::StreamStatus status) {
+  return status == storage::StreamStatus::kCreating || status == storage::StreamStatus::kDeleting;
 }
 
 void WriteMonitoringAndEncryption(JsonWriter& w, const storage::StreamAttributes& attributes) {

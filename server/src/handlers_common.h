@@ -77,8 +77,25 @@ bool ParseRequest(std::string_view operation, rapidjson::Document& doc, std::str
 void WriteHashKeyRange(JsonWriter& w, const HashKeyRange& range);
 // One Shard object as DescribeStream and ListShards return it.
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard);
-// "ACTIVE" or "UPDATING" (a reshard ran moments ago).
-std::string_view StreamStatusName(const storage::StreamInfo& info);
+// "CREATING", "ACTIVE", "UPDATING" or "DELETING".
+std::string_view StreamStatusName(storage::StreamStatus status);
+inline std::string_view StreamStatusName(const storage::StreamInfo& info) {
+  return StreamStatusName(info.status);
+}
+
+// Kinesis's refusal of an operation that needs the stream ACTIVE: ResourceInUseException
+// "Stream NAME under account ID not ACTIVE, instead in state STATE".
+ApiResponse NotActiveError(const HandlerContext& ctx, std::string_view name,
+                           storage::StreamStatus status);
+// For the operations whose errors include ResourceInUseException (changes of a stream's
+// shards, retention, tags, mode, encryption, monitoring, policies, consumers; ListShards):
+// the error when the stream does not exist (ResourceNotFoundException) or is CREATING or
+// DELETING (NotActiveError). UPDATING passes; reshards refuse it themselves.
+std::optional<ApiResponse> CheckStreamUsable(const HandlerContext& ctx, const StreamName& name);
+// CREATING or DELETING. The data operations, whose only stream error is
+// ResourceNotFoundException (PutRecord, PutRecords, GetShardIterator, GetRecords), answer a
+// stream in either state as one that does not exist yet or any more.
+bool IsCreatingOrDeleting(storage::StreamStatus status);
 // EnhancedMonitoring, EncryptionType and KeyId members of the descriptions.
 void WriteMonitoringAndEncryption(JsonWriter& w, const storage::StreamAttributes& attributes);
 // StreamModeDetails of the descriptions.
@@ -89,7 +106,8 @@ void WriteStreamMode(JsonWriter& w, const storage::StreamAttributes& attributes)
 size_t CountConsumers(const HandlerContext& ctx, const storage::StreamAttributes& attributes);
 // CreateStream's Tags into `tags`, with AddTagsToStream's rules; the error response when they
 // break one.
-std::optional<ApiResponse> ReadCreationTags(const rapidjson::Value* tags,
+std::optional<ApiResponse> ReadCreationTags(const HandlerContext& ctx, std::string_view stream,
+                                            const rapidjson::Value* tags,
                                             std::map<std::string, std::string>& out);
 
 // Opaque pagination tokens (ListStreams, ListShards): base64 of "<kind>\n<fields...>".

@@ -94,6 +94,9 @@ ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view b
 
   auto info = ctx.store->DescribeStream(*ref.name);
   if (!info.ok()) return StreamError(ctx, info.status(), ref.name->get());
+  if (IsCreatingOrDeleting(info->status)) {
+    return MakeError(ApiErrorType::kResourceNotFound, StreamNotFoundMessage(ctx, ref.name->get()));
+  }
   if (!FindShard(*info, *shard)) return ShardNotFound(ctx, *shard, ref.name->get());
   const ShardId shard_id{std::string(*shard)};
   auto offset = ctx.store->ResolvePosition(
@@ -218,7 +221,7 @@ ApiResponse HandleGetRecords(const HandlerContext& ctx, std::string_view body) {
   const StreamName stream{pos.stream_name};
   auto info = ctx.store->DescribeStream(stream);
   if (!info.ok()) return StreamError(ctx, info.status(), pos.stream_name);
-  if (info->uid != pos.stream_uid) {
+  if (info->uid != pos.stream_uid || IsCreatingOrDeleting(info->status)) {
     return MakeError(ApiErrorType::kResourceNotFound, StreamNotFoundMessage(ctx, pos.stream_name));
   }
   const storage::ShardInfo* shard = FindShard(*info, pos.shard_id);

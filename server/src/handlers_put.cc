@@ -247,6 +247,12 @@ void Put(const HandlerContext& ctx, std::shared_ptr<std::string> body, ResponseC
     return;
   }
   const std::string account = ctx.account.account_id;
+  // A CREATING stream is not there yet for producers, a DELETING one not any more.
+  const auto status = ctx.store->GetStreamStatus(stream);
+  if (!status.ok() || IsCreatingOrDeleting(*status)) {
+    done(AppendResponse(*batch, Status::NotFound("stream"), list, stream, account));
+    return;
+  }
   const std::span<const AppendRecord> records(batch->records);
   ctx.store->AppendAsync(stream, records,
                          [batch, done = std::move(done), stream, account, list,

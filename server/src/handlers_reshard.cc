@@ -1,6 +1,7 @@
 // SplitShard, MergeShards and UpdateShardCount: requests checked against the model, then the
 // store's reshard (storage/include/storage/store.h has the rules and the limits).
 #include <cstdint>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -17,6 +18,15 @@ ApiResponse ReshardError(const HandlerContext& ctx, const Status& st, std::strin
     return MakeError(ApiErrorType::kResourceNotFound,
                      fmt::format("{} under account {}.", ShownMessage(st.message(), stream),
                                  ctx.account.account_id));
+  }
+  if (st.code() == StatusCode::kInvalidArgument) {
+    // The store names the stream; Kinesis names it "in stream NAME under account ID".
+    std::string message(st.message());
+    const std::string marker = fmt::format("in stream {}", stream);
+    if (const size_t at = message.find(marker); at != std::string::npos) {
+      message.insert(at + marker.size(), " under account " + ctx.account.account_id);
+    }
+    return MakeError(ApiErrorType::kInvalidArgument, ShownMessage(message, stream));
   }
   if (st.code() == StatusCode::kResourceInUse) {
     return MakeError(ApiErrorType::kResourceInUse,
@@ -47,6 +57,7 @@ ApiResponse HandleSplitShard(const HandlerContext& ctx, std::string_view body) {
                                  "value 340282366920938463463374607431768211455.",
                                  *key));
   }
+  if (auto refused = CheckStreamUsable(ctx, *ref.name)) return *refused;
   const Status st = ctx.store->SplitShard(*ref.name, ShardId(std::string(*shard)), *parsed);
   if (!st.ok()) return ReshardError(ctx, st, ref.name->get());
   return ApiResponse{};
@@ -66,6 +77,7 @@ ApiResponse HandleMergeShards(const HandlerContext& ctx, std::string_view body) 
     return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
   }
   if (ref.error) return *ref.error;
+  if (auto refused = CheckStreamUsable(ctx, *ref.name)) return *refused;
   const Status st = ctx.store->MergeShards(*ref.name, ShardId(std::string(*shard)),
                                            ShardId(std::string(*adjacent)));
   if (!st.ok()) return ReshardError(ctx, st, ref.name->get());
@@ -83,6 +95,7 @@ ApiResponse HandleUpdateShardCount(const HandlerContext& ctx, std::string_view b
   if (auto bad = CheckRequest(v)) return *bad;
   if (!target) return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
   if (ref.error) return *ref.error;
+  if (auto refused = CheckStreamUsable(ctx, *ref.name)) return *refused;
   auto change = ctx.store->UpdateShardCount(*ref.name, static_cast<uint32_t>(*target),
                                             storage::ScalingType::kUniformScaling);
   if (!change.ok()) return ReshardError(ctx, change.status(), ref.name->get());

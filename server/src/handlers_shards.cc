@@ -284,6 +284,8 @@ ApiResponse HandleListShards(const HandlerContext& ctx, std::string_view body) {
   }
   auto info = ctx.store->DescribeStream(start.name);
   if (!info.ok()) return StreamError(ctx, info.status(), start.name.get());
+  if (IsCreatingOrDeleting(info->status))
+    return NotActiveError(ctx, start.name.get(), info->status);
   if (start.uid != 0 && start.uid != info->uid) {
     return MakeError(ApiErrorType::kResourceNotFound, StreamNotFoundMessage(ctx, start.name.get()));
   }

@@ -96,7 +96,9 @@ ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body)
       attributes.mode = storage::StreamMode::kOnDemand;
     }
   }
-  if (auto bad = ReadCreationTags(q.r.Object(q.doc, "Tags"), attributes.tags)) return *bad;
+  if (auto bad = ReadCreationTags(ctx, *name, q.r.Object(q.doc, "Tags"), attributes.tags)) {
+    return *bad;
+  }
   if (const auto kib = q.r.Integer(q.doc, "MaxRecordSizeInKiB")) {
     attributes.max_record_size_kib = static_cast<uint32_t>(*kib);  // the model checked the range
   }
@@ -129,6 +131,16 @@ ApiResponse HandleDeleteStream(const HandlerContext& ctx, std::string_view body)
   q.ref = ReadStreamRef(ctx, q.r, q.v, q.doc, /*required=*/true);
   if (auto bad = CheckRequest(q.v)) return *bad;
   if (q.ref.error) return *q.ref.error;
+  const auto status = ctx.store->GetStreamStatus(*q.ref.name);
+  if (!status.ok()) return StreamError(ctx, status.status(), q.ref.name->get());
+  if (*status == storage::StreamStatus::kCreating) {
+    return MakeError(ApiErrorType::kResourceInUse,
+                     fmt::format("Attempt to change a resource which is still in use: Stream is "
+                                 "being created: {}",
+                                 DisplayName(q.ref.name->get())));
+  }
+  // Deleting a stream that is already DELETING changes nothing, as Kinesis accepts it again.
+  if (*status == storage::StreamStatus::kDeleting) return ApiResponse{};
   const Status st = ctx.store->DeleteStream(*q.ref.name);
   if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
   return ApiResponse{};
@@ -252,6 +264,7 @@ ApiResponse ChangeRetention(const HandlerContext& ctx, std::string_view body, bo
   }
   auto info = ctx.store->DescribeStream(*q.ref.name);
   if (!info.ok()) return StreamError(ctx, info.status(), q.ref.name->get());
+  if (IsCreatingOrDeleting(info->status)) return NotActiveError(ctx, name, info->status);
   const int current = info->retention_hours;
   if (increase && *hours < current) {
     return MakeError(ApiErrorType::kInvalidArgument,

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "common/regional_stream.h"
+#include "deleting_streams.h"
 #include "keys.h"
 #include "reshard_plan.h"
 #include "retention_clock.h"
@@ -73,6 +74,7 @@ struct MemStream {
   bool deleted = false;
   StreamAttributes attributes;
   int64_t updating_until_ms = 0;  // MonotonicMs
+  int64_t creating_until_ms = 0;  // MonotonicMs; StoreOptions::status_delay
   std::vector<int64_t> scalings_ms;
 };
 
@@ -113,8 +115,13 @@ class MemoryStore final : public Store {
                                      std::to_string(shard_count));
     }
     std::lock_guard<std::mutex> lock(mu_);
+    const int64_t mono = clock_.MonotonicMs();
+    deleting_.Purge(mono);
     if (streams_.count(name.get()) != 0) {
       return Status::AlreadyExists("stream " + name.get() + " already exists");
+    }
+    if (deleting_.Find(name.get(), mono) != nullptr) {
+      return Status::AlreadyExists("stream " + name.get() + " is being deleted");
     }
     if (total_shards_ + shard_count > options_.shard_limit) {
       return Status::LimitExceeded(
@@ -125,6 +132,7 @@ class MemoryStore final : public Store {
     stream->name = name.get();
     stream->uid = next_uid_;
     stream->created_ms = clock_.NowMs();
+    stream->creating_until_ms = mono + options_.status_delay.count();
     stream->attributes = attributes;
     if (stream->attributes.stream_id.empty()) stream->attributes.stream_id = NewStreamId();
     const auto ranges = EvenHashKeyRanges(shard_count);
@@ -147,6 +155,12 @@ class MemoryStore final : public Store {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = streams_.find(name.get());
       if (it == streams_.end()) return Status::NotFound("stream " + name.get() + " not found");
+      const MemStream& gone = *it->second;
+      const int64_t mono = clock_.MonotonicMs();
+      deleting_.Add(
+          name.get(),
+          {gone.uid, gone.created_ms, gone.retention_hours, mono + options_.status_delay.count()},
+          mono);
       it->second->deleted = true;
       total_shards_ -= it->second->open.size();
       streams_.erase(it);
@@ -158,26 +172,41 @@ class MemoryStore final : public Store {
 
   std::vector<StreamName> ListStreams(std::string_view exclusive_start,
                                       size_t limit) const override {
-    std::vector<StreamName> out;
+    std::vector<std::string> live;
+    std::vector<std::string> deleting;
     std::lock_guard<std::mutex> lock(mu_);
     auto it = exclusive_start.empty() ? streams_.begin()
                                       : streams_.upper_bound(std::string(exclusive_start));
-    for (; it != streams_.end() && out.size() < limit; ++it)
-      out.emplace_back(it->first);
-    return out;
+    for (; it != streams_.end() && live.size() < limit; ++it)
+      live.push_back(it->first);
+    deleting_.AppendNames(exclusive_start, limit, clock_.MonotonicMs(), deleting);
+    return DeletingStreams::Merge(std::move(live), deleting, limit);
+  }
+
+  Result<StreamStatus> GetStreamStatus(const StreamName& name) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = streams_.find(name.get());
+    if (it != streams_.end()) return StatusOf(*it->second);
+    if (deleting_.Find(name.get(), clock_.MonotonicMs())) return StreamStatus::kDeleting;
+    return Status::NotFound("stream " + name.get() + " not found");
   }
 
   Result<StreamInfo> DescribeStream(const StreamName& name) const override {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = streams_.find(name.get());
-    if (it == streams_.end()) return Status::NotFound("stream " + name.get() + " not found");
+    if (it == streams_.end()) {
+      if (const auto* e = deleting_.Find(name.get(), clock_.MonotonicMs())) {
+        return DeletingStreams::Describe(name.get(), e->uid, e->created_ms, e->retention_hours);
+      }
+      return Status::NotFound("stream " + name.get() + " not found");
+    }
     const MemStream& stream = *it->second;
     StreamInfo info;
     info.name = name;
     info.uid = stream.uid;
     info.created_ms = stream.created_ms;
     info.retention_hours = stream.retention_hours;
-    if (clock_.MonotonicMs() < stream.updating_until_ms) info.status = StreamStatus::kUpdating;
+    info.status = StatusOf(stream);
     for (const MemShard& shard : stream.shards) {
       if (shard.removed) continue;
       ShardInfo si;
@@ -538,6 +567,14 @@ class MemoryStore final : public Store {
   }
 
  private:
+  // CREATING, UPDATING or ACTIVE. Called with mu_ held.
+  StreamStatus StatusOf(const MemStream& stream) const {
+    const int64_t mono = clock_.MonotonicMs();
+    if (mono < stream.creating_until_ms) return StreamStatus::kCreating;
+    if (mono < stream.updating_until_ms) return StreamStatus::kUpdating;
+    return StreamStatus::kActive;
+  }
+
   // Called with mu_ held.
   Result<MemShard*> FindShard(const StreamName& stream, const ShardId& shard) const {
     auto it = streams_.find(stream.get());
@@ -735,6 +772,7 @@ class MemoryStore final : public Store {
   mutable std::mutex mu_;
   mutable std::condition_variable commit_cv_;                  // on mu_: commits and wakes
   std::map<std::string, std::shared_ptr<MemStream>> streams_;  // GUARDED_BY(mu_)
+  DeletingStreams deleting_;                                   // GUARDED_BY(mu_)
   std::map<std::string, Checkpoint> checkpoints_;              // GUARDED_BY(mu_), CheckpointKey
   uint64_t total_shards_ = 0;                                  // GUARDED_BY(mu_)
   uint64_t next_uid_ = 1;                                      // GUARDED_BY(mu_)

@@ -34,6 +34,11 @@ Status ValidateStoreOptions(const StoreOptions& o) {
     return Status::InvalidArgument(
         fmt::format("reshard_updating_delay: expected 0 up to 600000 ms, got {} ms", updating_ms));
   }
+  const int64_t status_ms = o.status_delay.count();
+  if (!O::kStatusDelayMs.Contains(status_ms)) {
+    return Status::InvalidArgument(fmt::format("status_delay_ms: expected 0 up to {} ms, got {} ms",
+                                               O::kStatusDelayMs.max, status_ms));
+  }
   const auto bytes_within = [](std::string_view key, IntRange mib, uint64_t bytes,
                                bool zero_ok) -> Status {
     const bool ok = (bytes > 0 || zero_ok) && bytes <= static_cast<uint64_t>(mib.max * kMiB);

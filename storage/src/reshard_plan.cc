@@ -113,22 +113,27 @@ Result<ReshardPlan> PlanMerge(const std::vector<OpenShardRef>& open, uint32_t ne
 }
 
 Result<ReshardPlan> PlanUniformScaling(const std::vector<OpenShardRef>& open, uint32_t next_index,
-                                       uint32_t target, const std::string& what) {
+                                       uint32_t target, const std::string& /*what*/) {
   const uint64_t current = open.size();
   if (target == 0) {
     return Status::InvalidArgument("TargetShardCount must be at least 1, got 0");
   }
-  if (target > 2 * current || 2 * uint64_t{target} < current) {
-    return Status::LimitExceeded(
-        "UpdateShardCount of " + what + " from " + std::to_string(current) + " to " +
-        std::to_string(target) +
-        " shards: the target must be at least half and at most double the current open shard "
-        "count");
-  }
+  // Kinesis's wording (as kinesalite, whose messages were taken from the service, has it).
+  const std::string counts = "Current open shard count: " + std::to_string(current) +
+                             ", Target shard count: " + std::to_string(target);
   if (target > kMaxUpdateShardCount) {
-    return Status::LimitExceeded("UpdateShardCount of " + what + " to " + std::to_string(target) +
-                                 " shards: a stream may be scaled to at most " +
-                                 std::to_string(kMaxUpdateShardCount) + " shards");
+    return Status::LimitExceeded(
+        "Target shard count or number of open shards cannot be greater "
+        "than " +
+        std::to_string(kMaxUpdateShardCount) + ". " + counts);
+  }
+  if (target > 2 * current) {
+    return Status::LimitExceeded(
+        "UpdateShardCount cannot scale up over double your current open shard count. " + counts);
+  }
+  if (2 * uint64_t{target} < current) {
+    return Status::LimitExceeded(
+        "UpdateShardCount cannot scale down below half your current open shard count. " + counts);
   }
   PlanBuilder b(open, next_index);
   if (target == current) return b.Finish();  // nothing to change (ranges are kept as they are)

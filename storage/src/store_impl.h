@@ -2,7 +2,7 @@
 //
 // Locks (lock order: StreamState::meta_mu -> streams_mu_ -> queue_mu_; never the reverse;
 // commit_mu_ is a leaf taken with no other lock held):
-// - streams_mu_ guards streams_, total_shards_ and next_uid_.
+// - streams_mu_ guards streams_, deleting_, total_shards_ and next_uid_.
 // - StreamState::meta_mu serialises every rewrite of one stream's meta record (retention, trim,
 //   deletion) and its checkpoint writes, so a deleted stream never gets a checkpoint back.
 // - queue_mu_ guards queue_, queued_bytes_, stopping_ and sticky_error_.
@@ -24,11 +24,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "deleting_streams.h"
 #include "disk_space.h"
 #include "retention_clock.h"
 #include "storage/hooks.h"
@@ -81,6 +83,8 @@ struct StreamState {
   uint64_t uid = 0;
   int64_t created_ms = 0;
   std::atomic<int> retention_hours{kMinRetentionHours};
+  // CREATING until then (MonotonicMs; StoreOptions::status_delay). 0 for streams read at Open.
+  int64_t creating_until_ms = 0;
   // Set (under streams_mu_) when deletion starts; appends, reads and checkpoints then fail.
   std::atomic<bool> deleted{false};
   std::mutex meta_mu;
@@ -135,6 +139,7 @@ class StoreImpl final : public Store {
   std::vector<StreamName> ListStreams(std::string_view exclusive_start,
                                       size_t limit) const override;
   Result<StreamInfo> DescribeStream(const StreamName& name) const override;
+  Result<StreamStatus> GetStreamStatus(const StreamName& name) const override;
   Status SetRetentionHours(const StreamName& name, int hours) override;
   uint32_t ShardLimit() const override { return options_.shard_limit; }
   Result<StreamAttributes> GetStreamAttributes(const StreamName& name) const override;
@@ -189,6 +194,11 @@ class StoreImpl final : public Store {
   Status RecoverShard(ShardState& shard);
   Status LoadShards(const proto::Stream& meta, StreamState& stream);
   Status FinishDeletion(const proto::Stream& stream);
+  // How DescribeStream shows a stream being deleted or deleted less than status_delay ago;
+  // nullopt when it is neither.
+  std::optional<StreamInfo> DescribeDeleting(const std::string& name) const;
+  // CREATING, UPDATING or ACTIVE (the stream is not deleted).
+  StreamStatus StatusOf(const StreamState& stream) const;
 
   // streams.cc
   std::shared_ptr<StreamState> FindStream(const std::string& name) const;
@@ -282,6 +292,7 @@ class StoreImpl final : public Store {
 
   mutable std::shared_mutex streams_mu_;
   std::map<std::string, std::shared_ptr<StreamState>> streams_;  // GUARDED_BY(streams_mu_)
+  DeletingStreams deleting_;   // GUARDED_BY(streams_mu_): deleted, still shown DELETING
   uint64_t total_shards_ = 0;  // GUARDED_BY(streams_mu_): open shards of every stream
   uint64_t next_uid_ = 1;      // GUARDED_BY(streams_mu_)
 

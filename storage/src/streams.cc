@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 
 #include "common/regional_stream.h"
 #include "keys.h"
@@ -77,11 +78,16 @@ Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count,
                                    std::to_string(shard_count));
   }
   std::unique_lock<std::shared_mutex> lock(streams_mu_);
+  const int64_t mono = MonotonicMs();
+  deleting_.Purge(mono);
   if (auto it = streams_.find(name.get()); it != streams_.end()) {
     if (it->second->deleted.load()) {
-      return Status::ResourceInUse("stream " + name.get() + " is being deleted");
+      return Status::AlreadyExists("stream " + name.get() + " is being deleted");
     }
     return Status::AlreadyExists("stream " + name.get() + " already exists");
+  }
+  if (deleting_.Find(name.get(), mono) != nullptr) {
+    return Status::AlreadyExists("stream " + name.get() + " is being deleted");
   }
   if (total_shards_ + shard_count > options_.shard_limit) {
     return Status::LimitExceeded(
@@ -92,6 +98,7 @@ Status StoreImpl::CreateStream(const StreamName& name, uint32_t shard_count,
   stream->name = name.get();
   stream->uid = next_uid_;
   stream->created_ms = NowMs();
+  stream->creating_until_ms = mono + options_.status_delay.count();
   stream->attributes = attributes;
   if (stream->attributes.stream_id.empty()) stream->attributes.stream_id = NewStreamId();
   const auto ranges = EvenHashKeyRanges(shard_count);
@@ -153,6 +160,11 @@ Status StoreImpl::DeleteStream(const StreamName& name) {
   }
   streams_.erase(name.get());
   total_shards_ -= stream->table().open.size();
+  const int64_t mono = MonotonicMs();
+  deleting_.Add(name.get(),
+                {stream->uid, stream->created_ms, stream->retention_hours.load(),
+                 mono + options_.status_delay.count()},
+                mono);
   log_->info("deleted stream {}", name.get());
   return Status::Ok();
 }
@@ -183,27 +195,58 @@ Status StoreImpl::DeleteStreamData(const proto::Stream& stream) {
 
 std::vector<StreamName> StoreImpl::ListStreams(std::string_view exclusive_start,
                                                size_t limit) const {
-  std::vector<StreamName> out;
+  std::vector<std::string> live;
+  std::vector<std::string> deleting;
   std::shared_lock<std::shared_mutex> lock(streams_mu_);
   auto it = exclusive_start.empty() ? streams_.begin()
                                     : streams_.upper_bound(std::string(exclusive_start));
-  for (; it != streams_.end() && out.size() < limit; ++it) {
-    if (!it->second->deleted.load()) out.emplace_back(it->first);
+  // Streams whose deletion is under way are DELETING too.
+  for (; it != streams_.end() && live.size() < limit; ++it)
+    live.push_back(it->first);
+  deleting_.AppendNames(exclusive_start, limit, MonotonicMs(), deleting);
+  return DeletingStreams::Merge(std::move(live), deleting, limit);
+}
+
+std::optional<StreamInfo> StoreImpl::DescribeDeleting(const std::string& name) const {
+  std::shared_lock<std::shared_mutex> lock(streams_mu_);
+  if (auto it = streams_.find(name); it != streams_.end()) {
+    const StreamState& s = *it->second;
+    if (!s.deleted.load()) return std::nullopt;  // deletion failed and was undone meanwhile
+    return DeletingStreams::Describe(name, s.uid, s.created_ms, s.retention_hours.load());
   }
-  return out;
+  if (const DeletingStreams::Entry* e = deleting_.Find(name, MonotonicMs())) {
+    return DeletingStreams::Describe(name, e->uid, e->created_ms, e->retention_hours);
+  }
+  return std::nullopt;
+}
+
+StreamStatus StoreImpl::StatusOf(const StreamState& stream) const {
+  const int64_t mono = MonotonicMs();
+  if (mono < stream.creating_until_ms) return StreamStatus::kCreating;
+  if (mono < stream.updating_until_ms.load() || stream.resharding.load()) {
+    return StreamStatus::kUpdating;
+  }
+  return StreamStatus::kActive;
+}
+
+Result<StreamStatus> StoreImpl::GetStreamStatus(const StreamName& name) const {
+  if (auto stream = FindStream(name.get())) return StatusOf(*stream);
+  if (DescribeDeleting(name.get())) return StreamStatus::kDeleting;
+  return Status::NotFound("stream " + name.get() + " not found");
 }
 
 Result<StreamInfo> StoreImpl::DescribeStream(const StreamName& name) const {
   auto stream = FindStream(name.get());
-  if (!stream) return Status::NotFound("stream " + name.get() + " not found");
+  if (!stream) {
+    if (auto deleting = DescribeDeleting(name.get())) return *std::move(deleting);
+    return Status::NotFound("stream " + name.get() + " not found");
+  }
   StreamInfo info;
   info.name = name;
   info.uid = stream->uid;
   info.created_ms = stream->created_ms;
   info.retention_hours = stream->retention_hours.load();
-  if (MonotonicMs() < stream->updating_until_ms.load() || stream->resharding.load()) {
-    info.status = StreamStatus::kUpdating;
-  }
+  info.status = StatusOf(*stream);
   const ShardTable& table = stream->table();
   info.shards.reserve(table.by_index.size());
   for (const ShardState* shard : table.by_index) {

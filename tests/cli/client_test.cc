@@ -47,6 +47,7 @@ class ClientAgainstServer : public ::testing::Test {
   void SetUp() override {
     storage::StoreOptions options;
     options.data_dir = dir_.path();
+    options.status_delay = std::chrono::milliseconds(0);  // streams ACTIVE at once
     auto store = storage::Store::Open(options);
     ASSERT_TRUE(store.ok()) << store.status().message();
     store_ = std::move(store).value();

@@ -152,6 +152,17 @@ TEST(Config, ReadsEverySetting) {
   EXPECT_EQ(server.idle_timeout, std::chrono::seconds(5));
 }
 
+TEST(Config, StatusDelayIsOneKnobForConsumersAndStreams) {
+  EXPECT_EQ(Config{}.server.status_delay, Config{}.storage.status_delay);
+  Result<Config> r = ParseConfig("server:\n  status_delay_ms: 0\n", "config.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->server.status_delay, std::chrono::milliseconds(0));
+  EXPECT_EQ(r->storage.status_delay, std::chrono::milliseconds(0));
+  r = ParseConfig("storage:\n  shard_limit: 7\nserver:\n  status_delay_ms: 1500\n", "c.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->storage.status_delay, std::chrono::milliseconds(1500));
+}
+
 TEST(Config, BadEnumNamesFileLineKeyAndChoices) {
   EXPECT_EQ(
       ErrorOf("# c\nserver:\n  io_threads: 2\n\nstorage:\n  data_dir: d\n  durability: fsnc\n"),

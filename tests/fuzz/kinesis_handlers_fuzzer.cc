@@ -192,6 +192,7 @@ class Harness {
     o.durability = storage::Durability::kNone;  // no fsync: nothing here survives the run
     o.shard_limit = 20;
     o.block_cache_bytes = 8u << 20;
+    o.status_delay = std::chrono::milliseconds(0);  // the clock is fixed: ACTIVE at once
     static const FixedClock clock;
     storage::StoreHooks hooks;
     hooks.clock = &clock;

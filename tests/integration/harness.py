@@ -302,6 +302,15 @@ def wait_stream_active(client, name, deadline_s=30.0):
         time.sleep(0.02)
 
 
+def wait_stream_gone(client, name, deadline_s=30.0):
+    """Waits with boto3's stream_not_exists waiter (polling every 50 ms instead of its 10 s)
+    until DeleteStream has finished (the stream is DELETING for server.status_delay_ms)."""
+    delay = 0.05
+    client.get_waiter("stream_not_exists").wait(
+        StreamName=name,
+        WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(scaled(deadline_s) / delay))})
+
+
 def read_shard(client, iterator, expect_at_least=0, max_calls=10000):
     """Follows NextShardIterator from `iterator` until the shard is caught up (an empty response
     with MillisBehindLatest == 0) and at least `expect_at_least` records were read. Returns

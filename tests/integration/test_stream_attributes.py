@@ -204,6 +204,7 @@ class StreamAttributesTest(ServerTestCase):
                          '{"Version":"2012-10-17"}')
         # A stream deleted and made again starts with none of it.
         c.delete_stream(StreamName="at-restart")
+        harness.wait_stream_gone(c, "at-restart")
         self.make("at-restart", ShardCount=1)
         self.assertEqual(c.list_tags_for_stream(StreamName="at-restart")["Tags"], [])
         self.assertEqual(c.list_stream_consumers(StreamARN=arn)["Consumers"], [])

@@ -178,6 +178,9 @@ class ReadFaultStore final : public storage::Store {
   Result<storage::StreamInfo> DescribeStream(const StreamName& name) const override {
     return inner_.DescribeStream(name);
   }
+  Result<storage::StreamStatus> GetStreamStatus(const StreamName& name) const override {
+    return inner_.GetStreamStatus(name);
+  }
   Status SetRetentionHours(const StreamName& name, int hours) override {
     return inner_.SetRetentionHours(name, hours);
   }

@@ -30,6 +30,9 @@ class HandlerTest : public ::testing::Test {
   void OpenStore(std::function<Status()> write_fault = {}, size_t max_queued_append_bytes = 0) {
     ctx_.store = nullptr;
     store_.options().shard_limit = 20;
+    // Streams are ACTIVE at once, as consumers are (ctx_.status_delay 0); the status tests set
+    // status_delay_ and move clock_.
+    store_.options().status_delay = status_delay_;
     store_.options().max_queued_append_bytes =
         max_queued_append_bytes != 0 ? max_queued_append_bytes
                                      : storage::StoreOptions{}.max_queued_append_bytes;
@@ -84,6 +87,8 @@ class HandlerTest : public ::testing::Test {
     ASSERT_EQ(r.status, 200u) << r.body;
   }
 
+  // StoreOptions::status_delay of the next OpenStore.
+  std::chrono::milliseconds status_delay_{0};
   testing::TestStore store_{testing::StoreKind::kRocksDb, "tideline-server-test"};
   testing::ManualClock& clock_ = store_.clock();
   HandlerContext ctx_;

@@ -70,7 +70,11 @@ TEST_F(ReshardTest, BadReshardRequestsGetKinesisErrors) {
   ExpectError(Split("shardId-000000000000", "999999999999999999999999999999999999999"),
               "InvalidArgumentException", 400, "NewStartingHashKey");
   ExpectError(Split("shardId-000000000000", kHalf), "InvalidArgumentException", 400,
-              "NewStartingHashKey " + std::string(kHalf) + " used in SplitShard()");
+              "NewStartingHashKey " + std::string(kHalf) +
+                  " used in SplitShard() on shard shardId-000000000000 in stream r under account "
+                  "123456789012 is not both greater than one plus the shard's StartingHashKey 0 "
+                  "and less than the shard's EndingHashKey "
+                  "170141183460469231731687303715884105727.");
   ExpectError(Split("shardId-000000000009", "5000"), "ResourceNotFoundException", 400,
               "Could not find shard shardId-000000000009");
   ExpectError(
@@ -78,13 +82,23 @@ TEST_F(ReshardTest, BadReshardRequestsGetKinesisErrors) {
                               R"("NewStartingHashKey":"5000"})"),
       "ResourceNotFoundException", 400, "Stream none under account");
   ExpectError(Merge("shardId-000000000000", "shardId-000000000000"), "InvalidArgumentException",
-              400, "Shards shardId-000000000000 and shardId-000000000000");
+              400,
+              "Shards shardId-000000000000 and shardId-000000000000 in stream r under account "
+              "123456789012 are not an adjacent pair of shards eligible for merging");
   ExpectError(Call(&HandleUpdateShardCount,
                    R"({"StreamName":"r","TargetShardCount":3,"ScalingType":"FAST"})"),
               "ValidationException", 400, "1 validation error detected");
   ExpectError(Call(&HandleUpdateShardCount,
                    R"({"StreamName":"r","TargetShardCount":5,"ScalingType":"UNIFORM_SCALING"})"),
-              "LimitExceededException", 400, "UpdateShardCount of stream r");
+              "LimitExceededException", 400,
+              "UpdateShardCount cannot scale up over double your current open shard count. "
+              "Current open shard count: 2, Target shard count: 5");
+  ExpectError(
+      Call(&HandleUpdateShardCount,
+           R"({"StreamName":"r","TargetShardCount":10001,"ScalingType":"UNIFORM_SCALING"})"),
+      "LimitExceededException", 400,
+      "Target shard count or number of open shards cannot be greater than 10000. Current "
+      "open shard count: 2, Target shard count: 10001");
   ExpectError(Call(&HandleUpdateShardCount,
                    R"({"StreamName":"r","TargetShardCount":0,"ScalingType":"UNIFORM_SCALING"})"),
               "ValidationException", 400, "1 validation error detected");

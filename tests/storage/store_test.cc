@@ -108,6 +108,75 @@ TYPED_TEST(StoreContract, DeleteStreamRemovesRecordsAndCheckpoints) {
   EXPECT_EQ(this->store_->ListStreams("", 10).size(), 1u);
 }
 
+TYPED_TEST(StoreContract, NewStreamIsCreatingForTheStatusDelayAndUsableAtOnce) {
+  this->options_.status_delay = std::chrono::milliseconds(500);
+  this->Reopen();
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 2).ok());
+  EXPECT_EQ(this->store_->DescribeStream(StreamName("s"))->status, StreamStatus::kCreating);
+  EXPECT_EQ(*this->store_->GetStreamStatus(StreamName("s")), StreamStatus::kCreating);
+  // Visibility only: the stream is durable and its readers and writers may use it.
+  this->Put("s", {"a"});
+  this->clock_.AdvanceMs(499);
+  EXPECT_EQ(*this->store_->GetStreamStatus(StreamName("s")), StreamStatus::kCreating);
+  this->clock_.AdvanceMs(1);
+  EXPECT_EQ(this->store_->DescribeStream(StreamName("s"))->status, StreamStatus::kActive);
+  EXPECT_EQ(*this->store_->GetStreamStatus(StreamName("s")), StreamStatus::kActive);
+  EXPECT_EQ(this->store_->GetStreamStatus(StreamName("x")).status().code(), StatusCode::kNotFound);
+}
+
+TYPED_TEST(StoreContract, DeletedStreamIsDeletingForTheStatusDelayThenGone) {
+  this->options_.status_delay = std::chrono::milliseconds(500);
+  this->Reopen();
+  for (const char* n : {"a", "s", "z"})
+    ASSERT_TRUE(this->store_->CreateStream(StreamName(n), 2).ok());
+  this->Put("s", {"a", "b"});
+  this->clock_.AdvanceMs(500);
+  ASSERT_TRUE(this->store_->DeleteStream(StreamName("s")).ok());
+
+  auto info = this->store_->DescribeStream(StreamName("s"));
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->status, StreamStatus::kDeleting);
+  EXPECT_TRUE(info->shards.empty());
+  EXPECT_EQ(*this->store_->GetStreamStatus(StreamName("s")), StreamStatus::kDeleting);
+  const auto names = [&](std::string_view after, size_t limit) {
+    std::vector<std::string> out;
+    for (const StreamName& n : this->store_->ListStreams(after, limit))
+      out.push_back(n.get());
+    return out;
+  };
+  EXPECT_EQ(names("", 10), (std::vector<std::string>{"a", "s", "z"}));
+  EXPECT_EQ(names("a", 1), (std::vector<std::string>{"s"}));
+  EXPECT_EQ(names("s", 10), (std::vector<std::string>{"z"}));
+  // Its data is gone already, and the name is taken until the delay has passed.
+  auto r = this->store_->Append(StreamName("s"), std::vector<AppendRecord>{{"k", "", "v"}});
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(this->store_->DeleteStream(StreamName("s")).code(), StatusCode::kNotFound);
+  EXPECT_EQ(this->store_->GetStreamAttributes(StreamName("s")).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(this->store_->CreateStream(StreamName("s"), 1).code(), StatusCode::kAlreadyExists);
+
+  this->clock_.AdvanceMs(500);
+  EXPECT_EQ(this->store_->DescribeStream(StreamName("s")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(this->store_->GetStreamStatus(StreamName("s")).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(names("", 10), (std::vector<std::string>{"a", "z"}));
+  ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 1).ok());
+  EXPECT_TRUE(this->ReadAll("s", kShard0.get()).empty());
+}
+
+TEST_F(StoreTest, RestartEndsCreatingAndDeleting) {
+  options_.status_delay = std::chrono::milliseconds(500);
+  Reopen();
+  ASSERT_TRUE(store_->CreateStream(StreamName("gone"), 1).ok());
+  clock_.AdvanceMs(500);
+  ASSERT_TRUE(store_->CreateStream(StreamName("new"), 1).ok());
+  ASSERT_TRUE(store_->DeleteStream(StreamName("gone")).ok());
+  Reopen();  // same clock: only the durable state can end the states
+  EXPECT_EQ(*store_->GetStreamStatus(StreamName("new")), StreamStatus::kActive);
+  EXPECT_EQ(store_->DescribeStream(StreamName("gone")).status().code(), StatusCode::kNotFound);
+  ASSERT_EQ(store_->ListStreams("", 10).size(), 1u);
+  ASSERT_TRUE(store_->CreateStream(StreamName("gone"), 1).ok());
+}
+
 TYPED_TEST(StoreContract, AppendRoutesByMd5AndExplicitHashKey) {
   ASSERT_TRUE(this->store_->CreateStream(StreamName("s"), 4).ok());
   // MD5("a") is in shard 0, MD5("abc") in shard 2, MD5("") in shard 3 of 4 (Python hashlib).

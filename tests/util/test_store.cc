@@ -7,6 +7,7 @@ namespace tideline::testing {
 TestStore::TestStore(StoreKind kind, const std::string& prefix) : kind_(kind), dir_(prefix) {
   options_.data_dir = dir_.Sub("data");
   options_.trim_interval = std::chrono::hours(24);
+  options_.status_delay = std::chrono::milliseconds(0);
   hooks_.clock = &clock_;
   hooks_.free_bytes = [this] {
     ++free_bytes_reads_;

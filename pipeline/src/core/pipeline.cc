@@ -201,6 +201,10 @@ void PipelineImpl::Supervise(std::stop_token stop) {
   const StreamName& stream = options_.source.stream;
   while (!stop.stop_requested()) {
     auto info = store_.DescribeStream(stream);
+    // A stream being deleted has no shards left to read: wait for the name to be free again.
+    if (info.ok() && info->status == storage::StreamStatus::kDeleting) {
+      info = Status::NotFound("stream " + stream.get() + " is being deleted");
+    }
     if (!info.ok()) {
       if (info.status().code() == StatusCode::kNotFound) {
         SetState(PipelineState::kWaitingForStream,

@@ -73,7 +73,9 @@ struct ServerOptions {
   // Shard iterators expire this long after they were issued. Default: 5 min (Kinesis)
   std::chrono::milliseconds iterator_ttl{5 * 60 * 1000};
   // How long a registered stream consumer stays CREATING (and a deregistered one DELETING)
-  // before it is ACTIVE (gone), as Kinesis's take a few seconds. kStatusDelayMs. Default: 500 ms
+  // before it is ACTIVE (gone), as Kinesis's take a few seconds. Streams use the same delay
+  // (storage::StoreOptions::status_delay, which the configuration file sets from this one).
+  // kStatusDelayMs. Default: 500 ms
   std::chrono::milliseconds status_delay{500};
   // Who may call what (the `auth` section). Default: mode none, every request is served.
   auth::AuthOptions auth;

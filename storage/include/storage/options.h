@@ -30,6 +30,7 @@ struct StoreOptions {
   static constexpr IntRange kMinFreeMib{0, 1'048'576};
   static constexpr IntRange kMaxQueuedAppendMib{1, 4'096};
   static constexpr IntRange kReshardUpdatingDelayMs{0, 600'000};
+  static constexpr IntRange kStatusDelayMs{0, 60'000};
 
   // Directory holding the RocksDB instance and the iterator key. Created if missing.
   // Default: ./data
@@ -79,6 +80,14 @@ struct StoreOptions {
   // Measured on the store's clock (StoreHooks::clock), so tests can step it; 0 disables.
   // kReshardUpdatingDelayMs. Default: 500 ms
   std::chrono::milliseconds reshard_updating_delay{500};
+
+  // How long a new stream is CREATING and a deleted one DELETING (Store::CreateStream,
+  // DeleteStream); both take effect at once, and a restart ends either state. Kinesis takes
+  // seconds for each, and scripts and SDK waiters (stream_exists, stream_not_exists) wait them
+  // out. The configuration file sets it with server.status_delay_ms, the one delay of stream and
+  // consumer states. Measured on the store's clock (StoreHooks::clock); 0 disables.
+  // kStatusDelayMs. Default: 500 ms
+  std::chrono::milliseconds status_delay{500};
 
   // RocksDB block cache for record and index blocks.
   // Default: 64 MiB

@@ -56,11 +56,16 @@ struct ShardInfo {
   int64_t closed_ms = 0;   // when closed; 0 while open
 };
 
-// Kinesis's StreamStatus as far as the store knows it (CREATING and DELETING are not visible:
-// creation is immediate and a deleted stream is NotFound).
+// Kinesis's StreamStatus. Creation and deletion are durable at once; CREATING and DELETING only
+// delay what callers see, for StoreOptions::status_delay, as Kinesis takes a while for both:
+// the durable state decides after a restart (a stream created is ACTIVE, one being deleted is
+// gone). The store itself refuses nothing for CREATING (its readers may use the stream at once);
+// which operations a state refuses is the API's business.
 enum class StreamStatus {
+  kCreating,  // created less than StoreOptions::status_delay ago
   kActive,
   kUpdating,  // a reshard ran less than StoreOptions::reshard_updating_delay ago
+  kDeleting,  // being deleted, or deleted less than StoreOptions::status_delay ago
 };
 
 struct StreamInfo {
@@ -233,12 +238,24 @@ class Store {
   Status CreateStream(const StreamName& name, uint32_t shard_count) {
     return CreateStream(name, shard_count, StreamAttributes{});
   }
-  // Removes the stream and, in the background, its records and checkpoints.
+  // The stream is CREATING (StreamStatus) for StoreOptions::status_delay, then ACTIVE; a name
+  // that is taken, DELETING included, is AlreadyExists.
+  //
+  // Removes the stream with its records, attributes and checkpoints (durably, as one deletion
+  // that a restart completes if it was cut short); NotFound when it does not exist or is already
+  // DELETING. From the call on, appends, reads and checkpoints of the stream fail with NotFound;
+  // for StoreOptions::status_delay after it returns the stream is still listed and described,
+  // DELETING and without shards, and its name cannot be taken.
   virtual Status DeleteStream(const StreamName& name) = 0;
-  // Names in lexicographic order, starting after `exclusive_start` (empty: from the first).
+  // Names in lexicographic order, starting after `exclusive_start` (empty: from the first),
+  // DELETING streams included.
   virtual std::vector<StreamName> ListStreams(std::string_view exclusive_start,
                                               size_t limit) const = 0;
+  // A DELETING stream is described with its name, uid, creation time, retention and no shards.
   virtual Result<StreamInfo> DescribeStream(const StreamName& name) const = 0;
+  // The stream's status alone, without copying its shards (for the API's per-request checks).
+  // NotFound as DescribeStream.
+  virtual Result<StreamStatus> GetStreamStatus(const StreamName& name) const = 0;
   // hours in kMinRetentionHours..kMaxRetentionHours; policy (increase vs decrease) is the API's.
   virtual Status SetRetentionHours(const StreamName& name, int hours) = 0;
 

@@ -23,7 +23,8 @@ class TestStore {
  public:
   // Sets up options and hooks; opens nothing. Defaults that differ from production:
   // data_dir = dir()/data; trim_interval 24 h (the background trimmer must not race a test
-  // that calls TrimExpired itself); hooks().clock = &clock(); hooks().free_bytes reads
+  // that calls TrimExpired itself); status_delay 0 (streams are ACTIVE at once and gone once
+  // deleted; tests of CREATING/DELETING set it); hooks().clock = &clock(); hooks().free_bytes reads
   // free_bytes() (1 TiB) instead of statvfs, counting the reads.
   explicit TestStore(StoreKind kind = StoreKind::kRocksDb,
                      const std::string& prefix = "tideline-store-test");
