@@ -17,6 +17,8 @@
 
 namespace tideline::server {
 
+class ThroughputLimiter;
+
 struct HandlerContext {
   storage::Store* store = nullptr;
   // Used in stream ARNs and error messages.
@@ -29,6 +31,9 @@ struct HandlerContext {
   std::chrono::milliseconds status_delay{0};
   // The store-wide shard limit DescribeLimits reports.
   uint64_t shard_limit = 0;
+  // Per-shard throughput limits (throughput_limiter.h); null when they are off, so the only
+  // cost of the feature then is one branch per PutRecord(s), GetRecords and GetShardIterator.
+  ThroughputLimiter* limiter = nullptr;
 };
 
 // Streams (handlers_streams.cc).

@@ -6,6 +6,7 @@
 
 #include "handlers.h"
 #include "handlers_common.h"
+#include "throughput_limiter.h"
 
 namespace tideline::server {
 namespace {
@@ -48,6 +49,7 @@ ApiResponse HandleSplitShard(const HandlerContext& ctx, std::string_view body) {
   }
   const Status st = ctx.store->SplitShard(*ref.name, ShardId(std::string(*shard)), *parsed);
   if (!st.ok()) return ReshardError(ctx, st, ref.name->get());
+  if (ctx.limiter != nullptr) ctx.limiter->Invalidate(ref.name->get());
   return ApiResponse{};
 }
 
@@ -68,6 +70,7 @@ ApiResponse HandleMergeShards(const HandlerContext& ctx, std::string_view body) 
   const Status st = ctx.store->MergeShards(*ref.name, ShardId(std::string(*shard)),
                                            ShardId(std::string(*adjacent)));
   if (!st.ok()) return ReshardError(ctx, st, ref.name->get());
+  if (ctx.limiter != nullptr) ctx.limiter->Invalidate(ref.name->get());
   return ApiResponse{};
 }
 
@@ -85,6 +88,7 @@ ApiResponse HandleUpdateShardCount(const HandlerContext& ctx, std::string_view b
   auto change = ctx.store->UpdateShardCount(*ref.name, static_cast<uint32_t>(*target),
                                             storage::ScalingType::kUniformScaling);
   if (!change.ok()) return ReshardError(ctx, change.status(), ref.name->get());
+  if (ctx.limiter != nullptr) ctx.limiter->Invalidate(ref.name->get());
   JsonWriter w;
   w.StartObject();
   w.Key("StreamName");

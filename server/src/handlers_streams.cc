@@ -5,6 +5,7 @@
 
 #include "handlers.h"
 #include "handlers_common.h"
+#include "throughput_limiter.h"
 
 namespace tideline::server {
 namespace {
@@ -70,6 +71,8 @@ ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body)
         fmt::format("Stream {} under account {} already exists.", *name, ctx.account.account_id));
   }
   if (!st.ok()) return StreamError(ctx, st, *name);
+  // A stream made again under a deleted one's name starts with full buckets.
+  if (ctx.limiter != nullptr) ctx.limiter->Forget(*name);
   return ApiResponse{};
 }
 
@@ -82,6 +85,7 @@ ApiResponse HandleDeleteStream(const HandlerContext& ctx, std::string_view body)
   if (q.ref.error) return *q.ref.error;
   const Status st = ctx.store->DeleteStream(*q.ref.name);
   if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
+  if (ctx.limiter != nullptr) ctx.limiter->Forget(q.ref.name->get());
   return ApiResponse{};
 }
 
