@@ -181,6 +181,26 @@ TEST_F(ThrottleTest, ShardsMadeByASplitHaveTheirOwnBuckets) {
   EXPECT_STREQ(d["Records"][0]["ShardId"].GetString(), "shardId-000000000001");
 }
 
+TEST_F(ThrottleTest, AReshardTheLimiterWasNotToldOfIsNoticedByTheNextAppend) {
+  limits_.write_records_per_sec = 10;
+  EnableLimits();
+  CreateStream("s", 1);
+  ASSERT_EQ(Json(PutMany(10, "a", "0"))["FailedRecordCount"].GetInt(), 0);
+  // Straight to the store: no handler tells the limiter.
+  ASSERT_TRUE(
+      ctx_.store->SplitShard(StreamName("s"), ShardId("shardId-000000000000"), HashKey{1} << 64)
+          .ok());
+  // A second later: charged to the closed parent (the limiter's old table), written to the
+  // child by the store, which shows the limiter its table is old.
+  clock_.AdvanceMs(1000);
+  auto first = Json(PutMany(1, "b", "0"));
+  ASSERT_EQ(first["FailedRecordCount"].GetInt(), 0);
+  ASSERT_STREQ(first["Records"][0]["ShardId"].GetString(), "shardId-000000000001");
+  // The child's own 10 records a second (charged to the parent's 9 left, one would fail).
+  const ApiResponse after = PutMany(10, "c", "0");
+  EXPECT_EQ(Json(after)["FailedRecordCount"].GetInt(), 0) << after.body;
+}
+
 TEST_F(ThrottleTest, GetRecordsSixthCallInASecondIsRefused) {
   EnableLimits();
   CreateStream("s", 1);
