@@ -1,8 +1,8 @@
 // Kinesis operations as plain functions from a request body to a response, testable without
 // sockets. Every handler turns any bad input into a Kinesis-shaped error response; none throws.
 //
-// Concurrency: handlers may run concurrently on any threads; they share only the Store (which
-// is thread-safe) and read-only context.
+// Concurrency: handlers may run concurrently on any threads; they share only the Store and the
+// ThroughputLimiter (both thread-safe) and read-only context.
 #pragma once
 
 #include <chrono>
