@@ -118,6 +118,24 @@ Status ParseTls(std::string_view file, const Field& f, std::map<std::string, Fie
   return Status::Ok();
 }
 
+// server.throughput_limits. Every key is range-checked as it is read.
+Status ParseThroughputLimits(std::string_view file, const Field& f, server::ThroughputLimits& t) {
+  using T = server::ThroughputLimits;
+  const Schema schema = {
+      {"enabled", [&](const Field& x) { return ParseBool(x, t.enabled); }},
+      {"write_bytes_per_sec",
+       [&](const Field& x) { return ParseIn(x, T::kBytesPerSec, t.write_bytes_per_sec); }},
+      {"write_records_per_sec",
+       [&](const Field& x) { return ParseIn(x, T::kPerSec, t.write_records_per_sec); }},
+      {"read_bytes_per_sec",
+       [&](const Field& x) { return ParseIn(x, T::kBytesPerSec, t.read_bytes_per_sec); }},
+      {"reads_per_sec", [&](const Field& x) { return ParseIn(x, T::kPerSec, t.reads_per_sec); }},
+      {"shard_iterators_per_sec",
+       [&](const Field& x) { return ParseIn(x, T::kPerSec, t.shard_iterators_per_sec); }},
+  };
+  return ParseMap(file, f.path, f.key, f.value, schema);
+}
+
 Status ParseServer(std::string_view file, const Field& f, server::ServerOptions& s) {
   using O = server::ServerOptions;
   std::map<std::string, Field> set;  // the keys the file sets, for AtKey
@@ -142,6 +160,8 @@ Status ParseServer(std::string_view file, const Field& f, server::ServerOptions&
       key("max_inflight_bytes",
           [&](const Field& x) { return ParseIn(x, O::kMaxInflightBytes, s.max_inflight_bytes); }),
       key("tls", [&](const Field& x) { return ParseTls(file, x, set, s.tls.emplace()); }),
+      key("throughput_limits",
+          [&](const Field& x) { return ParseThroughputLimits(file, x, s.throughput_limits); }),
       key("status_delay_ms",
           [&](const Field& x) {
             int64_t ms = 0;

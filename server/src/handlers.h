@@ -1,8 +1,8 @@
 // Kinesis operations as plain functions from a request body to a response, testable without
 // sockets. Every handler turns any bad input into a Kinesis-shaped error response; none throws.
 //
-// Concurrency: handlers may run concurrently on any threads; they share only the Store (which
-// is thread-safe) and read-only context.
+// Concurrency: handlers may run concurrently on any threads; they share only the Store and the
+// ThroughputLimiter (both thread-safe) and read-only context.
 #pragma once
 
 #include <chrono>
@@ -17,6 +17,8 @@
 #include "storage/store.h"
 
 namespace tideline::server {
+
+class ThroughputLimiter;
 
 struct HandlerContext {
   storage::Store* store = nullptr;
@@ -40,6 +42,9 @@ struct HandlerContext {
 
   // The request's region: `region`, else the default region.
   std::string_view Region() const { return region.empty() ? account.region : region; }
+  // Per-shard throughput limits (throughput_limiter.h); null when they are off, so the only
+  // cost of the feature then is one branch per PutRecord(s), GetRecords and GetShardIterator.
+  ThroughputLimiter* limiter = nullptr;
 };
 
 // Streams (handlers_streams.cc).

@@ -238,10 +238,10 @@ std::string_view StreamStatusName(storage::StreamStatus status) {
 
 ApiResponse NotActiveError(const HandlerContext& ctx, std::string_view name,
                            storage::StreamStatus status) {
-  return MakeError(ApiErrorType::kResourceInUse,
-                   fmt::format("Stream {} under account {} not ACTIVE, instead in state {}",
-                               DisplayName(name), ctx.account.account_id,
-                               StreamStatusName(status)));
+  return MakeError(
+      ApiErrorType::kResourceInUse,
+      fmt::format("Stream {} under account {} not ACTIVE, instead in state {}", DisplayName(name),
+                  ctx.account.account_id, StreamStatusName(status)));
 }
 
 std::optional<ApiResponse> CheckStreamUsable(const HandlerContext& ctx, const StreamName& name) {

@@ -7,6 +7,7 @@
 #include "handlers.h"
 #include "handlers_common.h"
 #include "iterator_token.h"
+#include "throughput_limiter.h"
 
 namespace tideline::server {
 namespace {
@@ -98,6 +99,13 @@ ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view b
     return MakeError(ApiErrorType::kResourceNotFound, StreamNotFoundMessage(ctx, ref.name->get()));
   }
   if (!FindShard(*info, *shard)) return ShardNotFound(ctx, *shard, ref.name->get());
+  if (ctx.limiter != nullptr) [[unlikely]] {
+    ThroughputLimiter& limiter = *ctx.limiter;
+    if (!limiter.ForShard(*info, *shard)->iterator_calls.TryTake(1, limiter.NowNs())) {
+      return MakeError(ApiErrorType::kProvisionedThroughputExceeded,
+                       WriteThrottledMessage(*shard, ref.name->get(), ctx.account.account_id));
+    }
+  }
   const ShardId shard_id{std::string(*shard)};
   auto offset = ctx.store->ResolvePosition(
       *ref.name, shard_id, {position, std::string(seq.value_or("")), ts.value_or(0)});
@@ -227,7 +235,23 @@ ApiResponse HandleGetRecords(const HandlerContext& ctx, std::string_view body) {
   const storage::ShardInfo* shard = FindShard(*info, pos.shard_id);
   if (!shard) return ShardNotFound(ctx, pos.shard_id, pos.stream_name);
 
-  return ReadRecords(ctx, *shard, pos, static_cast<size_t>(limit.value_or(10000)), now);
+  const size_t max_records = static_cast<size_t>(limit.value_or(10000));
+  if (ctx.limiter == nullptr) [[likely]] {
+    return ReadRecords(ctx, *shard, pos, max_records, now);
+  }
+  // 5 calls a second, and a call whose bytes put the shard over its read rate is answered in
+  // full; the calls after it are refused until the rate has caught up (Kinesis's 10 MiB rule).
+  ThroughputLimiter& limiter = *ctx.limiter;
+  const std::shared_ptr<ShardBuckets> buckets = limiter.ForShard(*info, pos.shard_id);
+  if (!buckets->TryRead(limiter.NowNs())) {
+    return MakeError(ApiErrorType::kProvisionedThroughputExceeded,
+                     ReadThrottledMessage(pos.shard_id, pos.stream_name, ctx.account.account_id));
+  }
+  ApiResponse resp = ReadRecords(ctx, *shard, pos, max_records, now);
+  if (resp.error_type.empty()) {
+    buckets->read_bytes.Charge(static_cast<int64_t>(resp.bytes), limiter.NowNs());
+  }
+  return resp;
 }
 
 }  // namespace tideline::server

@@ -9,6 +9,7 @@
 #include "handlers.h"
 #include "handlers_common.h"
 #include "model_validator.h"
+#include "throughput_limiter.h"
 
 namespace tideline::server {
 namespace {
@@ -18,14 +19,25 @@ using storage::AppendRecord;
 
 constexpr size_t kDefaultMaxDataBytes = size_t{storage::kDefaultMaxRecordSizeKiB} << 10;
 
+// What the throughput limits decided for a request's records (only when they are on).
+struct Throttle {
+  std::shared_ptr<const StreamShards> shards;     // keeps the routes' shard ids alive
+  std::vector<const StreamShards::Route*> route;  // per record; null when no open shard owns it
+  std::vector<uint8_t> refused;                   // per record
+  size_t refused_count = 0;
+  std::vector<AppendRecord> admitted;  // the records appended, when some were refused
+  uint64_t admitted_bytes = 0;
+};
+
 // Everything the append's views point into; alive until the append's callback has run.
 struct PutBatch {
   std::shared_ptr<std::string> body;  // parsed in place: partition keys point into it
   rapidjson::Document doc;
   std::unique_ptr<char[]> data;  // every decoded Data blob, back to back
   std::vector<AppendRecord> records;
-  uint64_t bytes = 0;       // data + partition keys
-  size_t largest_data = 0;  // the largest Data
+  uint64_t bytes = 0;                  // data + partition keys
+  size_t largest_data = 0;             // the largest Data
+  std::unique_ptr<Throttle> throttle;  // set when throughput limits are on
 };
 
 struct EntryFields {
@@ -107,21 +119,34 @@ bool IsRequestError(StatusCode code) {
 }
 
 ApiResponse PutRecordsResponse(const PutBatch& batch,
-                               const Result<std::vector<AppendedRecord>>& result) {
+                               const Result<std::vector<AppendedRecord>>& result,
+                               std::string_view stream, std::string_view account) {
+  // Records refused by the throughput limits fail on their own; `result` holds the others.
+  const Throttle* throttle =
+      batch.throttle && batch.throttle->refused_count > 0 ? batch.throttle.get() : nullptr;
+  const size_t refused = throttle ? throttle->refused_count : 0;
+  const size_t appended = batch.records.size() - refused;
   JsonWriter w;
   w.Reserve(64 + batch.records.size() * 100);
   w.StartObject();
   w.Key("FailedRecordCount");
-  w.Uint64(result.ok() ? 0 : batch.records.size());
+  w.Uint64(refused + (result.ok() ? 0 : appended));
   w.Key("Records");
   w.StartArray();
+  size_t next = 0;  // index into *result
   for (size_t i = 0; i < batch.records.size(); ++i) {
     w.StartObject();
-    if (result.ok()) {
+    if (throttle && throttle->refused[i]) {
+      w.Key("ErrorCode");
+      w.String("ProvisionedThroughputExceededException");
+      w.Key("ErrorMessage");
+      w.String(WriteThrottledMessage(*throttle->route[i]->shard_id, stream, account));
+    } else if (result.ok()) {
+      const AppendedRecord& rec = (*result)[next++];
       w.Key("SequenceNumber");
-      w.TrustedString((*result)[i].sequence_number.get());
+      w.TrustedString(rec.sequence_number.get());
       w.Key("ShardId");
-      w.String((*result)[i].shard_id.get());
+      w.String(rec.shard_id.get());
     } else if (result.status().code() == StatusCode::kThrottled) {
       // The append queue is full: AWS's per-record throttling answer, which producers retry.
       w.Key("ErrorCode");
@@ -143,8 +168,8 @@ ApiResponse PutRecordsResponse(const PutBatch& batch,
   ApiResponse resp;
   resp.body = w.Take();
   if (result.ok()) {
-    resp.records = batch.records.size();
-    resp.bytes = batch.bytes;
+    resp.records = appended;
+    resp.bytes = throttle ? throttle->admitted_bytes : batch.bytes;
   }
   return resp;
 }
@@ -230,11 +255,81 @@ ApiResponse AppendResponse(const PutBatch& batch, const Result<std::vector<Appen
     }
     return MakeErrorFromStatus(result.status());
   }
-  if (list) return PutRecordsResponse(batch, result);
+  if (list) return PutRecordsResponse(batch, result, stream.get(), account);
   if (result->size() != 1) {
     return MakeError(ApiErrorType::kInternalFailure, "Internal service failure.");
   }
   return PutRecordResponse(batch, result->front());
+}
+
+// Takes each record from its shard's buckets. Returns the whole answer when nothing is left to
+// append: a refused PutRecord, or a PutRecords whose records were all refused. Otherwise
+// batch.throttle says which records go on (all of batch.records when none was refused).
+std::optional<ApiResponse> ApplyLimits(const HandlerContext& ctx, PutBatch& batch,
+                                       const StreamName& stream, bool list) {
+  ThroughputLimiter& limiter = *ctx.limiter;
+  std::shared_ptr<const StreamShards> shards = limiter.ForWrites(stream, *ctx.store);
+  if (!shards) return std::nullopt;  // no such stream: the append answers that
+  auto t = std::make_unique<Throttle>();
+  const size_t n = batch.records.size();
+  t->route.resize(n);
+  t->refused.assign(n, 0);
+  const int64_t now = limiter.NowNs();
+  for (size_t i = 0; i < n; ++i) {
+    const AppendRecord& rec = batch.records[i];
+    // ExplicitHashKey was range-checked by ParsePut.
+    const HashKey key = rec.explicit_hash_key.empty()
+                            ? HashKeyFromPartitionKey(rec.partition_key)
+                            : ParseHashKey(rec.explicit_hash_key).value_or(0);
+    const StreamShards::Route* route = shards->RouteOf(key);
+    t->route[i] = route;
+    if (route == nullptr) continue;  // a table older than a reshard: the next one routes it
+    const int64_t bytes = static_cast<int64_t>(rec.data.size() + rec.partition_key.size());
+    if (!route->buckets->TryWrite(bytes, now)) {
+      t->refused[i] = 1;
+      ++t->refused_count;
+    }
+  }
+  t->shards = std::move(shards);
+  if (!list && t->refused_count == 1) {
+    return MakeError(
+        ApiErrorType::kProvisionedThroughputExceeded,
+        WriteThrottledMessage(*t->route[0]->shard_id, stream.get(), ctx.account.account_id));
+  }
+  if (t->refused_count > 0) {
+    t->admitted.reserve(n - t->refused_count);
+    for (size_t i = 0; i < n; ++i) {
+      if (t->refused[i]) continue;
+      t->admitted.push_back(batch.records[i]);
+      t->admitted_bytes += batch.records[i].data.size() + batch.records[i].partition_key.size();
+    }
+  }
+  batch.throttle = std::move(t);
+  if (batch.throttle->refused_count == n) {
+    return PutRecordsResponse(batch, std::vector<AppendedRecord>{}, stream.get(),
+                              ctx.account.account_id);
+  }
+  return std::nullopt;
+}
+
+// After an append with limits on: a record the store put in another shard than the one it was
+// charged to means the stream was resharded behind the limiter's back, so it reloads its table.
+void CheckRoutes(ThroughputLimiter& limiter, const PutBatch& batch,
+                 const Result<std::vector<AppendedRecord>>& result, const StreamName& stream) {
+  if (!result.ok()) {
+    if (result.status().code() == StatusCode::kNotFound) limiter.Forget(stream.get());
+    return;
+  }
+  const Throttle& t = *batch.throttle;
+  size_t next = 0;
+  for (size_t i = 0; i < batch.records.size() && next < result->size(); ++i) {
+    if (t.refused[i]) continue;
+    const AppendedRecord& rec = (*result)[next++];
+    if (t.route[i] == nullptr || *t.route[i]->shard_id != rec.shard_id.get()) {
+      limiter.Invalidate(stream.get());
+      return;
+    }
+  }
 }
 
 void Put(const HandlerContext& ctx, std::shared_ptr<std::string> body, ResponseCallback done,
@@ -247,19 +342,30 @@ void Put(const HandlerContext& ctx, std::shared_ptr<std::string> body, ResponseC
     return;
   }
   const std::string account = ctx.account.account_id;
-  // A CREATING stream is not there yet for producers, a DELETING one not any more.
+  // A CREATING stream is not there yet for producers, a DELETING one not any more (checked
+  // before the throughput limits, so a refused request takes nothing from the buckets).
   const auto status = ctx.store->GetStreamStatus(stream);
   if (!status.ok() || IsCreatingOrDeleting(*status)) {
     done(AppendResponse(*batch, Status::NotFound("stream"), list, stream, account));
     return;
   }
-  const std::span<const AppendRecord> records(batch->records);
+  std::span<const AppendRecord> records(batch->records);
+  ThroughputLimiter* limiter = ctx.limiter;
+  if (limiter != nullptr) [[unlikely]] {
+    if (auto answer = ApplyLimits(ctx, *batch, stream, list)) {
+      done(std::move(*answer));
+      return;
+    }
+    if (batch->throttle && batch->throttle->refused_count > 0) records = batch->throttle->admitted;
+  }
   ctx.store->AppendAsync(stream, records,
-                         [batch, done = std::move(done), stream, account, list,
-                          respond_on](Result<std::vector<AppendedRecord>> result) mutable {
+                         [batch, done = std::move(done), stream, account, list, respond_on,
+                          limiter](Result<std::vector<AppendedRecord>> result) mutable {
                            auto respond = [batch, done = std::move(done),
                                            stream = std::move(stream), account = std::move(account),
-                                           list, result = std::move(result)] {
+                                           list, limiter, result = std::move(result)] {
+                             if (limiter != nullptr && batch->throttle)
+                               CheckRoutes(*limiter, *batch, result, stream);
                              done(AppendResponse(*batch, result, list, stream, account));
                            };
                            if (respond_on) {

@@ -7,6 +7,7 @@
 
 #include "handlers.h"
 #include "handlers_common.h"
+#include "throughput_limiter.h"
 
 namespace tideline::server {
 namespace {
@@ -60,6 +61,7 @@ ApiResponse HandleSplitShard(const HandlerContext& ctx, std::string_view body) {
   if (auto refused = CheckStreamUsable(ctx, *ref.name)) return *refused;
   const Status st = ctx.store->SplitShard(*ref.name, ShardId(std::string(*shard)), *parsed);
   if (!st.ok()) return ReshardError(ctx, st, ref.name->get());
+  if (ctx.limiter != nullptr) ctx.limiter->Invalidate(ref.name->get());
   return ApiResponse{};
 }
 
@@ -81,6 +83,7 @@ ApiResponse HandleMergeShards(const HandlerContext& ctx, std::string_view body) 
   const Status st = ctx.store->MergeShards(*ref.name, ShardId(std::string(*shard)),
                                            ShardId(std::string(*adjacent)));
   if (!st.ok()) return ReshardError(ctx, st, ref.name->get());
+  if (ctx.limiter != nullptr) ctx.limiter->Invalidate(ref.name->get());
   return ApiResponse{};
 }
 
@@ -99,6 +102,7 @@ ApiResponse HandleUpdateShardCount(const HandlerContext& ctx, std::string_view b
   auto change = ctx.store->UpdateShardCount(*ref.name, static_cast<uint32_t>(*target),
                                             storage::ScalingType::kUniformScaling);
   if (!change.ok()) return ReshardError(ctx, change.status(), ref.name->get());
+  if (ctx.limiter != nullptr) ctx.limiter->Invalidate(ref.name->get());
   JsonWriter w;
   w.StartObject();
   w.Key("StreamName");

@@ -7,6 +7,7 @@
 #include "handlers.h"
 #include "handlers_common.h"
 #include "handlers_settings.h"
+#include "throughput_limiter.h"
 
 namespace tideline::server {
 namespace {
@@ -121,6 +122,8 @@ ApiResponse HandleCreateStream(const HandlerContext& ctx, std::string_view body)
   }
   if (!st.ok()) return StreamError(ctx, st, *name);
   NoteMaxRecordSize(ctx, storage::kDefaultMaxRecordSizeKiB, attributes.max_record_size_kib);
+  // A stream made again under a deleted one's name starts with full buckets.
+  if (ctx.limiter != nullptr) ctx.limiter->Forget(StoredName(ctx, *name).get());
   return ApiResponse{};
 }
 
@@ -143,6 +146,7 @@ ApiResponse HandleDeleteStream(const HandlerContext& ctx, std::string_view body)
   if (*status == storage::StreamStatus::kDeleting) return ApiResponse{};
   const Status st = ctx.store->DeleteStream(*q.ref.name);
   if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
+  if (ctx.limiter != nullptr) ctx.limiter->Forget(q.ref.name->get());
   return ApiResponse{};
 }
 

@@ -34,6 +34,17 @@ Status ValidateServerOptions(const ServerOptions& o) {
         fmt::format("max_inflight_bytes ({}) must be >= max_body_bytes ({})", o.max_inflight_bytes,
                     o.max_body_bytes));
   }
+  const ThroughputLimits& t = o.throughput_limits;
+  using T = ThroughputLimits;
+  TL_RETURN_IF_ERROR(
+      CheckRange("throughput_limits.write_bytes_per_sec", T::kBytesPerSec, t.write_bytes_per_sec));
+  TL_RETURN_IF_ERROR(
+      CheckRange("throughput_limits.write_records_per_sec", T::kPerSec, t.write_records_per_sec));
+  TL_RETURN_IF_ERROR(
+      CheckRange("throughput_limits.read_bytes_per_sec", T::kBytesPerSec, t.read_bytes_per_sec));
+  TL_RETURN_IF_ERROR(CheckRange("throughput_limits.reads_per_sec", T::kPerSec, t.reads_per_sec));
+  TL_RETURN_IF_ERROR(CheckRange("throughput_limits.shard_iterators_per_sec", T::kPerSec,
+                                t.shard_iterators_per_sec));
   if (o.iterator_ttl.count() <= 0) return Status::InvalidArgument("iterator_ttl must be > 0");
   TL_RETURN_IF_ERROR(o.account.Validate());
   if (o.tls) {

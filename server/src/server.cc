@@ -30,6 +30,7 @@
 #include "logging.h"
 #include "metrics.h"
 #include "router.h"
+#include "throughput_limiter.h"
 #include "tls_context.h"
 
 namespace tideline::server {
@@ -92,7 +93,10 @@ class ServerImpl final : public Server {
       : options_(options),
         pipelines_(std::move(pipelines)),
         pool_(kBlockingThreads),
-        api_(MakeContext(options, store, &record_ceiling_), metrics_,
+        limiter_(options.throughput_limits.enabled ? std::make_unique<ThroughputLimiter>(
+                                                         options.throughput_limits, Clock::System())
+                                                   : nullptr),
+        api_(MakeContext(options, store, &record_ceiling_, limiter_.get()), metrics_,
              [this](std::function<void()> task) { net::post(pool_, std::move(task)); }),
         store_(store) {
     record_ceiling_.Recompute(store_);
@@ -118,6 +122,14 @@ class ServerImpl final : public Server {
         Router::Context{&api_, &metrics_, &store_, &pipelines_, limits.get(),
                         [this](std::function<void()> task) { net::post(pool_, std::move(task)); },
                         authenticator_ ? &*authenticator_ : nullptr});
+    if (limiter_) {
+      const ThroughputLimits& t = options_.throughput_limits;
+      Log().info(
+          "throughput limits on, per shard: {} records/s and {} bytes/s in, {} GetRecords/s and "
+          "{} bytes/s out, {} GetShardIterator/s",
+          t.write_records_per_sec, t.write_bytes_per_sec, t.reads_per_sec, t.read_bytes_per_sec,
+          t.shard_iterators_per_sec);
+    }
     std::shared_ptr<TlsContextHolder> tls;
     if (options_.tls) {
       Result<std::unique_ptr<TlsContextHolder>> loaded = TlsContextHolder::Load(*options_.tls);
@@ -169,7 +181,7 @@ class ServerImpl final : public Server {
   using beast_error = boost::system::error_code;
 
   static HandlerContext MakeContext(const ServerOptions& o, storage::Store& store,
-                                    RecordSizeCeiling* record_ceiling) {
+                                    RecordSizeCeiling* record_ceiling, ThroughputLimiter* limiter) {
     HandlerContext ctx;
     ctx.store = &store;
     ctx.account = o.account;
@@ -178,6 +190,7 @@ class ServerImpl final : public Server {
     ctx.status_delay = o.status_delay;
     ctx.shard_limit = store.ShardLimit();
     ctx.record_ceiling = record_ceiling;
+    ctx.limiter = limiter;
     return ctx;
   }
 
@@ -187,7 +200,8 @@ class ServerImpl final : public Server {
   Metrics metrics_;
   net::thread_pool pool_;
   CompletionPoster completions_;
-  RecordSizeCeiling record_ceiling_;  // before api_, whose context points to it
+  RecordSizeCeiling record_ceiling_;                  // before api_, whose context points to it
+  const std::unique_ptr<ThroughputLimiter> limiter_;  // null unless throughput_limits.enabled
   Api api_;
   storage::Store& store_;
   std::optional<auth::Authenticator> authenticator_;  // made by Start when auth is on

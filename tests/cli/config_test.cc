@@ -24,6 +24,13 @@ void ExpectDefaults(const Config& c) {
   EXPECT_EQ(c.server.io_threads, d.server.io_threads);
   EXPECT_EQ(c.server.max_body_bytes, d.server.max_body_bytes);
   EXPECT_EQ(c.server.idle_timeout, d.server.idle_timeout);
+  const server::ThroughputLimits &t = c.server.throughput_limits, &dt = d.server.throughput_limits;
+  EXPECT_EQ(t.enabled, dt.enabled);
+  EXPECT_EQ(t.write_bytes_per_sec, dt.write_bytes_per_sec);
+  EXPECT_EQ(t.write_records_per_sec, dt.write_records_per_sec);
+  EXPECT_EQ(t.read_bytes_per_sec, dt.read_bytes_per_sec);
+  EXPECT_EQ(t.reads_per_sec, dt.reads_per_sec);
+  EXPECT_EQ(t.shard_iterators_per_sec, dt.shard_iterators_per_sec);
   EXPECT_EQ(c.storage.data_dir, d.storage.data_dir);
   EXPECT_EQ(c.storage.durability, d.storage.durability);
   EXPECT_EQ(c.storage.shard_limit, d.storage.shard_limit);
@@ -268,6 +275,54 @@ TEST(Config, HardeningLimitsAreReadCheckedAndPassedOn) {
   EXPECT_EQ(ErrorOf(pipeline + "    max_document_depth: 1001\n"),
             "config.yaml:5: pipelines[0].max_document_depth: expected an integer in 1..1000, got "
             "1001");
+}
+
+TEST(Config, ThroughputLimitsAreOffByDefaultAndReadWithTheirErrorsNamed) {
+  const server::ThroughputLimits defaults;
+  EXPECT_FALSE(defaults.enabled);
+  EXPECT_EQ(defaults.write_bytes_per_sec, 1 << 20);
+  EXPECT_EQ(defaults.write_records_per_sec, 1000);
+  EXPECT_EQ(defaults.read_bytes_per_sec, 2 << 20);
+  EXPECT_EQ(defaults.reads_per_sec, 5);
+  EXPECT_EQ(defaults.shard_iterators_per_sec, 5);
+
+  Result<Config> r = ParseConfig(
+      "server:\n  throughput_limits:\n    enabled: true\n    write_bytes_per_sec: 4096\n"
+      "    write_records_per_sec: 10\n    read_bytes_per_sec: 8192\n    reads_per_sec: 2\n"
+      "    shard_iterators_per_sec: 3\n",
+      "config.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const server::ThroughputLimits& t = r->server.throughput_limits;
+  EXPECT_TRUE(t.enabled);
+  EXPECT_EQ(t.write_bytes_per_sec, 4096);
+  EXPECT_EQ(t.write_records_per_sec, 10);
+  EXPECT_EQ(t.read_bytes_per_sec, 8192);
+  EXPECT_EQ(t.reads_per_sec, 2);
+  EXPECT_EQ(t.shard_iterators_per_sec, 3);
+  // Enabled alone keeps AWS's figures.
+  Result<Config> aws = ParseConfig("server:\n  throughput_limits: {enabled: true}\n", "c.yaml");
+  ASSERT_TRUE(aws.ok()) << aws.status().message();
+  EXPECT_TRUE(aws->server.throughput_limits.enabled);
+  EXPECT_EQ(aws->server.throughput_limits.write_records_per_sec, 1000);
+
+  EXPECT_EQ(ErrorOf("server:\n  throughput_limits:\n    enabled: yes\n"),
+            "config.yaml:3: server.throughput_limits.enabled: expected true or false, got \"yes\"");
+  EXPECT_EQ(ErrorOf("server:\n  throughput_limits:\n    reads_per_sec: 0\n"),
+            "config.yaml:3: server.throughput_limits.reads_per_sec: expected an integer in "
+            "1..1000000000, got 0");
+  EXPECT_EQ(ErrorOf("server:\n  throughput_limits:\n    write_bytes_per_sec: 10\n"),
+            "config.yaml:3: server.throughput_limits.write_bytes_per_sec: expected an integer in "
+            "1024..1099511627776, got 10");
+  EXPECT_EQ(ErrorOf("server:\n  throughput_limits:\n    records_per_sec: 5\n")
+                .rfind("config.yaml:3: server.throughput_limits.records_per_sec: unknown key", 0),
+            0u);
+  EXPECT_EQ(ErrorOf("server:\n  throughput_limits: 5\n"),
+            "config.yaml:2: server.throughput_limits: expected a map, got \"5\"");
+  // The server refuses what the file refuses.
+  server::ServerOptions o;
+  o.throughput_limits.reads_per_sec = 0;
+  EXPECT_EQ(server::ValidateServerOptions(o).message(),
+            "throughput_limits.reads_per_sec: expected an integer in 1..1000000000, got 0");
 }
 
 TEST(Config, SyntaxErrorNamesFileAndLine) {

@@ -26,6 +26,30 @@ struct TlsOptions {
   std::chrono::seconds handshake_timeout{10};
 };
 
+// Kinesis's per-shard throughput limits (server.throughput_limits), so that producers and
+// consumers can test their retry logic: over a limit, PutRecord, GetRecords and
+// GetShardIterator are refused and PutRecords entries fail with
+// ProvisionedThroughputExceededException. Each limit allows a burst of one second's worth.
+struct ThroughputLimits {
+  static constexpr IntRange kBytesPerSec{1024, int64_t{1} << 40};
+  static constexpr IntRange kPerSec{1, 1'000'000'000};
+
+  // Off: nothing is counted and nothing is refused. Default: false
+  bool enabled = false;
+  // Record data + partition key bytes a shard takes per second. kBytesPerSec. Default: 1 MiB
+  int64_t write_bytes_per_sec = int64_t{1} << 20;
+  // Records a shard takes per second. kPerSec. Default: 1000
+  int64_t write_records_per_sec = 1000;
+  // Bytes GetRecords returns from a shard per second; one call may return up to 10 MiB, after
+  // which the shard's reads are refused until the rate has caught up. kBytesPerSec.
+  // Default: 2 MiB
+  int64_t read_bytes_per_sec = int64_t{2} << 20;
+  // GetRecords calls per shard per second. kPerSec. Default: 5
+  int64_t reads_per_sec = 5;
+  // GetShardIterator calls per shard per second. kPerSec. Default: 5
+  int64_t shard_iterators_per_sec = 5;
+};
+
 // Every range below is checked by ValidateServerOptions and is what the configuration file's
 // server section accepts (cli/src/config.cc reads the same constants).
 struct ServerOptions {
@@ -77,6 +101,8 @@ struct ServerOptions {
   // (storage::StoreOptions::status_delay, which the configuration file sets from this one).
   // kStatusDelayMs. Default: 500 ms
   std::chrono::milliseconds status_delay{500};
+  // Per-shard throughput limits. Default: off
+  ThroughputLimits throughput_limits;
   // Who may call what (the `auth` section). Default: mode none, every request is served.
   auth::AuthOptions auth;
 };
