@@ -10,7 +10,7 @@ Run: python3 test_stream_settings.py --tideline build/cli/tideline
 import os
 
 import harness
-from harness import ServerTestCase, run_aws, wait_stream_active
+from harness import ServerTestCase, run_aws, wait_stream_active, wait_stream_gone
 
 MIB = 1 << 20
 
@@ -134,6 +134,7 @@ class StreamSettingsTest(ServerTestCase):
         self.assertEqual([r["Data"] for r in self.read_all("ss-id")], [b"x"])
         # Made again under the same name, it is another stream with another id.
         c.delete_stream(StreamName="ss-id")
+        wait_stream_gone(c, "ss-id")
         self.make("ss-id", ShardCount=1)
         self.assertNotEqual(self.summary("ss-id")["StreamId"], stream_id)
         status, body = raw.call("DescribeStreamSummary",

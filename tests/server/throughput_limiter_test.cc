@@ -180,7 +180,9 @@ TEST(ThroughputLimiterTest, ReshardedShardsGetTheirOwnBucketsAndOthersKeepTheirs
 TEST(ThroughputLimiterTest, AStreamCreatedAgainStartsWithFullBuckets) {
   testing::ManualClock clock;
   ThroughputLimiter limiter(Defaults(), clock);
-  auto store = storage::Store::OpenInMemory();
+  storage::StoreOptions options;
+  options.status_delay = std::chrono::milliseconds(0);  // the name is free again at once
+  auto store = storage::Store::OpenInMemory(options);
   ASSERT_TRUE(store.ok());
   const StreamName name("s");
   ASSERT_TRUE((*store)->CreateStream(name, 1).ok());
