@@ -144,6 +144,12 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, Res
         finish(std::move(*bad));
         return;
       }
+      // Kinesis's operation, not served here yet (SubscribeToShard): say so plainly.
+      finish(MakeError(ApiErrorType::kUnknownOperation,
+                       fmt::format("{} is not supported by this server yet; read shards with "
+                                   "GetShardIterator and GetRecords.",
+                                   modeled->name)));
+      return;
     }
     finish(MakeError(ApiErrorType::kUnknownOperation,
                      fmt::format("Unknown operation: {}", target.substr(0, 128))));

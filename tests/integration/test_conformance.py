@@ -228,6 +228,8 @@ class ConformanceTest(ServerTestCase):
             "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}})
         self.assertEqual(status, 400)
         self.assertEqual(body["__type"], "UnknownOperationException", body)
+        self.assertEqual(body["message"], "SubscribeToShard is not supported by this server yet; "
+                         "read shards with GetShardIterator and GetRecords.")
 
     def test_every_other_operation_of_the_model_is_served(self):
         for operation in sorted(set(MODEL["operations"]) - {"SubscribeToShard"}):
