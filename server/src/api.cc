@@ -97,6 +97,16 @@ std::optional<ApiResponse> CheckAgainstModel(const model::Operation& op, std::st
   return std::nullopt;
 }
 
+// The context of a request in `region`: the shared one for the default region (empty), else a
+// copy in `regional` that names the region.
+const HandlerContext& ContextFor(const HandlerContext& base, std::string_view region,
+                                 std::optional<HandlerContext>& regional) {
+  if (region.empty()) return base;
+  regional.emplace(base);
+  regional->region = std::string(region);
+  return *regional;
+}
+
 }  // namespace
 
 OperationKind KindOfTarget(std::string_view target) {
@@ -156,27 +166,17 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, Res
     return;
   }
   if (op->async) {
-    if (region.empty()) {
-      op->async(ctx_, std::move(body), std::move(finish), respond_on);
-      return;
-    }
-    HandlerContext regional = ctx_;  // read by the handler during the call only
-    regional.region = std::string(region);
-    op->async(regional, std::move(body), std::move(finish), respond_on);
+    std::optional<HandlerContext> regional;  // read by the handler during the call only
+    op->async(ContextFor(ctx_, region, regional), std::move(body), std::move(finish), respond_on);
     return;
   }
   blocking_([this, op, modeled, body = std::move(body), finish = std::move(finish), respond_on,
              region = std::string(region)]() mutable {
-    std::optional<ApiResponse> bad;
-    const HandlerContext* ctx = &ctx_;
     std::optional<HandlerContext> regional;
-    if (!region.empty()) {
-      regional.emplace(ctx_);
-      regional->region = std::move(region);
-      ctx = &*regional;
-    }
-    if (modeled != nullptr) bad = CheckAgainstModel(*modeled, *body, ctx);
-    ApiResponse resp = bad ? std::move(*bad) : op->sync(*ctx, *body);
+    const HandlerContext& ctx = ContextFor(ctx_, region, regional);
+    std::optional<ApiResponse> bad;
+    if (modeled != nullptr) bad = CheckAgainstModel(*modeled, *body, &ctx);
+    ApiResponse resp = bad ? std::move(*bad) : op->sync(ctx, *body);
     if (!respond_on) {
       finish(std::move(resp));
       return;
