@@ -11,7 +11,7 @@
 
 #include "auth/authenticator.h"
 #include "handler_fixture.h"
-#include "router.h"
+#include "router_fixture.h"
 
 namespace tideline::server {
 namespace {
@@ -242,21 +242,15 @@ TEST_F(RegionsTest, ListShardsTokenIsGoodOnlyInItsRegion) {
 
 // ---- Through the router: where the region comes from.
 
-constexpr std::string_view kPrefix = "Kinesis_20131202.";
+constexpr std::string_view kPrefix = kKinesisPrefix;
 const auth::Credentials kAdmin{"AKIDADMIN", "admin-secret", ""};
 const auth::Credentials kWestOnly{"AKIDWEST", "west-secret", ""};
 
-class RouterRegionsTest : public HandlerTest {
+class RouterRegionsTest : public RouterFixture {
  protected:
-  void TearDown() override {
-    if (api_) {
-      EXPECT_TRUE(api_->WaitIdle(std::chrono::seconds(30)));
-    }
-    HandlerTest::TearDown();
-  }
-
   // `sigv4`: auth.mode sigv4 with an admin and a principal allowed us-west-2's streams only.
   void Start(bool sigv4) {
+    std::unique_ptr<auth::Authenticator> authenticator;
     if (sigv4) {
       auth::AuthOptions o;
       o.mode = auth::AuthMode::kSigV4;
@@ -269,58 +263,17 @@ class RouterRegionsTest : public HandlerTest {
       west.allow = {"kinesis:*"};
       west.streams = {std::string(kArnWest) + "*"};
       o.principals = {admin, west};
-      authenticator_ = std::make_unique<auth::Authenticator>(o, "123456789012");
+      authenticator = std::make_unique<auth::Authenticator>(o, "123456789012");
     }
-    api_ = std::make_unique<Api>(ctx_, metrics_, [this](std::function<void()> task) {
-      blocking_.push_back(std::move(task));
-    });
-    Router::Context rc{api_.get(),
-                       &metrics_,
-                       store_.get(),
-                       &pipelines_,
-                       &limits_,
-                       [this](std::function<void()> task) { blocking_.push_back(std::move(task)); },
-                       authenticator_.get(),
-                       [] { return kStartMs; }};
-    router_ = std::make_unique<Router>(std::move(rc));
+    StartRouter(std::move(authenticator));
   }
 
   // A Kinesis call signed for `region` with `creds` (unsigned when `region` is empty).
   ApiResponse Kinesis(std::string_view region, std::string_view op, std::string body,
                       const auth::Credentials& creds = kAdmin) {
-    const std::string target = "/";
-    const std::string amz_target = std::string(kPrefix) + std::string(op);
-    http::fields fields;
-    fields.set(http::field::host, "127.0.0.1:4567");
-    fields.set("X-Amz-Target", amz_target);
-    if (!region.empty()) {
-      std::vector<auth::Header> headers;
-      for (const auto& f : fields) {
-        headers.push_back({std::string_view(f.name_string().data(), f.name_string().size()),
-                           std::string_view(f.value().data(), f.value().size())});
-      }
-      auth::SignRequest req{"POST", target, headers, body, {}, region, "kinesis", kStartMs / 1000};
-      for (const auto& [k, v] : auth::SignHeaders(req, creds))
-        fields.set(k, v);
-    }
-    auto answer = std::make_shared<std::promise<ApiResponse>>();
-    auto future = answer->get_future();
-    RouterRequest r{http::verb::post,
-                    target,
-                    amz_target,
-                    "application/x-amz-json-1.1",
-                    std::make_shared<std::string>(body),
-                    &fields};
-    r.region = "ignored-by-dispatch";
-    router_->Dispatch(
-        std::move(r), [answer](ApiResponse resp) { answer->set_value(std::move(resp)); },
-        [](std::function<void()> task) { task(); });
-    while (!blocking_.empty()) {
-      auto task = std::move(blocking_.front());
-      blocking_.erase(blocking_.begin());
-      task();
-    }
-    return future.get();
+    return Send(region.empty() ? nullptr : &creds, region, http::verb::post, "/",
+                std::string(kPrefix) + std::string(op), "application/x-amz-json-1.1",
+                std::move(body));
   }
   std::string Arn(std::string_view region, const std::string& stream) {
     const ApiResponse r =
@@ -328,14 +281,6 @@ class RouterRegionsTest : public HandlerTest {
     EXPECT_EQ(r.status, 200u) << r.body;
     return r.status == 200u ? Json(r)["StreamDescriptionSummary"]["StreamARN"].GetString() : "";
   }
-
-  Metrics metrics_;
-  Limits limits_{16, 2, 1u << 20};
-  std::vector<pipeline::Pipeline*> pipelines_;
-  std::vector<std::function<void()>> blocking_;
-  std::unique_ptr<auth::Authenticator> authenticator_;
-  std::unique_ptr<Api> api_;
-  std::unique_ptr<Router> router_;
 };
 
 TEST_F(RouterRegionsTest, WithoutAuthTheRegionIsReadFromTheCredentialScope) {

@@ -10,16 +10,15 @@
 
 #include "auth/authenticator.h"
 #include "auth_resource.h"
-#include "handler_fixture.h"
 #include "iterator_token.h"
-#include "router.h"
+#include "router_fixture.h"
 
 namespace tideline::server {
 namespace {
 
 namespace http = boost::beast::http;
 
-constexpr std::string_view kPrefix = "Kinesis_20131202.";
+constexpr std::string_view kPrefix = kKinesisPrefix;
 const auth::Credentials kProducer{"AKIDPRODUCER", "producer-secret", ""};
 const auth::Credentials kAdmin{"AKIDADMIN", "admin-secret", ""};
 
@@ -40,63 +39,17 @@ auth::AuthOptions Options(auth::MetricsAccess metrics) {
   return o;
 }
 
-class RouterAuthTest : public HandlerTest {
+class RouterAuthTest : public RouterFixture {
  protected:
-  // An append's answer comes back on the store's writer thread, which still holds the Api's
-  // in-flight count a moment after the test has its answer: wait for it before the Api goes.
-  void TearDown() override {
-    if (api_) {
-      EXPECT_TRUE(api_->WaitIdle(std::chrono::seconds(30)));
-    }
-    HandlerTest::TearDown();
-  }
-
   void Start(auth::MetricsAccess metrics = auth::MetricsAccess::kOpen) {
-    authenticator_ = std::make_unique<auth::Authenticator>(Options(metrics), "123456789012");
-    api_ = std::make_unique<Api>(ctx_, metrics_, [this](std::function<void()> task) {
-      blocking_.push_back(std::move(task));
-    });
-    Router::Context rc{api_.get(),
-                       &metrics_,
-                       store_.get(),
-                       &pipelines_,
-                       &limits_,
-                       [this](std::function<void()> task) { blocking_.push_back(std::move(task)); },
-                       authenticator_.get(),
-                       [] { return kStartMs; }};
-    router_ = std::make_unique<Router>(std::move(rc));
+    StartRouter(std::make_unique<auth::Authenticator>(Options(metrics), "123456789012"));
   }
 
   // Dispatches, signed with `creds` unless null.
   ApiResponse Send(const auth::Credentials* creds, http::verb method, std::string target,
                    std::string amz_target = "", std::string body = "") {
-    http::fields fields;
-    fields.set(http::field::host, "127.0.0.1:4567");
-    if (!amz_target.empty()) fields.set("X-Amz-Target", amz_target);
-    if (creds != nullptr) {
-      std::vector<auth::Header> headers;
-      for (const auto& f : fields) {
-        headers.push_back({std::string_view(f.name_string().data(), f.name_string().size()),
-                           std::string_view(f.value().data(), f.value().size())});
-      }
-      const std::string verb(http::to_string(method));
-      auth::SignRequest req{verb, target,      headers,   body,
-                            {},   "us-east-1", "kinesis", kStartMs / 1000};
-      for (const auto& [k, v] : auth::SignHeaders(req, *creds))
-        fields.set(k, v);
-    }
-    auto answer = std::make_shared<std::promise<ApiResponse>>();
-    auto future = answer->get_future();
-    RouterRequest r{method, target, amz_target, "", std::make_shared<std::string>(body), &fields};
-    router_->Dispatch(
-        std::move(r), [answer](ApiResponse resp) { answer->set_value(std::move(resp)); },
-        [](std::function<void()> task) { task(); });
-    while (!blocking_.empty()) {
-      auto task = std::move(blocking_.front());
-      blocking_.erase(blocking_.begin());
-      task();
-    }
-    return future.get();
+    return RouterFixture::Send(creds, "us-east-1", method, std::move(target), std::move(amz_target),
+                               "", std::move(body));
   }
   ApiResponse Kinesis(const auth::Credentials* creds, std::string_view op, std::string body) {
     return Send(creds, http::verb::post, "/", std::string(kPrefix) + std::string(op),
@@ -110,14 +63,6 @@ class RouterAuthTest : public HandlerTest {
                 200);
     }
   }
-
-  Metrics metrics_;
-  Limits limits_{16, 2, 1u << 20};
-  std::vector<pipeline::Pipeline*> pipelines_;
-  std::vector<std::function<void()>> blocking_;
-  std::unique_ptr<auth::Authenticator> authenticator_;
-  std::unique_ptr<Api> api_;
-  std::unique_ptr<Router> router_;
 };
 
 TEST_F(RouterAuthTest, HealthAndOpenMetricsNeedNoSignature) {
