@@ -100,7 +100,9 @@ void H2Session<Stream>::Pump() {
     stream_.async_read_some(net::buffer(read_buffer_.get(), kReadBuffer),
                             beast::bind_front_handler(&H2Session::OnRead, shared_from_this()));
   }
-  if (!writing_ && conn_->Finished()) {
+  // Finished while a write is in flight only when that write is abandoned (it timed out, or
+  // the connection failed): Close cancels it.
+  if (conn_->Finished()) {
     Close();
     return;
   }
