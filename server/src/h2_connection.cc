@@ -69,11 +69,13 @@ std::string_view HeaderValue(const http::fields& fields, std::string_view name) 
   return it == fields.end() ? std::string_view() : View(it->value());
 }
 
-nghttp2_nv Nv(std::string_view name, std::string_view value) {
-  // Names are literals (no copy needed); values are copied by nghttp2.
+// Names are literals (no copy needed); values are copied by nghttp2. A value that differs in
+// every response (the request id, the length) is not worth a place in the HPACK table.
+nghttp2_nv Nv(std::string_view name, std::string_view value, bool unique = false) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
           reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NO_COPY_NAME};
+          static_cast<uint8_t>(NGHTTP2_NV_FLAG_NO_COPY_NAME |
+                               (unique ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE))};
 }
 
 }  // namespace
@@ -532,7 +534,7 @@ void H2Connection::SubmitResponse(Stream& s, ApiResponse response) {
   size_t n = 0;
   nva[n++] = Nv(":status", status);
   nva[n++] = Nv("content-type", response.content_type);
-  nva[n++] = Nv("x-amzn-requestid", request_id);
+  nva[n++] = Nv("x-amzn-requestid", request_id, /*unique=*/true);
   if (!response.error_type.empty()) nva[n++] = Nv("x-amzn-errortype", response.error_type);
   nghttp2_data_provider provider{};
   provider.source.ptr = &s;
@@ -543,7 +545,7 @@ void H2Connection::SubmitResponse(Stream& s, ApiResponse response) {
     body = &provider;
     GiveResponseBuffer(std::move(response.body));
   } else {
-    nva[n++] = Nv("content-length", length);
+    nva[n++] = Nv("content-length", length, /*unique=*/true);
     // A response is memory too (a GetRecords answer is up to ~14 MB): the reservation covers
     // it until it is sent. Forced, because the work is done and the answer must go out.
     if (response.body.size() > s.reserved) {

@@ -22,7 +22,8 @@ H2Session<Stream>::H2Session(Stream&& stream, const SessionShared& shared,
       shared_(shared),
       slot_(slot),
       preread_(std::move(preread)),
-      read_buffer_(new uint8_t[kReadBuffer]),
+      read_buffer_(new uint8_t[kIdleReadBuffer]),
+      read_buffer_size_(kIdleReadBuffer),
       timer_(stream_.get_executor()) {}
 
 template <typename Stream>
@@ -96,8 +97,13 @@ void H2Session<Stream>::Pump() {
     }
   }
   if (!reading_ && !receiving_ && conn_->WantsRead()) {
+    const size_t want = conn_->streams() > 0 ? kBodyReadBuffer : kIdleReadBuffer;
+    if (read_buffer_size_ != want) {
+      read_buffer_.reset(new uint8_t[want]);
+      read_buffer_size_ = want;
+    }
     reading_ = true;
-    stream_.async_read_some(net::buffer(read_buffer_.get(), kReadBuffer),
+    stream_.async_read_some(net::buffer(read_buffer_.get(), read_buffer_size_),
                             beast::bind_front_handler(&H2Session::OnRead, shared_from_this()));
   }
   // Finished while a write is in flight only when that write is abandoned (it timed out, or
@@ -227,7 +233,7 @@ void H2Session<Stream>::CloseTcp() {
 
 template <typename Stream>
 void H2Session<Stream>::Drain() {
-  Tcp().async_read_some(net::buffer(read_buffer_.get(), kReadBuffer),
+  Tcp().async_read_some(net::buffer(read_buffer_.get(), read_buffer_size_),
                         [self = shared_from_this()](beast::error_code ec, size_t n) {
                           self->drained_ += n;
                           if (ec || self->drained_ > kLingerMaxBytes) {

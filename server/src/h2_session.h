@@ -67,7 +67,11 @@ class H2Session : public std::enable_shared_from_this<H2Session<Stream>> {
   void CloseTcp();
   void Drain();
 
-  static constexpr size_t kReadBuffer = 16u << 10;
+  // As HttpSession's buffers: a connection without streams reads into a small buffer, one with
+  // requests in progress (bodies to read) into a large one, so a 5 MB PutRecords takes ~80
+  // receives, not ~320.
+  static constexpr size_t kIdleReadBuffer = 16u << 10;
+  static constexpr size_t kBodyReadBuffer = 64u << 10;
   static constexpr std::chrono::seconds kLingerTimeout{5};
   static constexpr size_t kLingerMaxBytes = 64u << 20;
 
@@ -79,6 +83,7 @@ class H2Session : public std::enable_shared_from_this<H2Session<Stream>> {
   std::string preread_;               // given to the connection by Start
   std::optional<H2Connection> conn_;  // made by Start (its `post` needs weak_from_this)
   std::unique_ptr<uint8_t[]> read_buffer_;
+  size_t read_buffer_size_ = 0;
   boost::asio::steady_timer timer_;
   std::chrono::steady_clock::time_point armed_for_ = std::chrono::steady_clock::time_point::max();
   uint64_t timer_generation_ = 0;  // a wait of an older generation was superseded
