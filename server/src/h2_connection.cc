@@ -96,7 +96,6 @@ struct H2Connection::Stream {
   std::string authority;
   http::fields headers;
   size_t header_bytes = 0;
-  bool headers_too_large = false;
   std::shared_ptr<std::string> body;
   uint64_t body_limit = 0;
   uint64_t reserved = 0;          // bytes of the in-flight budget this stream holds
@@ -159,11 +158,17 @@ struct H2Connection::Callbacks {
     H2Connection& c = Self(user_data);
     Stream* s = c.Find(frame->hd.stream_id);
     if (s == nullptr || frame->hd.type != NGHTTP2_HEADERS) return 0;
-    // RFC 9113 6.5.2's size: each field's name and value plus 32. Past the limit nothing more
-    // is kept, so however much an HPACK block decodes into, the stream holds at most this.
+    // RFC 9113 6.5.2's size: each field's name and value plus 32. Over the limit the connection
+    // ends, as an HTTP/1.1 connection whose header is over Beast's limit does. At once, and not
+    // by answering 431 after the block: nghttp2 checks every field it decodes before it calls
+    // here, and an HPACK bomb (one-byte references to a 3 KB table entry, thousands to a frame)
+    // decodes into gigabytes to check. Ending the session stops the decoding.
     s->header_bytes += name_len + value_len + 32;
-    if (s->header_bytes > kMaxHeaderListBytes) s->headers_too_large = true;
-    if (s->headers_too_large || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    if (s->header_bytes > kMaxHeaderListBytes) {
+      c.Calm("header bytes");
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     const std::string_view n = View(name, name_len);
     const std::string_view v = View(value, value_len);
     if (n == ":method") {
@@ -415,17 +420,6 @@ void H2Connection::Receive(std::span<const uint8_t> bytes) {
 
 void H2Connection::OnHeadersComplete(Stream& s, bool end_stream) {
   first_request_seen_ = true;
-  if (s.headers_too_large) {
-    Reject(s, [&] {
-      ApiResponse r = MakeError(
-          ApiErrorType::kValidation,
-          fmt::format("Request header fields exceed the limit of {} bytes.", kMaxHeaderListBytes));
-      r.status = 431;
-      return r;
-    }());
-    if (end_stream) s.request_complete = true;
-    return;
-  }
   // SigV4 signs `host`; HTTP/2 carries it as :authority.
   if (!s.authority.empty() && s.headers.find(http::field::host) == s.headers.end()) {
     s.headers.set(http::field::host,
@@ -554,7 +548,8 @@ void H2Connection::SubmitResponse(Stream& s, ApiResponse response) {
     }
     s.response_body = std::move(response.body);
     provider.read_callback = &Callbacks::ReadBody;
-    if (!s.response_body.empty()) body = &provider;
+    // A HEAD request's answer has its length but no body (RFC 9110 9.3.2).
+    if (!s.response_body.empty() && s.method != "HEAD") body = &provider;
     // It must be sent within idle_timeout, as HTTP/1.1's write.
     s.deadline = Now() + config_.options->idle_timeout;
   }

@@ -16,8 +16,8 @@
 //                  stream the client has reset meanwhile: beyond that the connection stops
 //                  reading (WantsRead), so resetting streams never buys a client more work.
 //   headers        SETTINGS_MAX_HEADER_LIST_SIZE kMaxHeaderListBytes (HTTP/1.1's header limit);
-//                  a larger header list gets 431 with a Kinesis-shaped error, and only its first
-//                  kMaxHeaderListBytes are kept (an HPACK bomb decodes into nothing).
+//                  a larger header list ends the connection (GOAWAY ENHANCE_YOUR_CALM) as soon
+//                  as its decoded size passes the limit, so an HPACK bomb decodes into nothing.
 //   bodies         the limit Router::Classify implies, as HTTP/1.1's (PutBodyLimit for
 //                  PutRecord(s), kSmallBodyBytes for the rest): content-length over it is
 //                  answered 413 at once; a body without content-length that grows over it too.

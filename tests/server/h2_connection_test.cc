@@ -290,6 +290,19 @@ TEST_F(H2ConnectionTest, AnswersWithTheHeadersHttp11Sends) {
   EXPECT_NE(e.Header("x-amzn-requestid"), r.Header("x-amzn-requestid"));
 }
 
+TEST_F(H2ConnectionTest, AnswersHeadWithoutABody) {
+  Start();
+  answer_ = [](const Seen&) { return MakeError(ApiErrorType::kUnknownOperation, "Unsupported"); };
+  H2Client client;
+  const int32_t id = client.Submit("HEAD", "/health", {});
+  Exchange(client);
+  EXPECT_TRUE(client.response(id).closed);
+  EXPECT_EQ(client.response(id).close_code, 0u);
+  EXPECT_EQ(client.response(id).status, 400);
+  EXPECT_NE(client.response(id).Header("content-length"), "0");
+  EXPECT_EQ(client.response(id).body, "");
+}
+
 TEST_F(H2ConnectionTest, ConcurrentStreamsAreAnsweredInAnyOrder) {
   Start();
   H2Client client;
@@ -508,30 +521,53 @@ TEST_F(H2ConnectionTest, GetRecordsReservesItsAnswerAndLargerAnswersAreCounted) 
   EXPECT_EQ(limits_->budget.used(), 0u);
 }
 
-TEST_F(H2ConnectionTest, HeaderListOverTheLimitGets431) {
+TEST_F(H2ConnectionTest, HeaderListOverTheLimitEndsTheConnection) {
   Start();
   H2Client client;
-  const int32_t id = client.Submit("GET", "/health", {{"x-padding", std::string(9000, 'p')}});
+  client.Submit("GET", "/health", {{"x-padding", std::string(9000, 'p')}});
   Exchange(client);
   EXPECT_TRUE(seen_.empty());
-  EXPECT_EQ(client.response(id).status, 431);
-  EXPECT_EQ(client.response(id).Header("x-amzn-errortype"), "ValidationException");
-  EXPECT_NE(client.response(id).body.find("exceed the limit of 8192 bytes"), std::string::npos);
+  EXPECT_TRUE(client.goaway());
+  EXPECT_EQ(client.goaway_code(), static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
+  EXPECT_TRUE(conn_->Finished());
+  EXPECT_EQ(limits_->counters.h2_calm.load(), 1u);
 }
 
-TEST_F(H2ConnectionTest, HpackBombDecodesIntoNothing) {
+TEST_F(H2ConnectionTest, HeaderListUpToTheLimitIsServed) {
   Start();
+  answer_ = [](const Seen&) { return Ok("ok"); };
   H2Client client;
-  // One 3,000-byte field enters the dynamic table; each repeat is a one-byte reference to it,
-  // so ~100 bytes on the wire decode into 300 KB.
-  std::vector<std::pair<std::string, std::string>> fields(100, {"x-bomb", std::string(3000, 'b')});
-  const int32_t id = client.Submit("GET", "/health", fields);
-  const std::string wire = client.Output();
-  EXPECT_LT(wire.size(), 4000u);
-  Feed(wire);
+  // The pseudo-headers (:method GET, :scheme http, :authority localhost, :path /health) take
+  // 4 x 32 + 52 bytes; this field brings the list to the limit exactly.
+  const size_t room = H2Connection::kMaxHeaderListBytes - (4 * 32 + 52) - (32 + 9);
+  const int32_t id = client.Submit("GET", "/health", {{"x-padding", std::string(room, 'p')}});
   Exchange(client);
+  ASSERT_EQ(seen_.size(), 1u);
+  EXPECT_EQ(seen_[0].Header("x-padding").size(), room);
+  EXPECT_EQ(client.response(id).body, "ok");
+}
+
+TEST_F(H2ConnectionTest, HpackBombCostsLittleAndEndsTheConnection) {
+  Start();
+  // One 3,000-byte field enters the dynamic table; every other byte of the block is a one-byte
+  // reference to it: 9 frames of 16 KiB would decode into ~440 MB for nghttp2 to check.
+  std::string block =
+      Hpack({{":method", "GET"}, {":scheme", "http"}, {":path", "/health"}, {":authority", "x"}});
+  block += '\x40';  // literal with incremental indexing, new name
+  HpackInt(block, 0, 7, 6);
+  block += "x-bomb";
+  HpackInt(block, 0, 7, 3000);
+  block += std::string(3000, 'b');
+  block.append(16384 - block.size(), '\xbe');  // index 62: the entry just added
+  std::string wire = RawStart() + H2Client::Frame(kHeaders, kEndStream, 1, block);
+  for (int i = 0; i < 8; ++i) {
+    wire += H2Client::Frame(kContinuation, i == 7 ? kEndHeaders : 0, 1, std::string(16384, '\xbe'));
+  }
+  Feed(wire);
   EXPECT_TRUE(seen_.empty());
-  EXPECT_EQ(client.response(id).status, 431);
+  EXPECT_EQ(GoawayCode(Drain()), NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_TRUE(conn_->Finished());
+  EXPECT_EQ(limits_->counters.h2_calm.load(), 1u);
 }
 
 TEST_F(H2ConnectionTest, OverflowSlotServesOneProbeThenGoesAway) {
