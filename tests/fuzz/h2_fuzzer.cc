@@ -57,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.limits = limits;
   config.slot = fdp.ConsumeBool() ? ConnectionGate::Slot::kFull : ConnectionGate::Slot::kOverflow;
   config.classify = [](http::verb method, std::string_view target, std::string_view amz_target) {
-    if (method == http::verb::get && target == "/health") return RouteClass{OperationKind::kOther, true};
+    if (method == http::verb::get && target == "/health")
+      return RouteClass{OperationKind::kOther, true};
     return RouteClass{KindOfTarget(amz_target), false};
   };
   config.on_request = [&pending](int32_t id, RouterRequest request) {
@@ -69,8 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.post = [&posted](std::function<void()> task) { posted.push_back(std::move(task)); };
   config.now = [&now] { return now; };
   auto conn = std::make_unique<H2Connection>(std::move(config));
-  conn->Receive(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kPreface.data()),
-                                         kPreface.size()));
+  conn->Receive(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kPreface.data()), kPreface.size()));
 
   bool unwritten = false;  // a piece of output was handed out and not written
   size_t unwritten_size = 0;
