@@ -88,6 +88,18 @@ struct LimitCounters {
   std::atomic<uint64_t> tls_handshake_timeouts{0};
   std::atomic<uint64_t> tls_reloads{0};
   std::atomic<uint64_t> tls_reload_failures{0};
+  // HTTP/2 (h2_connection.h): connections that chose it (h2c prior knowledge on the plain port,
+  // ALPN h2 on the TLS port) and those closed; streams opened and closed, streams the client
+  // reset, streams reset for a timeout; connections ended with GOAWAY ENHANCE_YOUR_CALM (a
+  // flood, h2_flood_guard.h) and for another protocol error.
+  std::atomic<uint64_t> h2_connections{0};
+  std::atomic<uint64_t> h2_connections_closed{0};
+  std::atomic<uint64_t> h2_streams{0};
+  std::atomic<uint64_t> h2_streams_closed{0};
+  std::atomic<uint64_t> h2_streams_reset{0};
+  std::atomic<uint64_t> h2_stream_timeouts{0};
+  std::atomic<uint64_t> h2_calm{0};
+  std::atomic<uint64_t> h2_protocol_errors{0};
 };
 
 struct Limits {

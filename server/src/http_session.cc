@@ -1,5 +1,7 @@
 #include "http_session.h"
 
+#include <openssl/ssl.h>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -8,6 +10,7 @@
 
 #include "buffer_pool.h"
 #include "errors.h"
+#include "h2_session.h"
 #include "logging.h"
 #include "request_id.h"
 
@@ -17,6 +20,13 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
+
+namespace {
+
+// RFC 9113 3.4: what an HTTP/2 client sends first.
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+}  // namespace
 
 template <typename Stream>
 HttpSession<Stream>::HttpSession(net::ip::tcp::socket&& socket, const SessionShared& shared,
@@ -46,6 +56,7 @@ template <typename Stream>
 HttpSession<Stream>::~HttpSession() {
   // Runs when the last handler of the session is gone, possibly while the io_context is being
   // destroyed: only the shared Limits may be touched here.
+  if (handed_off_) return;  // the H2Session counts the close and releases the slot
   ReleaseReservation();
   shared_.limits->counters.connections_closed.fetch_add(1, std::memory_order_relaxed);
   shared_.limits->gate.Release(slot_);
@@ -93,6 +104,13 @@ void HttpSession<Stream>::OnHandshake(beast::error_code ec) {
     }
     counters.tls_handshakes.fetch_add(1, std::memory_order_relaxed);
     handshake_done_ = true;
+    const unsigned char* protocol = nullptr;
+    unsigned int protocol_len = 0;
+    SSL_get0_alpn_selected(stream_.native_handle(), &protocol, &protocol_len);
+    if (std::string_view(reinterpret_cast<const char*>(protocol), protocol_len) == "h2") {
+      HandOffToH2();
+      return;
+    }
     DoRead();
   }
 }
@@ -116,7 +134,53 @@ void HttpSession<Stream>::DoRead() {
         beast::bind_front_handler(&HttpSession<Stream>::OnFirstBytes, shared_from_this()));
     return;
   }
+  if (!kTls && !between_requests_) {
+    Tcp().expires_after(shared_.options->header_timeout);
+    ReadPreface();
+    return;
+  }
   ReadHeader();
+}
+
+template <typename Stream>
+void HttpSession<Stream>::ReadPreface() {
+  stream_.async_read_some(
+      buffer_.prepare(std::max<size_t>(buffer_.capacity() - buffer_.size(), 512)),
+      beast::bind_front_handler(&HttpSession<Stream>::OnPrefaceBytes, shared_from_this()));
+}
+
+template <typename Stream>
+void HttpSession<Stream>::OnPrefaceBytes(beast::error_code ec, size_t bytes) {
+  if (ec) {
+    if (ec == beast::error::timeout) {
+      shared_.limits->counters.header_timeouts.fetch_add(1, std::memory_order_relaxed);
+    }
+    Close();
+    return;
+  }
+  buffer_.commit(bytes);
+  const auto data = buffer_.data();
+  const std::string_view seen(static_cast<const char*>(data.data()), data.size());
+  const size_t n = std::min(seen.size(), kH2Preface.size());
+  if (seen.substr(0, n) != kH2Preface.substr(0, n)) {
+    ReadHeader(/*restart_timer=*/false);  // HTTP/1.1, within the accept's header_timeout
+    return;
+  }
+  if (n < kH2Preface.size()) {
+    ReadPreface();  // so far a prefix of the preface
+    return;
+  }
+  HandOffToH2();
+}
+
+template <typename Stream>
+void HttpSession<Stream>::HandOffToH2() {
+  Tcp().expires_never();
+  const auto data = buffer_.data();
+  std::string preread(static_cast<const char*>(data.data()), data.size());
+  handed_off_ = true;
+  std::make_shared<H2Session<Stream>>(std::move(stream_), shared_, slot_, tls_, std::move(preread))
+      ->Run();
 }
 
 template <typename Stream>
@@ -130,8 +194,8 @@ void HttpSession<Stream>::OnFirstBytes(beast::error_code ec, size_t bytes) {
 }
 
 template <typename Stream>
-void HttpSession<Stream>::ReadHeader() {
-  Tcp().expires_after(shared_.options->header_timeout);
+void HttpSession<Stream>::ReadHeader(bool restart_timer) {
+  if (restart_timer) Tcp().expires_after(shared_.options->header_timeout);
   http::async_read_header(
       stream_, buffer_, *parser_,
       beast::bind_front_handler(&HttpSession<Stream>::OnHeader, shared_from_this()));

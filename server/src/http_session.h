@@ -13,6 +13,13 @@
 // accept (of the handshake, with TLS); between keep-alive requests the connection may sit idle for
 // idle_timeout, and once the next request's first byte arrives its header again has header_timeout.
 // Reading a body and writing a response each have idle_timeout.
+//
+// Protocol selection: every connection starts here. A plain connection whose first bytes are the
+// HTTP/2 connection preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", h2c with prior knowledge),
+// and a TLS connection that chose "h2" by ALPN, are handed to an H2Session (h2_session.h) with the
+// bytes already read and the connection slot; everything else is HTTP/1.1 (Upgrade: h2c is not
+// offered). The first request's header read starts with a read of its first bytes, as every
+// keep-alive request's does, so HTTP/1.1 reads nothing more than before.
 #pragma once
 
 #include <chrono>
@@ -83,7 +90,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void OnHandshake(boost::beast::error_code ec);
   void DoRead();
   void OnFirstBytes(boost::beast::error_code ec, size_t bytes);
-  void ReadHeader();
+  // Plain connections, first request: reads until the bytes either are the HTTP/2 preface
+  // (HandOffToH2) or cannot be (ReadHeader, without restarting the accept's header_timeout).
+  void ReadPreface();
+  void OnPrefaceBytes(boost::beast::error_code ec, size_t bytes);
+  // Gives the connection (stream, slot, the bytes read so far) to an H2Session.
+  void HandOffToH2();
+  void ReadHeader(bool restart_timer = true);
   void OnHeader(boost::beast::error_code ec, size_t bytes);
   // Decides from the header alone whether the request may go on (overflow slot, body limit,
   // in-flight budget) and reserves its body's bytes; when not, answers (and closes) and is false.
@@ -131,6 +144,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   bool between_requests_ = false;       // a response was written; idle_timeout applies
   size_t drained_ = 0;
   bool handshake_done_ = !kTls;  // TLS: close_notify only makes sense after a handshake
+  bool handed_off_ = false;      // an H2Session owns the connection (and its slot) now
 };
 
 extern template class HttpSession<PlainStream>;

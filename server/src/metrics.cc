@@ -123,6 +123,26 @@ void RenderLimitMetrics(PrometheusWriter& w, const Limits& limits) {
   w.Gauge("tideline_http_inflight_bytes",
           "Request and response bytes reserved against server.max_inflight_bytes.",
           limits.budget.used());
+  w.Counter("tideline_http2_connections_total",
+            "Connections speaking HTTP/2: h2c with prior knowledge, or h2 chosen by ALPN.",
+            get(c.h2_connections));
+  w.Counter("tideline_http2_connections_closed_total", "HTTP/2 connections closed.",
+            get(c.h2_connections_closed));
+  w.Counter("tideline_http2_streams_total", "HTTP/2 streams (requests) opened.", get(c.h2_streams));
+  w.Counter("tideline_http2_streams_closed_total", "HTTP/2 streams closed.",
+            get(c.h2_streams_closed));
+  w.Counter("tideline_http2_streams_reset_total", "HTTP/2 streams the client reset (RST_STREAM).",
+            get(c.h2_streams_reset));
+  w.Counter("tideline_http2_stream_timeouts_total",
+            "HTTP/2 streams reset because a request body or a response took longer than "
+            "server.idle_timeout_s.",
+            get(c.h2_stream_timeouts));
+  constexpr std::string_view kGoaway = "tideline_http2_goaway_errors_total";
+  w.Family(kGoaway, "counter",
+           "HTTP/2 connections ended for the client's fault, by reason: enhance_your_calm (a "
+           "flood of frames), protocol_error (anything else).");
+  w.Sample(kGoaway, {{"reason", "enhance_your_calm"}}, get(c.h2_calm));
+  w.Sample(kGoaway, {{"reason", "protocol_error"}}, get(c.h2_protocol_errors));
   w.Counter("tideline_tls_handshakes_total", "TLS handshakes completed (server.tls).",
             get(c.tls_handshakes));
   constexpr std::string_view kHandshakeFailed = "tideline_tls_handshake_failures_total";

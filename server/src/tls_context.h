@@ -19,9 +19,9 @@
 
 namespace tideline::server {
 
-// The application protocols this server speaks, in order of preference. The one list: a
-// protocol added here (h2) is advertised by every context made from now on.
-inline constexpr std::array<std::string_view, 1> kAlpnProtocols = {"http/1.1"};
+// The application protocols this server speaks, in order of preference: HTTP/2 (h2_session.h)
+// when the client offers it, else HTTP/1.1. The one list: every context made advertises it.
+inline constexpr std::array<std::string_view, 2> kAlpnProtocols = {"h2", "http/1.1"};
 
 // Builds a server context from `options.cert_file` (the certificate first, then any
 // intermediates) and `options.key_file` (an unencrypted private key). Fails, naming the option

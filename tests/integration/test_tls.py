@@ -259,7 +259,7 @@ class TlsTest(unittest.TestCase):
             warnings.simplefilter("ignore", DeprecationWarning)  # TLSv1_1, on purpose
             ctx.minimum_version = version
             ctx.maximum_version = version
-            ctx.set_alpn_protocols(["h2", "http/1.1"])
+            ctx.set_alpn_protocols(["http/1.1"])  # h2 by ALPN: test_http2.py
             return ctx
 
         with socket.create_connection(("127.0.0.1", self.server.port), timeout=10) as raw:
