@@ -297,6 +297,22 @@ async function putBatch(stream, tag, count) {
   return r.Records.map((rec, i) => ({ seq: rec.SequenceNumber, data: entries[i].Data }));
 }
 
+// SubscribeToShard, retried after 200 ms while Kinesis's rule refuses it with
+// ResourceInUseException (a consumer's new subscription to a shard within 5 s of the previous
+// one, or within a shorter subscription duration), as the KCL retries it.
+async function subscribeCall(position, abortSignal) {
+  for (;;) {
+    try {
+      return await client.send(new SubscribeToShardCommand({
+        ConsumerARN: consumerArn, ShardId: "shardId-000000000000", StartingPosition: position,
+      }), { abortSignal });
+    } catch (e) {
+      if (!(e instanceof sdk.ResourceInUseException) || abortSignal.aborted) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 200)); // retry interval, bounded by the abort
+    }
+  }
+}
+
 // One SubscribeToShard call read to its end (or until `enough()` says stop). Returns how it
 // ended and what it delivered.
 async function subscribe(position, onEvent, enough) {
@@ -306,9 +322,7 @@ async function subscribe(position, onEvent, enough) {
   let stopped = false;
   let lastContinuation;
   try {
-    const response = await client.send(new SubscribeToShardCommand({
-      ConsumerARN: consumerArn, ShardId: "shardId-000000000000", StartingPosition: position,
-    }), { abortSignal: abort.signal });
+    const response = await subscribeCall(position, abort.signal);
     for await (const event of response.EventStream) {
       assert.deepEqual(Object.keys(event), ["SubscribeToShardEvent"]);
       const e = event.SubscribeToShardEvent;
