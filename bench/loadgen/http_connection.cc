@@ -128,37 +128,51 @@ std::string BuildKinesisRequest(const Endpoint& endpoint, std::string_view opera
 
 HttpConnection::HttpConnection(Endpoint endpoint) : endpoint_(std::move(endpoint)), socket_(ioc_) {}
 
-bool HttpConnection::Connect(std::string& error) {
+bool ConnectTcp(const Endpoint& endpoint, tcp::socket& socket, std::string& error) {
   boost::system::error_code ec;
-  tcp::resolver resolver(ioc_);
-  auto results = resolver.resolve(endpoint_.host, endpoint_.port, ec);
-  if (!ec) asio::connect(socket_, results, ec);
+  tcp::resolver resolver(socket.get_executor());
+  auto results = resolver.resolve(endpoint.host, endpoint.port, ec);
+  if (!ec) asio::connect(socket, results, ec);
   if (ec) {
-    error = "connect to " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message();
-    Close();
+    error = "connect to " + endpoint.host + ":" + endpoint.port + ": " + ec.message();
     return false;
   }
   // Latency matters more than packet count: small requests must not wait for Nagle.
-  socket_.set_option(tcp::no_delay(true), ec);
+  socket.set_option(tcp::no_delay(true), ec);
+  return true;
+}
+
+bool HandshakeTls(const Endpoint& endpoint, tcp::socket& socket,
+                  std::unique_ptr<asio::ssl::stream<tcp::socket&>>& tls, std::string& error) {
+  tls = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket, *endpoint.tls);
+  boost::system::error_code not_ip;
+  asio::ip::make_address(endpoint.host, not_ip);
+  // SNI is for names only (RFC 6066); the certificate is checked for the name or address.
+  if (not_ip) SSL_set_tlsext_host_name(tls->native_handle(), endpoint.host.c_str());
+  tls->set_verify_callback(asio::ssl::host_name_verification(endpoint.host));
+  boost::system::error_code ec;
+  tls->handshake(asio::ssl::stream_base::client, ec);
+  if (ec) {
+    error = "TLS handshake with " + endpoint.host + ":" + endpoint.port + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+bool HttpConnection::Connect(std::string& error) {
+  if (!ConnectTcp(endpoint_, socket_, error)) {
+    Close();
+    return false;
+  }
   native_fd_.store(socket_.native_handle());
   if (aborted_.load()) {
     error = "aborted";
     Close();
     return false;
   }
-  if (endpoint_.tls) {
-    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *endpoint_.tls);
-    boost::system::error_code not_ip;
-    asio::ip::make_address(endpoint_.host, not_ip);
-    // SNI is for names only (RFC 6066); the certificate is checked for the name or address.
-    if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), endpoint_.host.c_str());
-    tls_->set_verify_callback(asio::ssl::host_name_verification(endpoint_.host));
-    tls_->handshake(asio::ssl::stream_base::client, ec);
-    if (ec) {
-      error = "TLS handshake with " + endpoint_.host + ":" + endpoint_.port + ": " + ec.message();
-      Close();
-      return false;
-    }
+  if (endpoint_.tls && !HandshakeTls(endpoint_, socket_, tls_, error)) {
+    Close();
+    return false;
   }
   return true;
 }

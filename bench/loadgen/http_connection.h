@@ -38,6 +38,17 @@ struct Endpoint {
 std::shared_ptr<boost::asio::ssl::context> MakeTlsClientContext(const std::string& ca_file,
                                                                 std::string& error);
 
+// Connects `socket` (closed) to the endpoint with TCP_NODELAY. False with `error` set on failure.
+[[nodiscard]] bool ConnectTcp(const Endpoint& endpoint, boost::asio::ip::tcp::socket& socket,
+                              std::string& error);
+
+// For an HTTPS endpoint: makes `tls` over the connected `socket` and completes the handshake
+// (SNI for a host name, the certificate verified for the host). False with `error` set.
+[[nodiscard]] bool HandshakeTls(
+    const Endpoint& endpoint, boost::asio::ip::tcp::socket& socket,
+    std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>>& tls,
+    std::string& error);
+
 // Parses "HOST:PORT" (HOST may be a name, an IPv4 address or a bracketed IPv6 address).
 // Returns false and sets `error` if it is not of that shape.
 [[nodiscard]] bool ParseEndpoint(std::string_view text, Endpoint& out, std::string& error);

@@ -151,4 +151,100 @@ bool KinesisAdmin::TrimHorizonIterator(const std::string& name, const std::strin
   return true;
 }
 
+bool KinesisAdmin::StreamArn(const std::string& name, std::string& arn, std::string& error) {
+  std::string body = "{\"StreamName\":";
+  AppendJsonString(body, name);
+  body += "}";
+  HttpResponse response;
+  rapidjson::Document doc;
+  if (!Call("DescribeStreamSummary", body, response, error) || !ParseObject(response, doc, error)) {
+    return false;
+  }
+  auto summary = doc.FindMember("StreamDescriptionSummary");
+  arn = summary == doc.MemberEnd() ? "" : StringMember(summary->value, "StreamARN");
+  if (arn.empty()) {
+    error = "DescribeStreamSummary: no StreamARN for " + name;
+    return false;
+  }
+  return true;
+}
+
+bool KinesisAdmin::RegisterConsumer(const std::string& stream_arn, const std::string& name,
+                                    std::string& consumer_arn, std::string& error) {
+  std::string body = "{\"StreamARN\":";
+  AppendJsonString(body, stream_arn);
+  body += ",\"ConsumerName\":";
+  AppendJsonString(body, name);
+  body += "}";
+  HttpResponse response;
+  rapidjson::Document doc;
+  const char* operation = "RegisterStreamConsumer";
+  if (!Call(operation, body, response, error)) {
+    if (response.status != 400 ||
+        response.body.find("ResourceInUseException") == std::string::npos) {
+      return false;
+    }
+    // Registered by an earlier run: look it up by name.
+    operation = "DescribeStreamConsumer";
+    if (!Call(operation, body, response, error)) return false;
+  }
+  if (!ParseObject(response, doc, error)) return false;
+  auto consumer = doc.FindMember("Consumer");
+  if (consumer == doc.MemberEnd()) consumer = doc.FindMember("ConsumerDescription");
+  consumer_arn = consumer == doc.MemberEnd() ? "" : StringMember(consumer->value, "ConsumerARN");
+  if (consumer_arn.empty()) {
+    error = std::string(operation) + ": no ConsumerARN for " + name;
+    return false;
+  }
+  return true;
+}
+
+bool KinesisAdmin::WaitConsumerActive(const std::string& consumer_arn,
+                                      std::chrono::milliseconds timeout, std::string& error) {
+  std::string body = "{\"ConsumerARN\":";
+  AppendJsonString(body, consumer_arn);
+  body += "}";
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string status;
+  while (true) {
+    HttpResponse response;
+    rapidjson::Document doc;
+    if (!Call("DescribeStreamConsumer", body, response, error) ||
+        !ParseObject(response, doc, error)) {
+      return false;
+    }
+    auto description = doc.FindMember("ConsumerDescription");
+    status =
+        description == doc.MemberEnd() ? "" : StringMember(description->value, "ConsumerStatus");
+    if (status == "ACTIVE") return true;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    // Polling interval while the server activates the consumer; not a synchronisation primitive.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  error = "consumer " + consumer_arn + " not ACTIVE after " + std::to_string(timeout.count()) +
+          " ms (status " + status + ")";
+  return false;
+}
+
+bool KinesisAdmin::PutRecord(const std::string& name, const std::string& partition_key,
+                             std::string_view data, std::string& sequence_number,
+                             std::string& error) {
+  std::string body = "{\"StreamName\":";
+  AppendJsonString(body, name);
+  body += ",\"PartitionKey\":";
+  AppendJsonString(body, partition_key);
+  body += ",\"Data\":\"" + Base64Encode(data) + "\"}";
+  HttpResponse response;
+  rapidjson::Document doc;
+  if (!Call("PutRecord", body, response, error) || !ParseObject(response, doc, error)) {
+    return false;
+  }
+  sequence_number = StringMember(doc, "SequenceNumber");
+  if (sequence_number.empty()) {
+    error = "PutRecord: no SequenceNumber in response";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace tideline::loadgen

@@ -1,9 +1,11 @@
-// Control-plane calls the load generator needs: create a stream, wait for it, list shards.
+// Control-plane calls the load generators need: create a stream, wait for it, list shards,
+// register fan-out consumers.
 // These run before and after measuring, so they parse responses fully with RapidJSON.
 #pragma once
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http_connection.h"
@@ -32,6 +34,23 @@ class KinesisAdmin {
   // A TRIM_HORIZON iterator for one shard.
   [[nodiscard]] bool TrimHorizonIterator(const std::string& name, const std::string& shard_id,
                                          std::string& iterator, std::string& error);
+
+  // The stream's ARN (DescribeStreamSummary).
+  [[nodiscard]] bool StreamArn(const std::string& name, std::string& arn, std::string& error);
+
+  // Registers an enhanced fan-out consumer and returns its ARN; a consumer of that name that
+  // is already registered is kept and its ARN returned.
+  [[nodiscard]] bool RegisterConsumer(const std::string& stream_arn, const std::string& name,
+                                      std::string& consumer_arn, std::string& error);
+
+  // Polls DescribeStreamConsumer until the consumer is ACTIVE or `timeout` passes.
+  [[nodiscard]] bool WaitConsumerActive(const std::string& consumer_arn,
+                                        std::chrono::milliseconds timeout, std::string& error);
+
+  // One PutRecord; returns the record's sequence number.
+  [[nodiscard]] bool PutRecord(const std::string& name, const std::string& partition_key,
+                               std::string_view data, std::string& sequence_number,
+                               std::string& error);
 
  private:
   // Sends one operation; true only for HTTP 200 with a JSON object body in `out`.
