@@ -32,7 +32,9 @@ struct ApiResponse {
 
 // The session's side of a streamed response body; each HTTP session type implements it.
 // Thread-safe: Write and End may be called from any thread (they post to the session's strand).
-// After the session has called BodyStream::Cancel, both are ignored.
+// They never run `written` or call into the producer before returning, so a producer may call
+// them with its own lock held (the subscription hub does). After the session has called
+// BodyStream::Cancel, both are ignored.
 class BodySink {
  public:
   virtual ~BodySink() = default;
