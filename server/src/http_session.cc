@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
@@ -79,6 +80,7 @@ HttpSession<Stream>::~HttpSession() {
   // destroyed: only the shared Limits may be touched here.
   ReleaseReservation();
   ReleaseStreamReservation();
+  UncountStream();
   shared_.limits->counters.connections_closed.fetch_add(1, std::memory_order_relaxed);
   shared_.limits->gate.Release(slot_);
 }
@@ -404,6 +406,8 @@ void HttpSession<Stream>::StartStream(ApiResponse resp, unsigned version, bool k
       std::make_unique<http::response_serializer<http::empty_body>>(*stream_header_);
   body_stream_ = std::move(resp.stream);
   stream_state_ = StreamState::kStreaming;
+  shared_.limits->streams.Begin();
+  stream_counted_ = true;
   stream_end_queued_ = false;
   ++stream_id_;
   // The watching read has no timeout: a stream may be quiet for seconds between events. Each
@@ -519,6 +523,7 @@ void HttpSession<Stream>::FinishStream() {
   body_stream_.reset();
   stream_state_ = StreamState::kNone;
   ReleaseStreamReservation();
+  UncountStream();
   between_requests_ = true;
   if (probing_) {
     // The watching read has no timeout and must not overlap the next one: cancelled, it ends in
@@ -541,6 +546,7 @@ void HttpSession<Stream>::AbortStream() {
   chunks_.clear();
   chunk_ = Chunk{};
   ReleaseStreamReservation();
+  UncountStream();
   // A hard close: pending writes and the watching read end with an error, which the handlers
   // above ignore now that the stream is aborted.
   beast::error_code ignored;  // the connection is finished either way
@@ -576,6 +582,12 @@ void HttpSession<Stream>::OnProbe(beast::error_code ec, size_t bytes) {
     return;
   }
   DoRead();
+}
+
+template <typename Stream>
+void HttpSession<Stream>::UncountStream() {
+  if (!std::exchange(stream_counted_, false)) return;
+  shared_.limits->streams.End();
 }
 
 template <typename Stream>

@@ -133,6 +133,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void ProbeRead();
   void OnProbe(boost::beast::error_code ec, size_t bytes);
   void ReleaseStreamReservation();
+  // Leaves shared_.limits->streams (once per stream).
+  void UncountStream();
   // Answers `resp` and closes: for a request whose body is left unread.
   void Reject(ApiResponse resp);
   // Rejects a body over body_limit_ with 413, counted.
@@ -179,6 +181,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   bool stream_writing_ = false;     // the header or a chunk is being written
   bool stream_end_queued_ = false;  // End was called: the last chunk follows the queue
   bool probing_ = false;            // ProbeRead is pending
+  bool stream_counted_ = false;     // counted in shared_.limits->streams
   std::deque<Chunk> chunks_;        // queued by the sink, not yet written
   Chunk chunk_;                     // the chunk being written
   std::string chunk_size_line_;     // its "<hex size>\r\n"

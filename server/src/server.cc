@@ -44,6 +44,8 @@ namespace net = boost::asio;
 // I/O thread. Two match the target machine; reads are short and bounded by 10 MiB.
 constexpr int kBlockingThreads = 2;
 constexpr std::chrono::seconds kDrainTimeout{10};
+// How long Stop lets ended event streams write their last chunks.
+constexpr std::chrono::seconds kStreamDrainTimeout{2};
 // Connections beyond max_connections that may still ask for /health or /metrics.
 constexpr size_t kOverflowConnections = 32;
 // File descriptors kept for everything but connections: RocksDB keeps every SST file open
@@ -174,9 +176,13 @@ class ServerImpl final : public Server {
     if (stopped_) return;
     stopped_ = true;
     if (listener_) listener_->Stop();
-    // Subscriptions last minutes: they end now (their sessions write the end of each stream
-    // while the I/O threads still run) and new ones are refused.
+    // Subscriptions last minutes: they end now and new ones are refused; their sessions write
+    // the end of each stream while the I/O threads still run (bounded: a client that reads
+    // nothing is cut off).
     subscriptions_.Stop();
+    if (limits_ && !limits_->streams.WaitNone(kStreamDrainTimeout)) {
+      Log().warn("stopping with {} event streams still being written", limits_->streams.active());
+    }
     if (!api_.WaitIdle(kDrainTimeout)) {
       Log().warn("stopping with requests still in flight after {} s", kDrainTimeout.count());
     }

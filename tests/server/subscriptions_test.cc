@@ -273,9 +273,16 @@ class SubscriptionTest : public ::testing::Test {
     ApiResponse r = Subscribe(arn, position, shard);
     EXPECT_EQ(r.status, 200u) << r.body;
     EXPECT_EQ(r.content_type, "application/vnd.amazon.eventstream");
-    auto sink = std::make_shared<TestSink>(auto_ack);
+    auto sink = NewSink(auto_ack);
     if (r.stream) r.stream->Start(sink);
     return sink;
+  }
+
+  // A sink the fixture keeps until after the hub has stopped: the hub may drop its references
+  // under its lock, and a TestSink's destructor joins its acknowledging thread.
+  std::shared_ptr<TestSink> NewSink(bool auto_ack = true) {
+    sinks_.push_back(std::make_shared<TestSink>(auto_ack));
+    return sinks_.back();
   }
 
   static void ExpectErrorType(const ApiResponse& r, const std::string& type) {
@@ -288,6 +295,7 @@ class SubscriptionTest : public ::testing::Test {
   testing::ManualClock& clock_ = store_.clock();
   HandlerContext ctx_;
   std::unique_ptr<SubscriptionHub> hub_;
+  std::vector<std::shared_ptr<TestSink>> sinks_;  // destroyed before the hub
 };
 
 TEST_F(SubscriptionTest, EveryStartingPositionStartsWhereGetShardIteratorWould) {
@@ -540,7 +548,7 @@ TEST_F(SubscriptionTest, CancelledSubscriptionFreesItsPairAndItsBytes) {
   Put("s", {"a", "b"});
   ApiResponse r = Subscribe(arn, R"({"Type":"TRIM_HORIZON"})");
   ASSERT_TRUE(r.stream);
-  auto sink = std::make_shared<TestSink>(/*auto_ack=*/false);
+  auto sink = NewSink(/*auto_ack=*/false);
   r.stream->Start(sink);
   ASSERT_TRUE(sink->WaitForMessages(1));
   r.stream->Cancel();  // the client went away; `written` will never run
@@ -562,7 +570,7 @@ TEST_F(SubscriptionTest, StopEndsEverySubscriptionAndRefusesNewOnes) {
   hub_->Stop();
   ASSERT_TRUE(running->WaitForEnd());
   EXPECT_EQ(running->messages().back().Header(":message-type"), "event") << "a clean end";
-  auto late = std::make_shared<TestSink>();
+  auto late = NewSink();
   pending.stream->Start(late);
   ASSERT_TRUE(late->WaitForEnd());
   ASSERT_EQ(late->messages().size(), 1u);
