@@ -259,6 +259,54 @@ class SubscribeTest(ServerTestCase):
         self.assertEqual(got, [b"after"])
 
 
+class SubscribeTlsTest(unittest.TestCase):
+    """The same event stream over HTTPS: chunks through TLS, the watching read beside the
+    writes, and the connection reused once a stream has ended."""
+
+    def test_subscription_over_tls(self):
+        import tempfile
+        import test_tls  # its throwaway CA and TlsServer
+        tmp = tempfile.mkdtemp(prefix="tideline-subscribe-tls-")
+        pki = test_tls.Pki(f"{tmp}/pki")
+        crt, key = pki.issue("server", "tideline-subscribe", 2001)
+        config = f"{tmp}/tideline.yaml"
+        duration_ms = int(harness.scaled(1000))  # also the takeover window
+        with open(config, "w") as f:
+            f.write(f"server:\n  status_delay_ms: 0\n  subscription_duration_ms: {duration_ms}\n"
+                    f"  tls:\n    cert_file: {crt}\n    key_file: {key}\n")
+        server = test_tls.TlsServer(pki.ca_file, extra_args=["--config", config],
+                                    name="SubscribeTls")
+        server.start()
+        try:
+            client = server.boto3_client()
+            client.create_stream(StreamName="tls", ShardCount=1)
+            harness.wait_stream_active(client, "tls")
+            arn = register(client, "tls", "c")
+            client.put_records(StreamName="tls", Records=[
+                {"Data": f"t{i}".encode(), "PartitionKey": "k"} for i in range(100)])
+            events, err = collect(client, arn, {"Type": "TRIM_HORIZON"})  # to the stream's end
+            self.assertIsNone(err)
+            self.assertEqual(datas(events), [f"t{i}".encode() for i in range(100)])
+            # A client that closes mid-stream frees the pair as soon as the server reads the
+            # close (no event needs to fail first): well within the takeover window.
+            started = time.monotonic()
+            events, err = collect(client, arn, {"Type": "LATEST"}, stop=lambda e: True)
+            self.assertIsNone(err)
+            while True:
+                try:
+                    events, err = collect(client, arn, {"Type": "TRIM_HORIZON"},
+                                          stop=lambda e: True)
+                    break
+                except botocore.exceptions.ClientError as e:
+                    self.assertEqual(e.response["Error"]["Code"], "ResourceInUseException")
+                    self.assertLess(time.monotonic() - started, 0.9 * duration_ms / 1000,
+                                    "the close went unnoticed")
+            self.assertEqual(len(datas(events)), 100)
+            self.assertEqual(client.list_streams()["StreamNames"], ["tls"])
+        finally:
+            harness.stop_and_clean(server, lambda: __import__("shutil").rmtree(tmp, True))
+
+
 class SubscribeCrashTest(unittest.TestCase):
     """SIGKILL while a subscriber reads and producers write; the subscriber resumes from its last
     ContinuationSequenceNumber after the restart."""
