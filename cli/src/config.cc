@@ -169,6 +169,14 @@ Status ParseServer(std::string_view file, const Field& f, server::ServerOptions&
             s.status_delay = std::chrono::milliseconds(ms);
             return Status::Ok();
           }),
+      key("subscription_duration_ms",
+          [&](const Field& x) {
+            int64_t ms = 0;
+            TL_RETURN_IF_ERROR(ParseInteger(x, O::kSubscriptionDurationMs.min,
+                                            O::kSubscriptionDurationMs.max, ms));
+            s.subscription_duration = std::chrono::milliseconds(ms);
+            return Status::Ok();
+          }),
   };
   TL_RETURN_IF_ERROR(ParseMap(file, f.path, f.key, f.value, schema));
   // The rules that involve several options (max_inflight_bytes >= max_body_bytes).

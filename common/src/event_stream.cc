@@ -40,13 +40,12 @@ uint32_t Crc32(uint32_t crc, std::string_view bytes) {
       crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
 }
 
-void AppendMessage(std::string& out, std::span<const StringHeader> headers,
-                   std::string_view payload) {
-  const size_t headers_size = HeadersSize(headers);
-  const size_t total = kOverhead + headers_size + payload.size();
-  const size_t start = out.size();
-  out.resize(start + total);
-  char* p = out.data() + start;
+namespace {
+
+// Writes the prelude and `headers` at the front of the `total`-byte message at `p`, whose
+// payload is already in place after them, and its CRC into the last 4 bytes.
+void FrameMessage(char* p, size_t total, std::span<const StringHeader> headers,
+                  size_t headers_size) {
   PutU32(p, static_cast<uint32_t>(total));
   PutU32(p + 4, static_cast<uint32_t>(headers_size));
   PutU32(p + 8, Crc32(0, std::string_view(p, 8)));
@@ -61,8 +60,20 @@ void AppendMessage(std::string& out, std::span<const StringHeader> headers,
     std::memcpy(h, header.value.data(), header.value.size());
     h += header.value.size();
   }
-  if (!payload.empty()) std::memcpy(h, payload.data(), payload.size());
   PutU32(p + total - 4, Crc32(0, std::string_view(p, total - 4)));
+}
+
+}  // namespace
+
+void AppendMessage(std::string& out, std::span<const StringHeader> headers,
+                   std::string_view payload) {
+  const size_t headers_size = HeadersSize(headers);
+  const size_t total = kOverhead + headers_size + payload.size();
+  const size_t start = out.size();
+  out.resize(start + total);
+  char* p = out.data() + start;
+  if (!payload.empty()) std::memcpy(p + 12 + headers_size, payload.data(), payload.size());
+  FrameMessage(p, total, headers, headers_size);
 }
 
 void AppendEvent(std::string& out, std::string_view type, std::string_view content_type,
@@ -83,6 +94,24 @@ void AppendException(std::string& out, std::string_view type, std::string_view c
       {":message-type", "exception"},
   };
   AppendMessage(out, headers, payload);
+}
+
+size_t EventPrefixSize(std::string_view type, std::string_view content_type) {
+  const StringHeader headers[] = {
+      {":event-type", type},
+      {":content-type", content_type},
+      {":message-type", "event"},
+  };
+  return 12 + HeadersSize(headers);
+}
+
+void FinishEvent(std::span<char> message, std::string_view type, std::string_view content_type) {
+  const StringHeader headers[] = {
+      {":event-type", type},
+      {":content-type", content_type},
+      {":message-type", "event"},
+  };
+  FrameMessage(message.data(), message.size(), headers, HeadersSize(headers));
 }
 
 std::string_view Message::Header(std::string_view name) const {

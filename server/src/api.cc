@@ -68,6 +68,7 @@ constexpr std::array kOperations = {
     Operation{"UpdateAccountSettings", &HandleUpdateAccountSettings},
     Operation{"UpdateMaxRecordSize", &HandleUpdateMaxRecordSize},
     Operation{"UpdateStreamWarmThroughput", &HandleUpdateStreamWarmThroughput},
+    Operation{"SubscribeToShard", &HandleSubscribeToShard},
     Operation{"PutRecord", nullptr, &HandlePutRecord},
     Operation{"PutRecords", nullptr, &HandlePutRecords},
 };
@@ -97,14 +98,15 @@ std::optional<ApiResponse> CheckAgainstModel(const model::Operation& op, std::st
   return std::nullopt;
 }
 
-// The context of a request in `region`: the shared one for the default region (empty), else a
-// copy in `regional` that names the region.
-const HandlerContext& ContextFor(const HandlerContext& base, std::string_view region,
-                                 std::optional<HandlerContext>& regional) {
-  if (region.empty()) return base;
-  regional.emplace(base);
-  regional->region = std::string(region);
-  return *regional;
+// The context of a request in `region` and protocol: the shared one for a JSON request of the
+// default region (empty), else a copy in `own` that names the region and the protocol.
+const HandlerContext& ContextFor(const HandlerContext& base, std::string_view region, bool cbor,
+                                 std::optional<HandlerContext>& own) {
+  if (region.empty() && !cbor) return base;
+  own.emplace(base);
+  own->region = std::string(region);
+  own->cbor = cbor;
+  return *own;
 }
 
 }  // namespace
@@ -121,7 +123,7 @@ Api::Api(HandlerContext ctx, Metrics& metrics, BlockingExecutor blocking)
     : ctx_(std::move(ctx)), metrics_(metrics), blocking_(std::move(blocking)) {}
 
 void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, ResponseCallback done,
-                 const RespondOn& respond_on, std::string_view region) {
+                 const RespondOn& respond_on, std::string_view region, bool cbor) {
   // The default region's requests use the shared context as is; another region's get a copy
   // that names it (a copy of a few short strings).
   if (region == ctx_.account.region) region = {};
@@ -147,18 +149,15 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, Res
   };
   const model::Operation* modeled = model::FindOperation(OperationName(target));
   if (!op) {
-    // An operation of the model that has no handler yet still answers a malformed request
-    // as AWS would; only a conforming one learns that it is not supported.
+    // An operation of the model without a handler (a model newer than the handlers) still
+    // answers a malformed request as AWS would; only a conforming one learns it is unknown.
     if (modeled != nullptr) {
       if (auto bad = CheckAgainstModel(*modeled, *body)) {
         finish(std::move(*bad));
         return;
       }
-      // Kinesis's operation, not served here yet (SubscribeToShard): say so plainly.
       finish(MakeError(ApiErrorType::kUnknownOperation,
-                       fmt::format("{} is not supported by this server yet; read shards with "
-                                   "GetShardIterator and GetRecords.",
-                                   modeled->name)));
+                       fmt::format("Unknown operation: {}", modeled->name)));
       return;
     }
     finish(MakeError(ApiErrorType::kUnknownOperation,
@@ -166,14 +165,14 @@ void Api::Handle(std::string_view target, std::shared_ptr<std::string> body, Res
     return;
   }
   if (op->async) {
-    std::optional<HandlerContext> regional;  // read by the handler during the call only
-    op->async(ContextFor(ctx_, region, regional), std::move(body), std::move(finish), respond_on);
+    std::optional<HandlerContext> own;  // read by the handler during the call only
+    op->async(ContextFor(ctx_, region, cbor, own), std::move(body), std::move(finish), respond_on);
     return;
   }
   blocking_([this, op, modeled, body = std::move(body), finish = std::move(finish), respond_on,
-             region = std::string(region)]() mutable {
-    std::optional<HandlerContext> regional;
-    const HandlerContext& ctx = ContextFor(ctx_, region, regional);
+             region = std::string(region), cbor]() mutable {
+    std::optional<HandlerContext> own;
+    const HandlerContext& ctx = ContextFor(ctx_, region, cbor, own);
     std::optional<ApiResponse> bad;
     if (modeled != nullptr) bad = CheckAgainstModel(*modeled, *body, &ctx);
     ApiResponse resp = bad ? std::move(*bad) : op->sync(ctx, *body);

@@ -38,9 +38,10 @@ class Api {
   // (from the blocking executor or the store's writer thread); with an empty `respond_on`, on
   // whichever of those threads produced the response. `region` is the request's region (a
   // valid one, see common/regional_stream.h); empty: the default region. Handlers see it as
-  // HandlerContext::region.
+  // HandlerContext::region, and `cbor` (the request came in CBOR, translated to JSON by the
+  // router) as HandlerContext::cbor.
   void Handle(std::string_view target, std::shared_ptr<std::string> body, ResponseCallback done,
-              const RespondOn& respond_on = {}, std::string_view region = {});
+              const RespondOn& respond_on = {}, std::string_view region = {}, bool cbor = false);
 
   // Blocks until no request is being handled or `timeout` passes; true when drained.
   bool WaitIdle(std::chrono::milliseconds timeout);

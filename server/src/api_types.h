@@ -32,7 +32,10 @@ struct ApiResponse {
 
 // The session's side of a streamed response body; each HTTP session type implements it.
 // Thread-safe: Write and End may be called from any thread (they post to the session's strand).
-// After the session has called BodyStream::Cancel, both are ignored.
+// They never run `written` or call into the producer before returning, so a producer may call
+// them with its own lock held (the subscription hub does). After the session has called
+// BodyStream::Cancel, both are ignored. A producer may drop its last reference to the sink with
+// its lock held, so the sink's destructor must not block.
 class BodySink {
  public:
   virtual ~BodySink() = default;

@@ -528,6 +528,8 @@ Result<std::string> EncodeResponse(std::string_view operation, std::string_view 
 }
 
 ApiResponse ToCborResponse(std::string_view operation, ApiResponse resp) {
+  // An event stream (SubscribeToShard) is framed by the stream itself, its events in CBOR.
+  if (resp.stream) return resp;
   Result<std::string> body =
       EncodeResponse(resp.error_type.empty() ? operation : std::string_view(), resp.body);
   if (!body.ok()) {

@@ -60,7 +60,9 @@ Result<std::string> EncodeResponse(std::string_view operation, std::string_view 
 
 // `resp` as the CBOR protocol answers it: body encoded by EncodeResponse (the output shape of
 // `operation` for a success, none for an error), content type kContentType; status, error type
-// and counters unchanged. A body that cannot be encoded becomes an InternalFailure.
+// and counters unchanged. A body that cannot be encoded becomes an InternalFailure. A streamed
+// response (ApiResponse::stream, SubscribeToShard) passes unchanged: its events are encoded by
+// their producer, in CBOR for a CBOR request (HandlerContext::cbor).
 ApiResponse ToCborResponse(std::string_view operation, ApiResponse resp);
 
 }  // namespace tideline::server::cbor

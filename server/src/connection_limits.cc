@@ -34,6 +34,26 @@ void ConnectionGate::Release(Slot slot) {
   if (wake) wake();  // outside the lock: it posts to the listener, which takes the lock again
 }
 
+void StreamGauge::Begin() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++active_;
+}
+
+void StreamGauge::End() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--active_ == 0) none_.notify_all();
+}
+
+bool StreamGauge::WaitNone(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return none_.wait_for(lock, timeout, [this] { return active_ == 0; });
+}
+
+size_t StreamGauge::active() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return active_;
+}
+
 void ConnectionGate::Shutdown() {
   std::lock_guard<std::mutex> lock(mu_);
   shut_down_ = true;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -69,6 +70,24 @@ class InflightBudget {
   std::atomic<uint64_t> used_{0};
 };
 
+// Streamed responses being written (SubscribeToShard's event streams), so that Server::Stop,
+// having ended every subscription, can let their last chunks reach the clients before the I/O
+// threads stop. A session calls Begin when it starts writing one and End once when it is
+// written or given up.
+class StreamGauge {
+ public:
+  void Begin();
+  void End();
+  // Blocks until no stream is being written or `timeout` passes; true when none is.
+  bool WaitNone(std::chrono::milliseconds timeout);
+  size_t active() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable none_;
+  size_t active_ = 0;  // GUARDED_BY(mu_)
+};
+
 // Counters for /metrics (relaxed atomics: totals, no ordering with anything else).
 struct LimitCounters {
   std::atomic<uint64_t> connections_accepted{0};
@@ -107,6 +126,7 @@ struct Limits {
       : gate(max_connections, overflow_connections), budget(max_inflight_bytes) {}
   ConnectionGate gate;
   InflightBudget budget;
+  StreamGauge streams;
   LimitCounters counters;
 };
 

@@ -19,6 +19,7 @@
 namespace tideline::server {
 
 class ThroughputLimiter;
+class SubscriptionHub;
 
 struct HandlerContext {
   storage::Store* store = nullptr;
@@ -45,6 +46,12 @@ struct HandlerContext {
   // Per-shard throughput limits (throughput_limiter.h); null when they are off, so the only
   // cost of the feature then is one branch per PutRecord(s), GetRecords and GetShardIterator.
   ThroughputLimiter* limiter = nullptr;
+  // SubscribeToShard's subscriptions (subscriptions.h); DeregisterStreamConsumer and
+  // DeleteStream end theirs. Null: SubscribeToShard answers ServiceUnavailable (tests without
+  // a hub).
+  SubscriptionHub* subscriptions = nullptr;
+  // The request came in the CBOR protocol; SubscribeToShard then encodes its events in CBOR.
+  bool cbor = false;
 };
 
 // Streams (handlers_streams.cc).
@@ -91,6 +98,11 @@ ApiResponse HandleDescribeAccountSettings(const HandlerContext& ctx, std::string
 ApiResponse HandleUpdateAccountSettings(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleUpdateMaxRecordSize(const HandlerContext& ctx, std::string_view body);
 ApiResponse HandleUpdateStreamWarmThroughput(const HandlerContext& ctx, std::string_view body);
+
+// Enhanced fan-out (handlers_subscribe.cc). Checks the request, the consumer, the shard and
+// the starting position, registers the subscription with ctx.subscriptions and answers with
+// its event stream (ApiResponse::stream); errors found before that are ordinary responses.
+ApiResponse HandleSubscribeToShard(const HandlerContext& ctx, std::string_view body);
 
 // Reads (handlers_get.cc). May block on RocksDB reads: run them off the I/O threads.
 ApiResponse HandleGetShardIterator(const HandlerContext& ctx, std::string_view body);

@@ -14,6 +14,7 @@
 #include "handlers.h"
 #include "handlers_common.h"
 #include "handlers_settings.h"
+#include "subscriptions.h"
 
 namespace tideline::server {
 namespace {
@@ -706,6 +707,31 @@ std::variant<ConsumerRef, ApiResponse> ReadConsumerRef(const HandlerContext& ctx
 
 }  // namespace
 
+std::variant<ActiveConsumer, ApiResponse> FindActiveConsumer(const HandlerContext& ctx,
+                                                             std::string_view consumer_arn) {
+  const auto ref = ParseResourceArn(ctx, consumer_arn);
+  if (!ref || ref->consumer.empty()) {
+    return MakeError(ApiErrorType::kResourceNotFound,
+                     fmt::format("Consumer {} not found.", consumer_arn));
+  }
+  auto attrs = ctx.store->GetStreamAttributes(ref->stream);
+  if (!attrs.ok()) return StreamError(ctx, attrs.status(), ref->stream.get());
+  const int64_t now = ctx.now_ms();
+  const StreamConsumer* c = FindConsumer(ctx, *attrs, ref->consumer, now);
+  if (c == nullptr || c->created_ms / 1000 != ref->consumer_created_s) {
+    return MakeError(ApiErrorType::kResourceNotFound,
+                     ConsumerNotFoundMessage(ctx, ref->consumer, ref->stream.get()));
+  }
+  if (StateOf(ctx, *c, now) != ConsumerState::kActive) {
+    return MakeError(ApiErrorType::kResourceInUse,
+                     fmt::format("Consumer {} with creation timestamp {} under stream {} and "
+                                 "account {} is not in ACTIVE status.",
+                                 c->name, c->created_ms / 1000, DisplayName(ref->stream.get()),
+                                 ctx.account.account_id));
+  }
+  return ActiveConsumer{ref->stream, c->name, ConsumerArn(ctx, ref->stream.get(), *c)};
+}
+
 ApiResponse HandleRegisterStreamConsumer(const HandlerContext& ctx, std::string_view body) {
   rapidjson::Document doc;
   ApiResponse err;
@@ -793,6 +819,11 @@ ApiResponse HandleDeregisterStreamConsumer(const HandlerContext& ctx, std::strin
                      ConsumerNotFoundMessage(ctx, ref.name, ref.stream.get()));
   }
   if (!st.ok()) return StreamError(ctx, st, ref.stream.get());
+  // Its subscriptions end now, as the consumer is DELETING.
+  if (ctx.subscriptions != nullptr) {
+    ctx.subscriptions->EndConsumer(ref.stream, ref.name,
+                                   ConsumerNotFoundMessage(ctx, ref.name, ref.stream.get()));
+  }
   return ApiResponse{};
 }
 

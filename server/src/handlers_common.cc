@@ -197,6 +197,24 @@ void WriteHashKeyRange(JsonWriter& w, const HashKeyRange& range) {
   w.EndObject();
 }
 
+void WriteChildShards(JsonWriter& w, const std::vector<storage::ChildShard>& children) {
+  w.Key("ChildShards");
+  w.StartArray();
+  for (const storage::ChildShard& child : children) {
+    w.StartObject();
+    w.Key("ShardId");
+    w.String(child.id.get());
+    w.Key("ParentShards");
+    w.StartArray();
+    for (const ShardId& parent : child.parents)
+      w.String(parent.get());
+    w.EndArray();
+    WriteHashKeyRange(w, child.hash_range);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard) {
   w.StartObject();
   w.Key("ShardId");

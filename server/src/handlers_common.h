@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <rapidjson/document.h>
 
@@ -13,6 +14,7 @@
 #include "errors.h"
 #include "handlers.h"
 #include "json_util.h"
+#include "storage/sequence_number.h"
 #include "validation.h"
 
 namespace tideline::server {
@@ -75,6 +77,22 @@ bool ParseRequest(std::string_view operation, rapidjson::Document& doc, std::str
 
 // A "HashKeyRange" member: {"StartingHashKey", "EndingHashKey"} in decimal.
 void WriteHashKeyRange(JsonWriter& w, const HashKeyRange& range);
+// One record as GetRecords and SubscribeToShardEvent return it: SequenceNumber,
+// ApproximateArrivalTimestamp, Data (base64), PartitionKey.
+inline void WriteRecord(JsonWriter& w, ShardUid shard, const storage::RecordView& record) {
+  w.StartObject();
+  w.Key("SequenceNumber");
+  w.TrustedString(SequenceNumberOf(shard, record.offset).get());
+  w.Key("ApproximateArrivalTimestamp");
+  w.EpochSeconds(record.arrival_ms);
+  w.Key("Data");
+  w.Base64String(record.data);
+  w.Key("PartitionKey");
+  w.String(record.partition_key);
+  w.EndObject();
+}
+// The "ChildShards" member of a closed shard read to its end (GetRecords, SubscribeToShardEvent).
+void WriteChildShards(JsonWriter& w, const std::vector<storage::ChildShard>& children);
 // One Shard object as DescribeStream and ListShards return it.
 void WriteShard(JsonWriter& w, const storage::ShardInfo& shard);
 // "CREATING", "ACTIVE", "UPDATING" or "DELETING".
@@ -101,6 +119,18 @@ void WriteMonitoringAndEncryption(JsonWriter& w, const storage::StreamAttributes
 // StreamModeDetails of the descriptions.
 void WriteStreamMode(JsonWriter& w, const storage::StreamAttributes& attributes);
 
+// The ACTIVE consumer a ConsumerARN names (SubscribeToShard; handlers_attributes.cc): its
+// stream (the store's name), its name and its ARN as Kinesis writes it. Otherwise the error:
+// ResourceNotFoundException for an ARN of another region or account, an unknown stream or
+// consumer (or one whose creation time differs); ResourceInUseException for a consumer CREATING
+// or DELETING.
+struct ActiveConsumer {
+  StreamName stream;
+  std::string name;
+  std::string arn;
+};
+std::variant<ActiveConsumer, ApiResponse> FindActiveConsumer(const HandlerContext& ctx,
+                                                             std::string_view consumer_arn);
 // Consumers of the stream that are registered (CREATING or ACTIVE), as ConsumerCount counts
 // them (handlers_attributes.cc).
 size_t CountConsumers(const HandlerContext& ctx, const storage::StreamAttributes& attributes);

@@ -157,16 +157,7 @@ ApiResponse ReadRecords(const HandlerContext& ctx, const storage::ShardInfo& sha
   limits.max_bytes = kMaxResponseDataBytes;
   auto summary = ctx.store->Read(stream, shard.id, Offset{pos.next_offset}, limits,
                                  [&](const storage::RecordView& rec) {
-                                   w.StartObject();
-                                   w.Key("SequenceNumber");
-                                   w.TrustedString(SequenceNumberOf(shard_uid, rec.offset).get());
-                                   w.Key("ApproximateArrivalTimestamp");
-                                   w.EpochSeconds(rec.arrival_ms);
-                                   w.Key("Data");
-                                   w.Base64String(rec.data);
-                                   w.Key("PartitionKey");
-                                   w.String(rec.partition_key);
-                                   w.EndObject();
+                                   WriteRecord(w, shard_uid, rec);
                                    last_arrival = rec.arrival_ms;
                                  });
   if (!summary.ok()) return StreamError(ctx, summary.status(), pos.stream_name);
@@ -176,21 +167,7 @@ ApiResponse ReadRecords(const HandlerContext& ctx, const storage::ShardInfo& sha
   w.Int64(at_tip || summary->records == 0 ? 0 : std::max<int64_t>(0, now - last_arrival));
   if (summary->shard_end) {
     // A closed shard read to its end: no iterator to continue with, its children instead.
-    w.Key("ChildShards");
-    w.StartArray();
-    for (const storage::ChildShard& child : summary->children) {
-      w.StartObject();
-      w.Key("ShardId");
-      w.String(child.id.get());
-      w.Key("ParentShards");
-      w.StartArray();
-      for (const ShardId& parent : child.parents)
-        w.String(parent.get());
-      w.EndArray();
-      WriteHashKeyRange(w, child.hash_range);
-      w.EndObject();
-    }
-    w.EndArray();
+    WriteChildShards(w, summary->children);
   } else {
     IteratorPosition next = pos;
     next.next_offset = summary->next.get();

@@ -7,6 +7,7 @@
 #include "handlers.h"
 #include "handlers_common.h"
 #include "handlers_settings.h"
+#include "subscriptions.h"
 #include "throughput_limiter.h"
 
 namespace tideline::server {
@@ -147,6 +148,11 @@ ApiResponse HandleDeleteStream(const HandlerContext& ctx, std::string_view body)
   const Status st = ctx.store->DeleteStream(*q.ref.name);
   if (!st.ok()) return StreamError(ctx, st, q.ref.name->get());
   if (ctx.limiter != nullptr) ctx.limiter->Forget(q.ref.name->get());
+  // Its subscriptions end with it (the store's wake-up would end them too, at their next read;
+  // this also ends those not yet started, and before a stream of the same name can exist).
+  if (ctx.subscriptions != nullptr) {
+    ctx.subscriptions->EndStream(*q.ref.name, StreamNotFoundMessage(ctx, q.ref.name->get()));
+  }
   return ApiResponse{};
 }
 

@@ -3,6 +3,8 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 #include <fmt/format.h>
 #include <boost/asio/dispatch.hpp>
@@ -58,6 +60,8 @@ HttpSession<Stream>::~HttpSession() {
   // destroyed: only the shared Limits may be touched here.
   if (handed_off_) return;  // the H2Session counts the close and releases the slot
   ReleaseReservation();
+  ReleaseStreamReservation();
+  UncountStream();
   shared_.limits->counters.connections_closed.fetch_add(1, std::memory_order_relaxed);
   shared_.limits->gate.Release(slot_);
 }
@@ -356,6 +360,10 @@ void HttpSession<Stream>::HandleRequest(Request&& req) {
 
 template <typename Stream>
 void HttpSession<Stream>::Send(ApiResponse resp, unsigned version, bool keep_alive) {
+  if (resp.stream) {
+    StartStream(std::move(resp), version, keep_alive);
+    return;
+  }
   auto res = std::make_unique<Response>(static_cast<http::status>(resp.status), version);
   res->set(http::field::content_type, resp.content_type);
   if (!resp.error_type.empty()) res->set("x-amzn-ErrorType", resp.error_type);

@@ -20,9 +20,20 @@
 // bytes already read and the connection slot; everything else is HTTP/1.1 (Upgrade: h2c is not
 // offered). The first request's header read starts with a read of its first bytes, as every
 // keep-alive request's does, so HTTP/1.1 reads nothing more than before.
+//
+// Streamed responses (ApiResponse::stream, SubscribeToShard's event stream): the header goes out
+// with Transfer-Encoding: chunked, each BodySink::Write becomes one chunk, End the last chunk,
+// then the connection takes its next request as usual (HTTP/1.0: no chunks, the body ends with
+// the connection). Each chunk must be written within idle_timeout; meanwhile one read watches the
+// socket, so a client that closes or resets the connection cancels the stream at once (bytes of a
+// pipelined next request are kept for after the stream). A write that fails or times out cancels
+// it too, and closes the connection. Queued chunks count against the in-flight budget (forced:
+// the producer keeps at most about one event queued, see BodySink) until written.
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -81,6 +92,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
   using std::enable_shared_from_this<HttpSession<Stream>>::shared_from_this;
+  using std::enable_shared_from_this<HttpSession<Stream>>::weak_from_this;
+
+  class StreamSink;  // the BodySink of a streamed response
+  struct Chunk {
+    std::string bytes;
+    std::function<void()> written;
+  };
+  enum class StreamState {
+    kNone,       // no streamed response
+    kStreaming,  // header or chunks being written; the producer may Write
+    kAborted,    // cancelled; the connection is being closed
+  };
 
   // The TCP stream under the session's stream: timeouts, half-close and the lingering close.
   boost::beast::tcp_stream& Tcp() { return boost::beast::get_lowest_layer(stream_); }
@@ -108,6 +131,23 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   // Writes `resp` for a request of HTTP `version`; closes afterwards unless keep_alive.
   void Send(ApiResponse resp, unsigned version, bool keep_alive);
   void SendRaw(std::unique_ptr<Response> res);
+  // Streamed responses (see the top of this file). All on the strand.
+  void StartStream(ApiResponse resp, unsigned version, bool keep_alive);
+  void OnStreamHeader(boost::beast::error_code ec, size_t bytes);
+  void QueueChunk(uint64_t stream_id, std::string bytes, std::function<void()> written);
+  void QueueEnd(uint64_t stream_id);
+  void WriteNextChunk();
+  void OnChunkWritten(bool last, boost::beast::error_code ec, size_t bytes);
+  // The last chunk is written: the connection goes on with its next request (or closes).
+  void FinishStream();
+  // Cancels the producer and closes the connection at once (the stream cannot be delivered).
+  void AbortStream();
+  // The read that watches for the client going away while a stream is written.
+  void ProbeRead();
+  void OnProbe(boost::beast::error_code ec, size_t bytes);
+  void ReleaseStreamReservation();
+  // Leaves shared_.limits->streams (once per stream).
+  void UncountStream();
   // Answers `resp` and closes: for a request whose body is left unread.
   void Reject(ApiResponse resp);
   // Rejects a body over body_limit_ with 413, counted.
@@ -145,6 +185,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   size_t drained_ = 0;
   bool handshake_done_ = !kTls;  // TLS: close_notify only makes sense after a handshake
   bool handed_off_ = false;      // an H2Session owns the connection (and its slot) now
+
+  // The streamed response being written, if any.
+  StreamState stream_state_ = StreamState::kNone;
+  std::shared_ptr<BodyStream> body_stream_;  // set while streaming
+  uint64_t stream_id_ = 0;          // counts streamed responses; a sink's calls carry theirs
+  bool stream_chunked_ = true;      // HTTP/1.1: chunked framing
+  bool stream_keep_alive_ = false;  // the connection goes on after the stream
+  bool stream_writing_ = false;     // the header or a chunk is being written
+  bool stream_end_queued_ = false;  // End was called: the last chunk follows the queue
+  bool probing_ = false;            // ProbeRead is pending
+  bool stream_counted_ = false;     // counted in shared_.limits->streams
+  std::deque<Chunk> chunks_;        // queued by the sink, not yet written
+  Chunk chunk_;                     // the chunk being written
+  std::string chunk_size_line_;     // its "<hex size>\r\n"
+  uint64_t stream_reserved_ = 0;    // budget held by queued and written-not-done chunks
+  std::unique_ptr<boost::beast::http::response<boost::beast::http::empty_body>> stream_header_;
+  std::unique_ptr<boost::beast::http::response_serializer<boost::beast::http::empty_body>>
+      stream_serializer_;
 };
 
 extern template class HttpSession<PlainStream>;

@@ -39,6 +39,10 @@ class JsonWriter {
   void Bool(bool v) { writer_.Bool(v); }
   // Epoch seconds with a millisecond fraction, as Kinesis sends timestamps: 1700000000.123
   void EpochSeconds(int64_t ms);
+  // Appends `n` bytes of unspecified content outside the document, before its first token or
+  // after its last: room for an envelope the caller fills in after Take() (an event-stream
+  // message's prelude and headers, its CRC), so the document is written where it ends up.
+  void Envelope(size_t n) { buffer_.Push(n); }
   // Reserves capacity for a response of about `bytes` bytes.
   void Reserve(size_t bytes) { buffer_.Reserve(bytes); }
   size_t size() const { return buffer_.size(); }

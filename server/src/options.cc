@@ -45,6 +45,8 @@ Status ValidateServerOptions(const ServerOptions& o) {
   TL_RETURN_IF_ERROR(CheckRange("throughput_limits.reads_per_sec", T::kPerSec, t.reads_per_sec));
   TL_RETURN_IF_ERROR(CheckRange("throughput_limits.shard_iterators_per_sec", T::kPerSec,
                                 t.shard_iterators_per_sec));
+  TL_RETURN_IF_ERROR(CheckRange("subscription_duration_ms", O::kSubscriptionDurationMs,
+                                o.subscription_duration.count()));
   if (o.iterator_ttl.count() <= 0) return Status::InvalidArgument("iterator_ttl must be > 0");
   TL_RETURN_IF_ERROR(o.account.Validate());
   if (o.tls) {

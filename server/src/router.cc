@@ -207,7 +207,7 @@ void Router::Kinesis(RouterRequest& req, std::string_view, ResponseCallback& don
       return;
     }
     ctx_.api->Handle(req.amz_target, std::make_shared<std::string>(std::move(json.value())),
-                     std::move(answer), respond_on, req.region);
+                     std::move(answer), respond_on, req.region, /*cbor=*/true);
     return;
   }
   if (!ct.empty() && !ct.starts_with(kAmzJson) && !ct.starts_with("application/json")) {
@@ -230,6 +230,7 @@ void Router::MetricsText(RouterRequest&, std::string_view, ResponseCallback& don
   PrometheusWriter w;
   ctx_.metrics->Render(w, ctx_.store->Health(), ctx_.store->Stats());
   RenderLimitMetrics(w, *ctx_.limits);
+  if (ctx_.subscriptions != nullptr) ctx_.subscriptions->Render(w);
   pipeline::WritePipelineMetrics(w, Statuses(*ctx_.pipelines));
   done(TextResponse(200, "text/plain; version=0.0.4", w.Take()));
 }

@@ -45,6 +45,7 @@
 #include "metrics.h"
 #include "pipeline/pipeline.h"
 #include "storage/store.h"
+#include "subscriptions.h"
 
 namespace tideline::server {
 
@@ -86,6 +87,8 @@ class Router {
     const auth::Authenticator* auth = nullptr;
     // The clock signatures are checked against. Default: the wall clock
     NowMsFn now_ms;
+    // SubscribeToShard's subscriptions, whose counters GET /metrics shows; may be null.
+    const SubscriptionHub* subscriptions = nullptr;
   };
 
   // Everything in `ctx` must outlive the router.

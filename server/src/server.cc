@@ -1,6 +1,7 @@
-// Server: owns the io_context and its threads, the blocking-work pool, the Api and the
-// listener. Lifecycle: Start binds and runs; Stop stops accepting, drains in-flight requests
-// (bounded wait), then stops the I/O threads and the pool.
+// Server: owns the io_context and its threads, the blocking-work pool, the Api, the
+// subscription hub and the listener. Lifecycle: Start binds and runs; Stop stops accepting, ends
+// every subscription, drains in-flight requests (bounded wait), then stops the I/O threads and
+// the pool.
 #include "server/server.h"
 
 #include <sys/resource.h>
@@ -30,6 +31,7 @@
 #include "logging.h"
 #include "metrics.h"
 #include "router.h"
+#include "subscriptions.h"
 #include "throughput_limiter.h"
 #include "tls_context.h"
 
@@ -42,6 +44,8 @@ namespace net = boost::asio;
 // I/O thread. Two match the target machine; reads are short and bounded by 10 MiB.
 constexpr int kBlockingThreads = 2;
 constexpr std::chrono::seconds kDrainTimeout{10};
+// How long Stop lets ended event streams write their last chunks.
+constexpr std::chrono::seconds kStreamDrainTimeout{2};
 // Connections beyond max_connections that may still ask for /health or /metrics.
 constexpr size_t kOverflowConnections = 32;
 // File descriptors kept for everything but connections: RocksDB keeps every SST file open
@@ -92,12 +96,13 @@ class ServerImpl final : public Server {
              std::vector<pipeline::Pipeline*> pipelines)
       : options_(options),
         pipelines_(std::move(pipelines)),
+        subscriptions_(store, SubscriptionsFor(options)),
         pool_(kBlockingThreads),
         limiter_(options.throughput_limits.enabled ? std::make_unique<ThroughputLimiter>(
                                                          options.throughput_limits, Clock::System())
                                                    : nullptr),
-        api_(MakeContext(options, store, &record_ceiling_, limiter_.get()), metrics_,
-             [this](std::function<void()> task) { net::post(pool_, std::move(task)); }),
+        api_(MakeContext(options, store, &record_ceiling_, limiter_.get(), &subscriptions_),
+             metrics_, [this](std::function<void()> task) { net::post(pool_, std::move(task)); }),
         store_(store) {
     record_ceiling_.Recompute(store_);
   }
@@ -119,9 +124,15 @@ class ServerImpl final : public Server {
                  options_.auth.metrics == auth::MetricsAccess::kOpen ? "open" : "protected");
     }
     router_.emplace(
-        Router::Context{&api_, &metrics_, &store_, &pipelines_, limits.get(),
+        Router::Context{&api_,
+                        &metrics_,
+                        &store_,
+                        &pipelines_,
+                        limits.get(),
                         [this](std::function<void()> task) { net::post(pool_, std::move(task)); },
-                        authenticator_ ? &*authenticator_ : nullptr});
+                        authenticator_ ? &*authenticator_ : nullptr,
+                        {},
+                        &subscriptions_});
     if (limiter_) {
       const ThroughputLimits& t = options_.throughput_limits;
       Log().info(
@@ -165,6 +176,13 @@ class ServerImpl final : public Server {
     if (stopped_) return;
     stopped_ = true;
     if (listener_) listener_->Stop();
+    // Subscriptions last minutes: they end now and new ones are refused; their sessions write
+    // the end of each stream while the I/O threads still run (bounded: a client that reads
+    // nothing is cut off).
+    subscriptions_.Stop();
+    if (limits_ && !limits_->streams.WaitNone(kStreamDrainTimeout)) {
+      Log().warn("stopping with {} event streams still being written", limits_->streams.active());
+    }
     if (!api_.WaitIdle(kDrainTimeout)) {
       Log().warn("stopping with requests still in flight after {} s", kDrainTimeout.count());
     }
@@ -180,8 +198,17 @@ class ServerImpl final : public Server {
  private:
   using beast_error = boost::system::error_code;
 
+  static SubscriptionOptions SubscriptionsFor(const ServerOptions& o) {
+    SubscriptionOptions s;
+    s.duration = o.subscription_duration;
+    // Encoded events held for subscribers, bounded like request bytes.
+    s.max_buffered_bytes = o.max_inflight_bytes;
+    return s;
+  }
+
   static HandlerContext MakeContext(const ServerOptions& o, storage::Store& store,
-                                    RecordSizeCeiling* record_ceiling, ThroughputLimiter* limiter) {
+                                    RecordSizeCeiling* record_ceiling, ThroughputLimiter* limiter,
+                                    SubscriptionHub* subscriptions) {
     HandlerContext ctx;
     ctx.store = &store;
     ctx.account = o.account;
@@ -191,11 +218,15 @@ class ServerImpl final : public Server {
     ctx.shard_limit = store.ShardLimit();
     ctx.record_ceiling = record_ceiling;
     ctx.limiter = limiter;
+    ctx.subscriptions = subscriptions;
     return ctx;
   }
 
   const ServerOptions options_;
   const std::vector<pipeline::Pipeline*> pipelines_;
+  // Before ioc_, so that it outlives every session (they hold its subscriptions' streams and
+  // may call them until the io_context is destroyed); stopped by Stop.
+  SubscriptionHub subscriptions_;
   net::io_context ioc_;
   Metrics metrics_;
   net::thread_pool pool_;

@@ -12,6 +12,8 @@
 // - mu_ guards every stream, shard, record and checkpoint, the uid counters, sticky_error_,
 //   wake_epoch_ and the statistics. Callbacks and visitors never run with it held.
 // - trim_mu_ guards trim_stop_ (the background trimmer's stop flag).
+// - observers_ has its own leaf lock; commit observers are called with neither write_mu_ nor
+//   mu_ held.
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -23,6 +25,7 @@
 #include <mutex>
 #include <thread>
 
+#include "commit_observers.h"
 #include "common/regional_stream.h"
 #include "deleting_streams.h"
 #include "keys.h"
@@ -301,7 +304,11 @@ class MemoryStore final : public Store {
       done(std::vector<AppendedRecord>{});
       return;
     }
-    done(Commit(*stream, records, keys));
+    std::vector<ShardUid> touched;
+    Result<std::vector<AppendedRecord>> committed = Commit(*stream, records, keys, touched);
+    // After the commit, before the acknowledgement, as the RocksDB store's writer does.
+    if (!touched.empty()) observers_.Notify(touched);
+    done(std::move(committed));
   }
 
   // ---- Resharding: planned and applied under write_mu_ (ordered with appends) and mu_.
@@ -435,7 +442,13 @@ class MemoryStore final : public Store {
       ++wake_epoch_;
     }
     commit_cv_.notify_all();
+    observers_.Notify({});
   }
+
+  uint64_t AddCommitObserver(CommitObserver observer) const override {
+    return observers_.Add(std::move(observer));
+  }
+  void RemoveCommitObserver(uint64_t id) const override { observers_.Remove(id); }
 
   // ---- Retention.
   Result<uint64_t> TrimExpired() override {
@@ -600,8 +613,16 @@ class MemoryStore final : public Store {
     return *index;
   }
 
+  // Runs one reshard (ReshardLocked), then tells the commit observers, with no lock held.
   template <typename PlanFn>
   Status Reshard(const StreamName& name, bool scaling, PlanFn&& plan_fn) {
+    Status st = ReshardLocked(name, scaling, std::forward<PlanFn>(plan_fn));
+    if (st.ok()) observers_.Notify({});
+    return st;
+  }
+
+  template <typename PlanFn>
+  Status ReshardLocked(const StreamName& name, bool scaling, PlanFn&& plan_fn) {
     std::lock_guard<std::mutex> write_lock(write_mu_);
     std::lock_guard<std::mutex> lock(mu_);
     auto it = streams_.find(name.get());
@@ -701,9 +722,11 @@ class MemoryStore final : public Store {
   }
 
   // Stores one routed append: all of it or, after a fault, nothing (sticky).
+  // `touched` receives the uids of the shards that got records.
   Result<std::vector<AppendedRecord>> Commit(MemStream& stream,
                                              std::span<const AppendRecord> records,
-                                             const std::vector<HashKey>& keys) {
+                                             const std::vector<HashKey>& keys,
+                                             std::vector<ShardUid>& touched) {
     std::lock_guard<std::mutex> write_lock(write_mu_);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -737,6 +760,9 @@ class MemoryStore final : public Store {
             std::string(records[i].partition_key), std::string(records[i].explicit_hash_key),
             std::string(records[i].data), shard.last_arrival_ms}));
         out.push_back({ShardId(shard.id), EncodeSequenceNumber({shard.uid, shard.last()})});
+        if (std::find(touched.begin(), touched.end(), ShardUid(shard.uid)) == touched.end()) {
+          touched.emplace_back(shard.uid);
+        }
       }
       const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
       const auto& bounds = StoreStats::kCommitBuckets;
@@ -779,6 +805,7 @@ class MemoryStore final : public Store {
   AccountSettings account_;                                    // GUARDED_BY(mu_)
   Status sticky_error_;                                        // GUARDED_BY(mu_)
   mutable uint64_t wake_epoch_ = 0;                            // GUARDED_BY(mu_)
+  mutable CommitObservers observers_;                          // its own leaf lock
   StoreStats stats_;                                           // GUARDED_BY(mu_)
 
   std::mutex trim_mu_;

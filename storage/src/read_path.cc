@@ -202,12 +202,14 @@ void StoreImpl::WakeWaiters() const {
     ++wake_epoch_;
   }
   commit_cv_.notify_all();
+  observers_.Notify({});
 }
 
-void StoreImpl::NotifyCommitted() const {
+void StoreImpl::NotifyCommitted(std::span<const ShardUid> shards) const {
   // Taking the mutex orders this notify after any waiter's check of last_offset.
   { std::lock_guard<std::mutex> lock(commit_mu_); }
   commit_cv_.notify_all();
+  observers_.Notify(shards);
 }
 
 }  // namespace tideline::storage

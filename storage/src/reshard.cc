@@ -158,7 +158,7 @@ Status StoreImpl::ApplyReshard(StreamState& stream, const ReshardPlan& plan) {
     s->writer_closed = true;
     s->closed.store(true, std::memory_order_release);
   }
-  NotifyCommitted();  // readers waiting at a parent's end return now
+  NotifyCommitted({});  // readers waiting at a parent's end return now
   return Status::Ok();
 }
 

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "commit_observers.h"
 #include "deleting_streams.h"
 #include "disk_space.h"
 #include "retention_clock.h"
@@ -166,7 +167,13 @@ class StoreImpl final : public Store {
   Result<Offset> WaitForRecords(const StreamName& stream, const ShardId& shard, Offset after,
                                 std::chrono::milliseconds timeout) const override;
   void WakeWaiters() const override;
-  void NotifyCommitted() const;
+  // Wakes WaitForRecords callers and tells the commit observers: `shards` got records (empty:
+  // a reshard; every reader should look again).
+  void NotifyCommitted(std::span<const ShardUid> shards) const;
+  uint64_t AddCommitObserver(CommitObserver observer) const override {
+    return observers_.Add(std::move(observer));
+  }
+  void RemoveCommitObserver(uint64_t id) const override { observers_.Remove(id); }
 
   Result<uint64_t> TrimExpired() override;
 
@@ -325,6 +332,10 @@ class StoreImpl final : public Store {
   mutable std::mutex commit_mu_;
   mutable std::condition_variable commit_cv_;
   mutable uint64_t wake_epoch_ = 0;  // GUARDED_BY(commit_mu_)
+  // The asynchronous waiters (Store::AddCommitObserver); its own leaf lock.
+  mutable CommitObservers observers_;
+  // Writer thread only: the uids of the shards a group commit extended, reused per group.
+  std::vector<ShardUid> touched_uids_;
 
   std::mutex trim_mu_;
   std::condition_variable trim_cv_;

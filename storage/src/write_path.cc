@@ -201,11 +201,13 @@ void StoreImpl::CommitGroup(std::vector<PendingAppend>& group) {
   }
   if (st.ok()) {
     // Publish only now: the batch is durable, so readers see acknowledged records only.
+    touched_uids_.clear();
     for (ShardState* shard : touched) {
       shard->last_arrival_ms.store(shard->writer_arrival_ms, std::memory_order_relaxed);
       shard->last_offset.store(shard->writer_offset, std::memory_order_release);
+      touched_uids_.emplace_back(shard->uid);
     }
-    if (!touched.empty()) NotifyCommitted();
+    if (!touched.empty()) NotifyCommitted(touched_uids_);
   } else {
     for (ShardState* shard : touched) {
       shard->writer_offset = shard->last_offset.load();

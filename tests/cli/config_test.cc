@@ -170,6 +170,19 @@ TEST(Config, StatusDelayIsOneKnobForConsumersAndStreams) {
   EXPECT_EQ(r->storage.status_delay, std::chrono::milliseconds(1500));
 }
 
+TEST(Config, SubscriptionDurationIsReadAndRangeChecked) {
+  EXPECT_EQ(Config{}.server.subscription_duration, std::chrono::minutes(5));
+  Result<Config> r = ParseConfig("server:\n  subscription_duration_ms: 1500\n", "config.yaml");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->server.subscription_duration, std::chrono::milliseconds(1500));
+  EXPECT_EQ(ErrorOf("server:\n  subscription_duration_ms: 300001\n"),
+            "config.yaml:2: server.subscription_duration_ms: expected an integer in 100..300000, "
+            "got 300001");
+  EXPECT_EQ(ErrorOf("server:\n  subscription_duration_ms: 99\n"),
+            "config.yaml:2: server.subscription_duration_ms: expected an integer in 100..300000, "
+            "got 99");
+}
+
 TEST(Config, BadEnumNamesFileLineKeyAndChoices) {
   EXPECT_EQ(
       ErrorOf("# c\nserver:\n  io_threads: 2\n\nstorage:\n  data_dir: d\n  durability: fsnc\n"),

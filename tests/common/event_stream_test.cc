@@ -58,6 +58,18 @@ TEST(EventStreamTest, EventRoundTripsWithItsHeaders) {
   EXPECT_EQ((*decoded)->Header(":exception-type"), "ResourceInUseException");
 }
 
+TEST(EventStreamTest, EventBuiltInPlaceEqualsTheAppendedOne) {
+  const std::string payload = R"({"Records":[],"MillisBehindLatest":0})";
+  std::string appended = "before";
+  AppendEvent(appended, "SubscribeToShardEvent", "application/json", payload);
+  // In place: a prefix of any content, the payload, room for the CRC, inside a larger buffer.
+  const size_t prefix = EventPrefixSize("SubscribeToShardEvent", "application/json");
+  std::string built = "before" + std::string(prefix, '?') + payload + "????";
+  FinishEvent(std::span<char>(built.data() + 6, built.size() - 6), "SubscribeToShardEvent",
+              "application/json");
+  EXPECT_EQ(built, appended);
+}
+
 TEST(EventStreamTest, DecodesEveryHeaderType) {
   // Headers built by hand: bool true, int32 -2, int64 timestamp, bytes, uuid, short, byte.
   std::string headers;

@@ -1,10 +1,13 @@
 // Every Kinesis operation's request body, through its handler (server/src/handlers.h), against
 // one real Store in a scratch directory for the whole run.
 //
-// Input: the first byte picks the operation ('a' CreateStream ... 'l' PutRecords, see kOps);
-// the rest is the request body. A valid shard iterator and sequence number cannot be guessed
-// (HMAC, store-specific shard uids), so "$IT" in the body is replaced with a fresh TRIM_HORIZON
-// iterator of stream "fuzz" shard 0, and "$SQ" with the sequence number of a record in it.
+// Input: the first byte picks the operation ('a' CreateStream ... 'l' PutRecords, 'm'
+// SubscribeToShard, see kOps); the rest is the request body. A valid shard iterator, sequence
+// number and consumer ARN cannot be guessed (HMAC, store-specific shard uids, creation times), so
+// "$IT" in the body is replaced with a fresh TRIM_HORIZON iterator of stream "fuzz" shard 0,
+// "$SQ" with the sequence number of a record in it, and "$CA" with the ARN of consumer "fuzzc"
+// of stream "fuzz". A SubscribeToShard that is answered with an event stream is cancelled at
+// once, as by a client that went away (its hub is real; the stream is never started).
 //
 // The store starts with streams "fuzz" (2 shards) and "fuzz-one" (1 shard) holding a few
 // records. After an input that creates or deletes streams, the store is put back to that set;
@@ -12,7 +15,8 @@
 // neither fills the disk nor drifts far from the seeded state.
 //
 // Checked for every response: HTTP 200 or a 400 Kinesis error (bad input never yields a 500),
-// a JSON object body, and an error body whose __type matches the error type.
+// a JSON object body (an event stream for a successful SubscribeToShard), and an error body
+// whose __type matches the error type.
 #include <rapidjson/document.h>
 
 #include <atomic>
@@ -30,6 +34,7 @@
 #include "handlers.h"
 #include "storage/options.h"
 #include "storage/store.h"
+#include "subscriptions.h"
 
 namespace {
 
@@ -60,6 +65,7 @@ constexpr Op kOps[] = {
     {"GetRecords", &HandleGetRecords, nullptr},
     {"PutRecord", nullptr, &HandlePutRecord},
     {"PutRecords", nullptr, &HandlePutRecords},
+    {"SubscribeToShard", &HandleSubscribeToShard, nullptr},
 };
 constexpr size_t kOpCount = sizeof(kOps) / sizeof(kOps[0]);
 
@@ -82,6 +88,10 @@ void CheckResponse(const Op& op, std::string_view body, const ApiResponse& r) {
   }
   FUZZ_CHECK(ok_status);
   FUZZ_CHECK((r.status == 200) == r.error_type.empty());
+  if (r.stream) {
+    FUZZ_CHECK(r.status == 200 && r.content_type == "application/vnd.amazon.eventstream");
+    return;
+  }
   rapidjson::Document d;
   d.Parse(r.body.data(), r.body.size());
   FUZZ_CHECK(!d.HasParseError() && d.IsObject());
@@ -110,12 +120,14 @@ class Harness {
       put_bytes_ += r.bytes;
     }
     CheckResponse(op, body, r);
+    if (r.stream) r.stream->Cancel();  // frees the consumer's shard for the next input
     return r;
   }
 
   void Run(const Op& op, std::string body) {
     Substitute(body, "$IT", [this] { return Iterator(); });
     Substitute(body, "$SQ", [this] { return sequence_number_; });
+    Substitute(body, "$CA", [this] { return consumer_arn_; });
     Call(op, std::move(body));
     if (op.sync == &HandleCreateStream || op.sync == &HandleDeleteStream) Restore();
     if (put_bytes_ > kResetAfterBytes) Reset();
@@ -135,8 +147,12 @@ class Harness {
   static std::string Field(const ApiResponse& r, const char* key) {
     rapidjson::Document d;
     d.Parse(r.body.data(), r.body.size());
-    FUZZ_CHECK(!d.HasParseError() && d.IsObject() && d.HasMember(key) && d[key].IsString());
-    return d[key].GetString();
+    FUZZ_CHECK(!d.HasParseError());
+    return Field(d, key);
+  }
+  static std::string Field(const rapidjson::Value& v, const char* key) {
+    FUZZ_CHECK(v.IsObject() && v.HasMember(key) && v[key].IsString());
+    return v[key].GetString();
   }
 
   std::string Iterator() {
@@ -162,6 +178,14 @@ class Harness {
     FUZZ_CHECK(
         Call(kOps[10], R"({"StreamName":"fuzz-one","Data":"AA==","PartitionKey":"d"})").status ==
         200);
+    const ApiResponse consumer = HandleRegisterStreamConsumer(
+        ctx_, R"({"StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/fuzz",)"
+              R"("ConsumerName":"fuzzc"})");
+    FUZZ_CHECK(consumer.status == 200);
+    rapidjson::Document d;
+    d.Parse(consumer.body.data(), consumer.body.size());
+    FUZZ_CHECK(!d.HasParseError() && d.HasMember("Consumer") && d["Consumer"].IsObject());
+    consumer_arn_ = Field(d["Consumer"], "ConsumerARN");
   }
 
   // Deletes streams an input created and recreates the seeded ones it deleted.
@@ -185,6 +209,8 @@ class Harness {
 
   void Reset() {
     ctx_.store = nullptr;
+    ctx_.subscriptions = nullptr;
+    hub_.reset();  // stops it before its store goes
     store_.reset();
     fs::remove_all(root_ / "store");
     storage::StoreOptions o;
@@ -201,14 +227,20 @@ class Harness {
     store_ = std::move(*opened);
     ctx_.store = store_.get();
     ctx_.now_ms = [] { return kNowMs; };
+    SubscriptionOptions subscriptions;
+    subscriptions.threads = 1;
+    hub_ = std::make_unique<SubscriptionHub>(*store_, subscriptions);
+    ctx_.subscriptions = hub_.get();
     put_bytes_ = 0;
     Seed();
   }
 
   const fs::path root_;
   std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<SubscriptionHub> hub_;
   HandlerContext ctx_;
   std::string sequence_number_;
+  std::string consumer_arn_;
   uint64_t put_bytes_ = 0;
 };
 

@@ -218,8 +218,7 @@ class ConformanceTest(ServerTestCase):
         status, body = self.call("ListStreams", {"NoSuchMember": {"x": [1, 2]}, "Limit": 5})
         self.assertEqual(status, 200, body)
 
-    def test_operation_without_handler_is_validated_then_unknown(self):
-        # SubscribeToShard (an HTTP/2 event stream) is the one operation without a handler.
+    def test_subscribe_to_shard_is_validated_before_its_handler(self):
         status, body = self.call("SubscribeToShard", {"ShardId": "shardId-000000000000"})
         self.assertEqual(status, 400)
         self.assertEqual(body["__type"], "ValidationException", body)
@@ -227,12 +226,10 @@ class ConformanceTest(ServerTestCase):
             "ConsumerARN": "arn:aws:kinesis:us-east-1:123456789012:stream/s/consumer/c:1",
             "ShardId": "shardId-000000000000", "StartingPosition": {"Type": "LATEST"}})
         self.assertEqual(status, 400)
-        self.assertEqual(body["__type"], "UnknownOperationException", body)
-        self.assertEqual(body["message"], "SubscribeToShard is not supported by this server yet; "
-                         "read shards with GetShardIterator and GetRecords.")
+        self.assertEqual(body["__type"], "ResourceNotFoundException", body)
 
-    def test_every_other_operation_of_the_model_is_served(self):
-        for operation in sorted(set(MODEL["operations"]) - {"SubscribeToShard"}):
+    def test_every_operation_of_the_model_is_served(self):
+        for operation in sorted(MODEL["operations"]):
             with self.subTest(operation=operation):
                 _, body = self.call(operation, {})
                 self.assertNotEqual(body.get("__type"), "UnknownOperationException", body)

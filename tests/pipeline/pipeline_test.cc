@@ -215,6 +215,10 @@ class ReadFaultStore final : public storage::Store {
     return inner_.WaitForRecords(stream, shard, after, timeout);
   }
   void WakeWaiters() const override { inner_.WakeWaiters(); }
+  uint64_t AddCommitObserver(CommitObserver observer) const override {
+    return inner_.AddCommitObserver(std::move(observer));
+  }
+  void RemoveCommitObserver(uint64_t id) const override { inner_.RemoveCommitObserver(id); }
   Result<uint64_t> TrimExpired() override { return inner_.TrimExpired(); }
   Status SetCheckpoint(const CheckpointOwner& app, const StreamName& stream, const ShardId& shard,
                        const SequenceNumber& seq) override {

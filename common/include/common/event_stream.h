@@ -53,6 +53,13 @@ void AppendEvent(std::string& out, std::string_view type, std::string_view conte
 void AppendException(std::string& out, std::string_view type, std::string_view content_type,
                      std::string_view payload);
 
+// An event built in place, so that a large payload is written once, where it ends up: reserve
+// EventPrefixSize(type, content_type) bytes, write the payload after them, then 4 bytes of room
+// for the CRC, and call FinishEvent on the whole span, which fills in the prelude, the headers
+// and the CRC. The result is what AppendEvent makes of the same payload.
+size_t EventPrefixSize(std::string_view type, std::string_view content_type);
+void FinishEvent(std::span<char> message, std::string_view type, std::string_view content_type);
+
 // The CRC-32 the encoding uses, continued from `crc` (0 to start).
 uint32_t Crc32(uint32_t crc, std::string_view bytes);
 

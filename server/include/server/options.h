@@ -59,6 +59,7 @@ struct ServerOptions {
   static constexpr IntRange kStatusDelayMs{0, 60'000};
   static constexpr IntRange kMaxConnections{1, 1'000'000};
   static constexpr IntRange kMaxInflightBytes{1024, int64_t{64} << 30};
+  static constexpr IntRange kSubscriptionDurationMs{100, 300'000};
 
   // Default: 127.0.0.1
   std::string host = "127.0.0.1";
@@ -101,6 +102,12 @@ struct ServerOptions {
   // (storage::StoreOptions::status_delay, which the configuration file sets from this one).
   // kStatusDelayMs. Default: 500 ms
   std::chrono::milliseconds status_delay{500};
+  // How long a SubscribeToShard subscription pushes records before its event stream ends and
+  // the client subscribes again (with the last ContinuationSequenceNumber). Kinesis's is 5
+  // minutes; shorter ones are for tests. A second SubscribeToShard for the same consumer and
+  // shard is refused within 5 s of the first, or within this duration when it is shorter.
+  // kSubscriptionDurationMs. Default: 300000 ms
+  std::chrono::milliseconds subscription_duration{300'000};
   // Per-shard throughput limits. Default: off
   ThroughputLimits throughput_limits;
   // Who may call what (the `auth` section). Default: mode none, every request is served.

@@ -340,6 +340,27 @@ class Store {
   // Wakes every WaitForRecords call now (they return early), e.g. so readers see a stop flag.
   virtual void WakeWaiters() const = 0;
 
+  // ---- Commit observers: the asynchronous form of WaitForRecords, for readers that wait
+  // without a thread of their own (SubscribeToShard). An observer is called whenever a
+  // WaitForRecords call would wake:
+  //   - after each durable group commit, with the uids of the shards it added records to, once
+  //     those records are visible to Read and before any append of the group is acknowledged;
+  //   - with an empty span after a reshard (parents closed, children readable), after a
+  //     stream's deletion has begun (its reads fail with NotFound), and on WakeWaiters(): each
+  //     reader should look at its shard again.
+  // It runs on the thread that made the change (the writer thread, or the caller of the append,
+  // reshard or deletion) with no store lock held but the observer list's own, so it must be
+  // short: note the change and hand real work to another thread. It may call Read and the other
+  // read methods; it must not call AddCommitObserver, RemoveCommitObserver, or anything that
+  // waits for an append, reshard or deletion. Observers may be called concurrently with each
+  // other and with themselves (the in-memory store commits on its callers' threads).
+  using CommitObserver = std::function<void(std::span<const ShardUid> shards)>;
+  // Registers `observer` and returns its id (never 0).
+  virtual uint64_t AddCommitObserver(CommitObserver observer) const = 0;
+  // Once this returns the observer is not running and is never called again. Unknown ids are
+  // ignored. Must not be called from an observer.
+  virtual void RemoveCommitObserver(uint64_t id) const = 0;
+
   // ---- Retention. Removes records older than each stream's retention (or
   // StoreHooks::retention_override). Runs periodically in the background; callable directly.
   // Returns records removed.
