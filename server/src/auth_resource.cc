@@ -95,6 +95,7 @@ std::optional<std::string>* Slot(StreamMembers& m, std::string_view key) {
   if (key == "StreamName") return &m.stream_name;
   if (key == "StreamARN") return &m.stream_arn;
   if (key == "ShardIterator") return &m.shard_iterator;
+  if (key == "ConsumerARN") return &m.consumer_arn;
   return nullptr;
 }
 
@@ -104,7 +105,7 @@ StreamMembers FullParse(std::string_view body) {
   rapidjson::Document doc;
   if (ParseJsonObject(doc, body)) return m;
   const rapidjson::Value& object = doc;
-  for (const char* key : {"StreamName", "StreamARN", "ShardIterator"}) {
+  for (const char* key : {"StreamName", "StreamARN", "ShardIterator", "ConsumerARN"}) {
     const auto it = object.FindMember(key);
     if (it != object.MemberEnd() && it->value.IsString()) {
       *Slot(m, key) = std::string(it->value.GetString(), it->value.GetStringLength());
@@ -118,9 +119,9 @@ StreamMembers FullParse(std::string_view body) {
 StreamMembers FindStreamMembers(std::string_view body) {
   StreamMembers m;
   // A member seen first with a non-string value stays absent, as the handler sees it.
-  bool seen[3] = {false, false, false};
+  bool seen[4] = {false, false, false, false};
   const auto index = [](std::string_view key) {
-    return key == "StreamName" ? 0 : key == "StreamARN" ? 1 : 2;
+    return key == "StreamName" ? 0 : key == "StreamARN" ? 1 : key == "ShardIterator" ? 2 : 3;
   };
   Scanner s(body);
   if (!s.Eat('{')) return m;

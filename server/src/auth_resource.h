@@ -1,6 +1,7 @@
 // What a Kinesis call acts on, for authorization: the top-level string members of a request
-// body that name a stream (StreamName, StreamARN, ShardIterator), found without parsing the
-// whole body into a document, so that a 5 MB PutRecords costs one scan and no allocation.
+// body that name a stream or a consumer (StreamName, StreamARN, ShardIterator, ConsumerARN), found
+// without parsing the whole body into a document, so that a 5 MB PutRecords costs one scan and no
+// allocation.
 #pragma once
 
 #include <optional>
@@ -13,6 +14,7 @@ struct StreamMembers {
   std::optional<std::string> stream_name;
   std::optional<std::string> stream_arn;
   std::optional<std::string> shard_iterator;
+  std::optional<std::string> consumer_arn;
 };
 
 // The first occurrence of each member at the top level of the JSON object `body`, as the

@@ -173,6 +173,18 @@ std::pair<std::string, std::string> Router::ActionAndResource(const RouterReques
   const std::string_view operation = req.amz_target.substr(kTargetPrefix.size());
   std::string action = "kinesis:" + std::string(operation);
   const StreamMembers members = FindStreamMembers(req.body ? std::string_view(*req.body) : "");
+  // A call naming a consumer by its ARN (SubscribeToShard, DescribeStreamConsumer,
+  // DeregisterStreamConsumer) acts on the consumer's stream: principals are granted streams
+  // (auth.principals[].streams), and a consumer is part of its stream
+  // ("arn:aws:kinesis:REGION:ACCOUNT:stream/NAME/consumer/C:TS" -> ".../stream/NAME"). A
+  // malformed ARN is checked as it is; the handler refuses it.
+  if (members.consumer_arn) {
+    std::string_view arn = *members.consumer_arn;
+    if (const size_t consumer = arn.find("/consumer/"); consumer != std::string_view::npos) {
+      arn = arn.substr(0, consumer);
+    }
+    return {std::move(action), std::string(arn)};
+  }
   // StreamARN wins: when both are given and differ the handler refuses the call anyway.
   if (members.stream_arn) return {std::move(action), *members.stream_arn};
   if (members.stream_name) return {std::move(action), a.StreamArn(region, *members.stream_name)};

@@ -12,9 +12,9 @@
 // Authentication (Context::auth set, auth.mode sigv4): every request but GET /health (and
 // GET /metrics while auth.metrics is open) must carry a valid SigV4 signature, and its key must
 // be allowed the action on the resource:
-//   Kinesis call        kinesis:<Operation> on the stream ARN its body names (StreamARN, or
-//                       StreamName, or the stream of a GetRecords ShardIterator), else on
-//                       arn:aws:kinesis:REGION:ACCOUNT:stream/*
+//   Kinesis call        kinesis:<Operation> on the stream ARN its body names (the stream of a
+//                       ConsumerARN, or StreamARN, or StreamName, or the stream of a
+//                       GetRecords ShardIterator), else on arn:aws:kinesis:REGION:ACCOUNT:stream/*
 //   GET /pipelines      tideline:ReadStatus on arn:aws:tideline:REGION:ACCOUNT:pipeline/*
 //   GET /pipelines/N    tideline:ReadStatus on ...:pipeline/N
 //   POST /pipelines/N/reset  tideline:ResetPipeline on ...:pipeline/N

@@ -105,19 +105,35 @@ Result<std::shared_ptr<BodyStream>> SubscriptionHub::Subscribe(SubscriptionReque
   }
   const int64_t now = SteadyMs();
   const std::string key = request.consumer_arn + '\n' + request.shard.get();
+  SubscriptionPtr old;
   if (auto it = by_key_.find(key); it != by_key_.end()) {
-    const SubscriptionPtr old = live_.at(it->second);
+    old = live_.at(it->second);
     if (now - old->registered_ms < TakeoverWindow().count()) {
       return Status::ResourceInUse(
           fmt::format("Another active subscription exists for consumer {} on shard {}; a new "
                       "one may take over {} ms after it began.",
                       request.consumer_arn, request.shard.get(), TakeoverWindow().count()));
     }
+  }
+  // Past a live subscription's takeover window its call is past this interval too (the window
+  // is never shorter), so this refuses only fast calls after a subscription already ended.
+  const int64_t interval = std::min(options_.min_call_interval, options_.duration).count();
+  if (auto last = last_call_.find(key); last != last_call_.end() && now - last->second < interval) {
+    return Status::LimitExceeded(
+        fmt::format("Rate exceeded for consumer {} and shard {}: one SubscribeToShard call per "
+                    "{} ms.",
+                    request.consumer_arn, request.shard.get(), interval));
+  }
+  if (old) {
     End(old, kInUse,
         fmt::format("Another SubscribeToShard call for consumer {} on shard {} took over this "
                     "subscription.",
                     request.consumer_arn, request.shard.get()));
   }
+  if (last_call_.size() >= 2 * live_.size() + 1024) {
+    std::erase_if(last_call_, [&](const auto& entry) { return now - entry.second >= interval; });
+  }
+  last_call_[key] = now;
   auto sub = std::make_shared<Subscription>(*this, std::move(request), next_id_++, now);
   live_.emplace(sub->id, sub);
   by_key_[sub->key] = sub->id;

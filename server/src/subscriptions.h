@@ -21,7 +21,9 @@
 //     AddCommitObserver) names its shard, a reshard, deletion or wake names every shard, or its
 //     heartbeat or end is due. Nothing polls.
 //
-// Rules (Kinesis's): one subscription per consumer and shard. Another SubscribeToShard for the
+// Rules (Kinesis's): one accepted SubscribeToShard per consumer and shard per second
+// (SubscriptionOptions::min_call_interval; more is LimitExceeded), one subscription per consumer
+// and shard. Another SubscribeToShard for the
 // pair within TakeoverWindow() of a live subscription's start is refused (ResourceInUse); one
 // later takes over, and the old subscription ends with a ResourceInUseException event. A
 // subscription whose earlier one has already ended (expired, cancelled, ended by an error) is
@@ -78,6 +80,10 @@ struct SubscriptionOptions {
   size_t max_event_records = 10'000;
   // Encoded event bytes held at once across all subscriptions. Default: 64 MiB
   uint64_t max_buffered_bytes = 64u << 20;
+  // Calls accepted per consumer and shard: at most one in this interval (Kinesis: one call per
+  // second per consumer per shard); more is LimitExceeded. Never more than `duration`, so
+  // tests with short subscriptions can renew. Default: 1 s
+  std::chrono::milliseconds min_call_interval{1'000};
   // Monotonic ms for durations, heartbeats and the takeover window. Default: steady clock
   NowMsFn steady_ms;
   // Wall-clock ms for MillisBehindLatest. Default: system clock
@@ -184,6 +190,9 @@ class SubscriptionHub {
   // Every live subscription by id, and by consumer ARN + shard the one that holds the pair.
   std::unordered_map<uint64_t, SubscriptionPtr> live_;  // GUARDED_BY(mu_)
   std::map<std::string, uint64_t> by_key_;              // GUARDED_BY(mu_)
+  // When each consumer and shard last had a call accepted (steady ms), for min_call_interval;
+  // entries older than the interval are swept when the map outgrows the live subscriptions.
+  std::unordered_map<std::string, int64_t> last_call_;  // GUARDED_BY(mu_)
   // Started subscriptions by shard uid, for the commit observer.
   std::unordered_map<uint64_t, std::vector<SubscriptionPtr>> by_shard_;  // GUARDED_BY(mu_)
   std::deque<SubscriptionPtr> ready_;                                    // GUARDED_BY(mu_)

@@ -3,11 +3,13 @@
 plain port, Kinesis calls and their errors, SigV4-signed requests (botocore's signer) with the
 region taken from the credential scope, h2load with many concurrent streams, HTTP/1.1 (and an
 `Upgrade: h2c` request, answered as HTTP/1.1) on the same port, a PING flood ended with GOAWAY
-ENHANCE_YOUR_CALM, and h2 chosen by ALPN on the TLS port, with HTTP/1.1 still served there.
+ENHANCE_YOUR_CALM, h2 chosen by ALPN on the TLS port, with HTTP/1.1 still served there, and a
+SIGTERM ending a live SubscribeToShard over h2c cleanly.
 Run: python3 test_http2.py --tideline build/cli/tideline"""
 
 import json
 import os
+import select
 import shutil
 import socket
 import ssl
@@ -15,6 +17,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -25,6 +28,7 @@ import botocore.auth  # noqa: E402
 import botocore.config  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
+from botocore.eventstream import EventStreamBuffer  # noqa: E402
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 GOAWAY, ENHANCE_YOUR_CALM = 0x7, 0xB
@@ -372,6 +376,72 @@ class Http2TlsTest(unittest.TestCase):
                                        ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         records = client.get_records(ShardIterator=it)["Records"]
         self.assertEqual([r["Data"] for r in records], [b"over h2"])
+
+
+class Http2SubscriptionStopTest(unittest.TestCase):
+    """SubscribeToShard over h2c (curl), then SIGTERM: the server ends the live subscription's
+    stream and exits cleanly, and curl sees a complete HTTP/2 response of whole events."""
+
+    def test_stop_ends_a_live_h2_subscription_cleanly(self):
+        server = harness.TidelineServer(name=type(self).__name__)
+        server.start()
+        curl_proc = None
+        try:
+            client = server.boto3_client()
+            client.create_stream(StreamName="h2-sub", ShardCount=1)
+            harness.wait_stream_active(client, "h2-sub")
+            arn = client.describe_stream_summary(
+                StreamName="h2-sub")["StreamDescriptionSummary"]["StreamARN"]
+            consumer = client.register_stream_consumer(StreamARN=arn, ConsumerName="c")
+            consumer_arn = consumer["Consumer"]["ConsumerARN"]
+            deadline = time.monotonic() + harness.scaled(30)
+            while client.describe_stream_consumer(ConsumerARN=consumer_arn)[
+                    "ConsumerDescription"]["ConsumerStatus"] != "ACTIVE":
+                self.assertLess(time.monotonic(), deadline, "consumer never ACTIVE")
+                time.sleep(0.05)  # status polling, bounded by the deadline
+            client.put_record(StreamName="h2-sub", Data=b"before stop", PartitionKey="k")
+            body = json.dumps({"ConsumerARN": consumer_arn, "ShardId": "shardId-000000000000",
+                               "StartingPosition": {"Type": "TRIM_HORIZON"}}).encode()
+            curl_proc = subprocess.Popen(
+                [tool("curl"), "-sS", "-N", "--http2-prior-knowledge",
+                 *kinesis_args("SubscribeToShard"), "--data-binary", "@-",
+                 server.endpoint + "/"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            curl_proc.stdin.write(body)
+            curl_proc.stdin.close()
+            curl_proc.stdin = None  # communicate() below must not flush it
+            events = EventStreamBuffer()
+            received = []
+            deadline = time.monotonic() + harness.scaled(30)
+            # Until the initial response and the event with the record are in.
+            while len(received) < 2:
+                left = deadline - time.monotonic()
+                self.assertGreater(left, 0, f"no events over h2c: {received}")
+                ready, _, _ = select.select([curl_proc.stdout], [], [], left)
+                if ready:
+                    chunk = os.read(curl_proc.stdout.fileno(), 65536)
+                    if not chunk:
+                        _, err = curl_proc.communicate(timeout=harness.scaled(30))
+                        self.fail(f"curl ended ({curl_proc.returncode}) after {received}: "
+                                  f"{err.decode(errors='replace')}")
+                    events.add_data(chunk)
+                    received += list(events)
+            self.assertEqual(received[0].headers[":event-type"], "initial-response")
+            event = json.loads(received[1].payload)
+            self.assertEqual([unb64(r["Data"]) for r in event["Records"]], [b"before stop"])
+            # SIGTERM with the subscription live: a clean exit, and the stream ends as a whole
+            # HTTP/2 response (curl exits 0: END_STREAM, no reset).
+            self.assertEqual(server.stop(), 0, server.log_tail())
+            rest, err = curl_proc.communicate(timeout=harness.scaled(30))
+            self.assertEqual(curl_proc.returncode, 0, err.decode(errors="replace"))
+            events.add_data(rest)
+            for message in events:
+                self.assertEqual(message.headers[":message-type"], "event")
+        finally:
+            if curl_proc is not None and curl_proc.poll() is None:
+                curl_proc.kill()
+                curl_proc.wait()
+            harness.stop_and_clean(server)
 
 
 if __name__ == "__main__":

@@ -297,9 +297,10 @@ async function putBatch(stream, tag, count) {
   return r.Records.map((rec, i) => ({ seq: rec.SequenceNumber, data: entries[i].Data }));
 }
 
-// SubscribeToShard, retried after 200 ms while Kinesis's rule refuses it with
+// SubscribeToShard, retried after 200 ms while Kinesis's rules refuse it with
 // ResourceInUseException (a consumer's new subscription to a shard within 5 s of the previous
-// one, or within a shorter subscription duration), as the KCL retries it.
+// one, or within a shorter subscription duration) or LimitExceededException (more than one call
+// a second per consumer and shard), as the KCL retries it.
 async function subscribeCall(position, abortSignal) {
   for (;;) {
     try {
@@ -307,7 +308,8 @@ async function subscribeCall(position, abortSignal) {
         ConsumerARN: consumerArn, ShardId: "shardId-000000000000", StartingPosition: position,
       }), { abortSignal });
     } catch (e) {
-      if (!(e instanceof sdk.ResourceInUseException) || abortSignal.aborted) throw e;
+      const refused = e instanceof sdk.ResourceInUseException || e instanceof sdk.LimitExceededException;
+      if (!refused || abortSignal.aborted) throw e;
       await new Promise((resolve) => setTimeout(resolve, 200)); // retry interval, bounded by the abort
     }
   }

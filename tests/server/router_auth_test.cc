@@ -145,6 +145,48 @@ TEST_F(RouterAuthTest, GetRecordsIsAuthorizedOnTheIteratorsStream) {
               "orders");
 }
 
+TEST_F(RouterAuthTest, ConsumerCallsAreAuthorizedOnTheConsumersStream) {
+  Start();
+  CreateStreams();
+  const std::string arn = "arn:aws:kinesis:us-east-1:123456789012:stream/";
+  for (const char* stream : {"web-1", "orders"}) {
+    ASSERT_EQ(Kinesis(&kAdmin, "RegisterStreamConsumer",
+                      R"({"StreamARN":")" + arn + stream + R"(","ConsumerName":"c"})")
+                  .status,
+              200);
+  }
+  const auto consumer_arn = [&](const char* stream) {
+    const ApiResponse r = Kinesis(&kAdmin, "DescribeStreamConsumer",
+                                  R"({"StreamARN":")" + arn + stream + R"(","ConsumerName":"c"})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    const size_t at = r.body.find("\"ConsumerARN\":\"");
+    EXPECT_NE(at, std::string::npos) << r.body;
+    const size_t start = at + 15;
+    return r.body.substr(start, r.body.find('"', start) - start);
+  };
+  // The producer may describe web-*'s consumers (kinesis:Describe* on web-1), not orders's.
+  const std::string web_consumer = consumer_arn("web-1");
+  EXPECT_EQ(
+      Kinesis(&kProducer, "DescribeStreamConsumer", R"({"ConsumerARN":")" + web_consumer + "\"}")
+          .status,
+      200);
+  ExpectError(Kinesis(&kProducer, "DescribeStreamConsumer",
+                      R"({"ConsumerARN":")" + consumer_arn("orders") + "\"}"),
+              "AccessDeniedException", 400,
+              "User: arn:aws:iam::123456789012:user/AKIDPRODUCER is not authorized to perform: "
+              "kinesis:DescribeStreamConsumer on resource: " +
+                  arn + "orders because");
+  // SubscribeToShard is not among the producer's actions, whatever the stream.
+  ExpectError(
+      Kinesis(&kProducer, "SubscribeToShard",
+              R"({"ConsumerARN":")" + web_consumer +
+                  R"(","ShardId":"shardId-000000000000","StartingPosition":{"Type":"LATEST"}})"),
+      "AccessDeniedException", 400,
+      "User: arn:aws:iam::123456789012:user/AKIDPRODUCER is not authorized to perform: "
+      "kinesis:SubscribeToShard on resource: " +
+          arn + "web-1 because");
+}
+
 TEST(FindStreamMembers, ScansTopLevelOnly) {
   auto m = FindStreamMembers(
       R"({"Records":[{"StreamName":"x","Data":"a\"b"}],"Nested":{"StreamName":"y"},)"
@@ -152,6 +194,9 @@ TEST(FindStreamMembers, ScansTopLevelOnly) {
   EXPECT_EQ(m.stream_name, "web-1");
   EXPECT_EQ(m.stream_arn, "arn");
   EXPECT_FALSE(m.shard_iterator);
+  EXPECT_FALSE(m.consumer_arn);
+  m = FindStreamMembers(R"({"ConsumerARN":"arn:c","ShardId":"s"})");
+  EXPECT_EQ(m.consumer_arn, "arn:c");
   m = FindStreamMembers(R"({"StreamName":5,"StreamName":"web-1"})");
   EXPECT_FALSE(m.stream_name);  // the handler reads the first member, which is no string
   m = FindStreamMembers(R"({"StreamName":"we\u0062-1"})");

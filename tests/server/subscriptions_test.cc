@@ -252,7 +252,8 @@ TEST_F(SubscriptionTest, ShardEndSendsChildShardsWithoutContinuationAndEnds) {
   EXPECT_EQ(AllData(sink->messages()), (std::vector<std::string>{"a", "b"}));
 
   // Subscribing after the closed shard's last record gives the end at once (the ended
-  // subscription holds nothing).
+  // subscription holds nothing; the next call a second later, as the call rate allows).
+  Advance(1000ms);
   auto again =
       Start(arn, R"({"Type":"AFTER_SEQUENCE_NUMBER","SequenceNumber":")" + seqs[1] + "\"}");
   ASSERT_TRUE(again->WaitForEnd());
@@ -274,9 +275,31 @@ TEST_F(SubscriptionTest, CancelledSubscriptionFreesItsPairAndItsBytes) {
   r.stream->Cancel();  // the client went away; `written` will never run
   EXPECT_EQ(hub_->Stats().active, 0u);
   EXPECT_EQ(hub_->Stats().buffered_bytes, 0u);
-  // Its pair is free at once: nothing live holds it.
+  // Its pair is free at once, but the call rate holds: one accepted call a second per consumer
+  // and shard.
+  ExpectErrorType(Subscribe(arn, R"({"Type":"TRIM_HORIZON"})"), "LimitExceededException");
+  Advance(999ms);
+  ExpectErrorType(Subscribe(arn, R"({"Type":"TRIM_HORIZON"})"), "LimitExceededException");
+  Advance(1ms);
   auto next = Start(arn, R"({"Type":"TRIM_HORIZON"})");
   ASSERT_TRUE(next->WaitUntil([&] { return CountRecords(next->messages_locked()) == 2; }));
+}
+
+TEST_F(SubscriptionTest, CallRateNeverExceedsTheDuration) {
+  SubscriptionOptions options;
+  options.duration = 300ms;
+  StartHub(options);
+  CreateStream("s", 1);
+  const std::string arn = Register("s", "c");
+  ApiResponse r = Subscribe(arn, R"({"Type":"LATEST"})");
+  ASSERT_TRUE(r.stream);
+  auto sink = NewSink();
+  r.stream->Start(sink);
+  r.stream->Cancel();
+  ExpectErrorType(Subscribe(arn, R"({"Type":"LATEST"})"), "LimitExceededException");
+  Advance(300ms);
+  auto next = Start(arn, R"({"Type":"LATEST"})");
+  ASSERT_TRUE(next->WaitForMessages(2));
 }
 
 TEST_F(SubscriptionTest, StopEndsEverySubscriptionAndRefusesNewOnes) {
