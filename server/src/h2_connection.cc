@@ -82,6 +82,11 @@ nghttp2_nv Nv(std::string_view name, std::string_view value, bool unique = false
 
 struct H2Connection::Stream {
   explicit Stream(int32_t stream_id) : id(stream_id) {}
+  ~Stream() {
+    if (gauge != nullptr) gauge->End();
+  }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
 
   struct Chunk {
     std::string bytes;
@@ -108,6 +113,10 @@ struct H2Connection::Stream {
   std::string response_body;
   size_t sent = 0;
   std::shared_ptr<BodyStream> producer;  // a streamed body, until it ended or was cancelled
+  // Set while a streamed body counts in Limits::streams (from its response to the stream's
+  // end), so that Server::Stop waits for the END_STREAM of every ended subscription as it does
+  // for HTTP/1.1's last chunk.
+  StreamGauge* gauge = nullptr;
   std::deque<Chunk> queued;
   uint64_t queued_bytes = 0;  // reserved from the budget until nghttp2 takes them
   bool ended = false;         // the producer called End
@@ -535,6 +544,8 @@ void H2Connection::SubmitResponse(Stream& s, ApiResponse response) {
   const nghttp2_data_provider* body = nullptr;
   if (response.stream) {
     s.producer = std::move(response.stream);
+    s.gauge = &config_.limits->streams;
+    s.gauge->Begin();
     provider.read_callback = &Callbacks::ReadStreamed;
     body = &provider;
     GiveResponseBuffer(std::move(response.body));

@@ -222,16 +222,7 @@ void SubscriptionHub::OnCancel(const SubscriptionPtr& sub) {
   End(sub, {}, {}, /*cancelled=*/true);
 }
 
-void SubscriptionHub::OnWritten(const SubscriptionPtr& sub, uint64_t bytes) {
-  std::lock_guard<std::mutex> lock(mu_);
-  // The charge is what is still recorded: a Cancel that came first has released it already.
-  Release(std::min(bytes, std::exchange(sub->in_flight_bytes, 0)));
-  sub->in_flight = false;
-  if (sub->phase != Subscription::Phase::kRunning || !sub->prepared) return;
-  ShardEvent event = std::move(*sub->prepared);
-  sub->prepared.reset();
-  // Its bytes stay charged: from prepared they become in flight.
-  Release(event.bytes.size());
+void SubscriptionHub::Deliver(const SubscriptionPtr& sub, ShardEvent event) {
   const bool at_tip = event.at_tip;
   const bool shard_end = event.shard_end;
   WriteEvent(sub, std::move(event.bytes), event.records, /*counted=*/true);
@@ -242,6 +233,19 @@ void SubscriptionHub::OnWritten(const SubscriptionPtr& sub, uint64_t bytes) {
   } else {
     Park(sub);
   }
+}
+
+void SubscriptionHub::OnWritten(const SubscriptionPtr& sub, uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // The charge is what is still recorded: a Cancel that came first has released it already.
+  Release(std::min(bytes, std::exchange(sub->in_flight_bytes, 0)));
+  sub->in_flight = false;
+  if (sub->phase != Subscription::Phase::kRunning || !sub->prepared) return;
+  ShardEvent event = std::move(*sub->prepared);
+  sub->prepared.reset();
+  // Its bytes stay charged: from prepared they become in flight.
+  Release(event.bytes.size());
+  Deliver(sub, std::move(event));
 }
 
 void SubscriptionHub::OnCommit(std::span<const ShardUid> shards) {
@@ -338,16 +342,7 @@ void SubscriptionHub::Prepare(std::unique_lock<std::mutex>& lock, const Subscrip
     sub->prepared = std::move(event);  // OnWritten hands it on
     return;
   }
-  const bool at_tip = event.at_tip;
-  const bool shard_end = event.shard_end;
-  WriteEvent(sub, std::move(event.bytes), event.records, /*counted=*/true);
-  if (shard_end) {
-    End(sub, {}, {});
-  } else if (!at_tip || sub->poked) {
-    MakeReady(sub);
-  } else {
-    Park(sub);
-  }
+  Deliver(sub, std::move(event));
 }
 
 void SubscriptionHub::WriteEvent(const SubscriptionPtr& sub, std::string bytes, size_t records,

@@ -166,6 +166,9 @@ class SubscriptionHub {
   // The rest are called with mu_ held.
   // Hands `bytes` to the sink as one event, charged until its `written` runs.
   void WriteEvent(const SubscriptionPtr& sub, std::string bytes, size_t records, bool counted);
+  // Hands `event` (its bytes charged) to the sink, then ends the subscription at the shard's
+  // end, or queues its next read, or parks it at the tip.
+  void Deliver(const SubscriptionPtr& sub, ShardEvent event);
   // Queues `sub` for a worker (unless it is queued, being prepared or has ended).
   void MakeReady(const SubscriptionPtr& sub);
   // Parks `sub` until its shard changes, its heartbeat or its end.
