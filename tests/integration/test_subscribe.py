@@ -152,7 +152,8 @@ class SubscribeTest(ServerTestCase):
             position = {"Type": "AFTER_SEQUENCE_NUMBER",
                         "SequenceNumber": events[-1]["ContinuationSequenceNumber"]}
             if not events[-1]["Records"] and len(received) < len(acked):
-                missing = [d for d in acked if d not in set(received)]
+                seen = set(received)
+                missing = [d for d in acked if d not in seen]
                 self.fail(f"caught up with {len(received)} of {len(acked)} records; "
                           f"{len(missing)} missing from {missing[:1]}, "
                           f"{len(received) - len(set(received))} repeated")
