@@ -127,13 +127,19 @@ class SubscribeTest(ServerTestCase):
 
         producer = threading.Thread(target=produce)
         # An empty shard under LATEST: the first continuation comes before any record exists.
+        # The producer starts once the first event is in, so that LATEST was resolved before
+        # any record was put (a record acknowledged before it would rightly not be read).
         position = {"Type": "LATEST"}
         received, subscriptions = [], 0
-        producer.start()
+
+        def start_producer(_events):
+            if producer.ident is None:
+                producer.start()
+
         try:
             deadline = time.monotonic() + harness.scaled(60)
             while subscriptions < 4 and time.monotonic() < deadline:
-                events, err = collect(self.client, arn, position)
+                events, err = collect(self.client, arn, position, on_event=start_producer)
                 self.assertIsNone(err)
                 self.assertTrue(events, "every subscription sends at least one event")
                 received.extend(datas(events))
@@ -142,7 +148,8 @@ class SubscribeTest(ServerTestCase):
                 subscriptions += 1
         finally:
             done.set()
-            producer.join()
+            if producer.ident is not None:
+                producer.join()
         self.assertEqual(subscriptions, 4)
         # Read what the producer added since, then compare with what it was acknowledged.
         while len(received) < len(acked):
