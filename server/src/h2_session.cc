@@ -5,6 +5,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
 
+#include "lingering_close.h"
 #include "logging.h"
 
 namespace tideline::server {
@@ -220,29 +221,8 @@ void H2Session<Stream>::FinishClose() {
 
 template <typename Stream>
 void H2Session<Stream>::CloseTcp() {
-  beast::error_code ec;
-  // Ignorable: the peer may already be gone; we only release the socket.
-  Tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-  if (ec) return;
-  // Lingering close, as HttpSession's: a client still sending would get a reset and could
-  // lose the GOAWAY; what it sends is discarded, bounded in bytes and time.
-  drained_ = 0;
-  Tcp().expires_after(kLingerTimeout);
-  Drain();
-}
-
-template <typename Stream>
-void H2Session<Stream>::Drain() {
-  Tcp().async_read_some(net::buffer(read_buffer_.get(), read_buffer_size_),
-                        [self = shared_from_this()](beast::error_code ec, size_t n) {
-                          self->drained_ += n;
-                          if (ec || self->drained_ > kLingerMaxBytes) {
-                            beast::error_code ignored;  // the connection is finished either way
-                            self->Tcp().socket().close(ignored);
-                            return;
-                          }
-                          self->Drain();
-                        });
+  // A client still sending would get a reset and could lose the GOAWAY.
+  LingeringClose(Tcp(), net::buffer(read_buffer_.get(), read_buffer_size_), shared_from_this());
 }
 
 template class H2Session<PlainStream>;

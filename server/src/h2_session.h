@@ -65,15 +65,12 @@ class H2Session : public std::enable_shared_from_this<H2Session<Stream>> {
   void FinishClose();
   // Half-closes, then drains what the peer still sends before closing (lingering close).
   void CloseTcp();
-  void Drain();
 
   // As HttpSession's buffers: a connection without streams reads into a small buffer, one with
   // requests in progress (bodies to read) into a large one, so a 5 MB PutRecords takes ~80
   // receives, not ~320.
   static constexpr size_t kIdleReadBuffer = 16u << 10;
   static constexpr size_t kBodyReadBuffer = 64u << 10;
-  static constexpr std::chrono::seconds kLingerTimeout{5};
-  static constexpr size_t kLingerMaxBytes = 64u << 20;
 
   // The context this TLS connection uses (null for plain); declared before stream_.
   const std::shared_ptr<boost::asio::ssl::context> tls_;
@@ -91,7 +88,6 @@ class H2Session : public std::enable_shared_from_this<H2Session<Stream>> {
   bool writing_ = false;
   bool receiving_ = false;  // inside H2Connection::Receive: no new read into read_buffer_
   bool closing_ = false;
-  size_t drained_ = 0;
 };
 
 extern template class H2Session<PlainStream>;

@@ -13,6 +13,7 @@
 #include "buffer_pool.h"
 #include "errors.h"
 #include "h2_session.h"
+#include "lingering_close.h"
 #include "logging.h"
 #include "request_id.h"
 
@@ -442,32 +443,12 @@ void HttpSession<Stream>::Close() {
 
 template <typename Stream>
 void HttpSession<Stream>::CloseTcp() {
-  beast::error_code ec;
-  // Ignorable: the peer may already be gone; we only release the socket.
-  Tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-  if (ec) return;
-  // Lingering close: a client still sending (e.g. the rest of a body over the limit) would get
-  // a TCP reset if we closed with unread data, and could lose the response. Discard what it
-  // sends, bounded in bytes and time, until it closes its side.
-  drained_ = 0;
-  buffer_.clear();  // unread pipelined requests are dropped with the connection
-  Tcp().expires_after(kLingerTimeout);
-  Drain();
-}
-
-template <typename Stream>
-void HttpSession<Stream>::Drain() {
-  // Reads into the read buffer's free space and never commits: nothing is kept.
-  Tcp().async_read_some(buffer_.prepare(std::max<size_t>(buffer_.capacity(), 512)),
-                        [self = shared_from_this()](beast::error_code ec, size_t n) {
-                          self->drained_ += n;
-                          if (ec || self->drained_ > kLingerMaxBytes) {
-                            beast::error_code ignored;  // the connection is finished either way
-                            self->Tcp().socket().close(ignored);
-                            return;
-                          }
-                          self->Drain();
-                        });
+  // A client still sending (e.g. the rest of a body over the limit) would get a TCP reset if we
+  // closed with unread data, and could lose the response. The read buffer takes what it sends,
+  // never committed; unread pipelined requests are dropped with the connection.
+  buffer_.clear();
+  LingeringClose(Tcp(), buffer_.prepare(std::max<size_t>(buffer_.capacity(), 512)),
+                 shared_from_this());
 }
 
 template class HttpSession<PlainStream>;

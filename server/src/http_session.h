@@ -158,12 +158,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   void Close();
   // Half-closes, then drains the peer's remaining bytes before closing (lingering close).
   void CloseTcp();
-  void Drain();
 
   static constexpr size_t kBodyReadBuffer = 64u << 10;  // Beast's largest single read
   static constexpr size_t kIdleReadBuffer = 8u << 10;
-  static constexpr std::chrono::seconds kLingerTimeout{5};
-  static constexpr size_t kLingerMaxBytes = 64u << 20;
 
   // Reserved for a GetRecords at admission (its body is tiny, its answer up to ~14 MB); the
   // reservation grows to the answer's size once it is built.
@@ -182,9 +179,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
   uint64_t body_limit_ = 0;             // the current request's body limit
   uint64_t reserved_ = 0;               // bytes of shared_.limits->budget this request holds
   bool between_requests_ = false;       // a response was written; idle_timeout applies
-  size_t drained_ = 0;
-  bool handshake_done_ = !kTls;  // TLS: close_notify only makes sense after a handshake
-  bool handed_off_ = false;      // an H2Session owns the connection (and its slot) now
+  bool handshake_done_ = !kTls;         // TLS: close_notify only makes sense after a handshake
+  bool handed_off_ = false;             // an H2Session owns the connection (and its slot) now
 
   // The streamed response being written, if any.
   StreamState stream_state_ = StreamState::kNone;
