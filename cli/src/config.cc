@@ -385,7 +385,10 @@ std::optional<ListenAddress> ParseListenAddress(std::string_view text) {
     if (addr.host.find(':') != std::string::npos) return std::nullopt;  // bare IPv6
     port = text.substr(colon + 1);
   }
-  if (addr.host.empty() || port.empty()) return std::nullopt;
+  // Brackets only delimit an IPv6 literal; inside a host they are no address ("[[]:0").
+  if (addr.host.empty() || port.empty() || addr.host.find_first_of("[]") != std::string::npos) {
+    return std::nullopt;
+  }
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc() || end != port.data() + port.size() || value > 65535) return std::nullopt;

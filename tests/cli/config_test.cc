@@ -632,7 +632,9 @@ TEST(ParseListenAddress, AcceptsHostPortAndBracketedIpv6Only) {
   EXPECT_EQ(ParseListenAddress("localhost:80")->port, 80);
   EXPECT_EQ(ParseListenAddress("[::]:4567")->host, "::");
   for (const char* bad :
-       {"", "host", ":80", "host:", "host:-1", "host:65536", "::1:80", "[::1]80", "host:8o"}) {
+       {"", "host", ":80", "host:", "host:-1", "host:65536", "::1:80", "[::1]80", "host:8o",
+        // Brackets inside a host (found by the config fuzzer: "[[]:0" did not round-trip).
+        "[[]:0", "[a]]:1", "a]:1", "a[:1"}) {
     EXPECT_FALSE(ParseListenAddress(bad).has_value()) << bad;
   }
 }
